@@ -1,0 +1,1 @@
+"""The HTTP surfaces: request parsing, routes, streaming, and errors → responses."""

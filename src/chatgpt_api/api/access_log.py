@@ -1,0 +1,63 @@
+"""One access-log line per request, in Apache's combined format (as the seed's morgan wrote).
+
+``127.0.0.1 - - [26/Nov/2026:13:58:33 +0000] "POST /send_message HTTP/1.1" 200 97 "-" "curl/8.0"``
+
+The query string is redacted (a secret in a URL never reaches the log). A request whose client
+went away before an answer was sent is logged with status and length ``-``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatgpt_api.logs import ACCESS_LOGGER
+from chatgpt_api.redact import redact_text
+
+log = logging.getLogger(ACCESS_LOGGER)
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+        length = 0
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status, length
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                length += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        finally:
+            log.info(_line(scope, status, length))
+
+
+def _line(scope: Scope, status: int | None, length: int) -> str:
+    client = scope.get("client")
+    host = client[0] if client else "-"
+    target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    query = scope.get("query_string", b"")
+    if query:
+        target = f"{target}?{redact_text(query.decode('latin-1'))}"
+    headers = dict(scope["headers"])
+    referer = headers.get(b"referer", b"-").decode("latin-1")
+    agent = headers.get(b"user-agent", b"-").decode("latin-1")
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    shown_status = "-" if status is None or status == 499 else str(status)
+    shown_length = "-" if shown_status == "-" else str(length)
+    return (
+        f'{host} - - [{when}] "{scope["method"]} {target} HTTP/{scope["http_version"]}" '
+        f'{shown_status} {shown_length} "{referer}" "{agent}"'
+    )

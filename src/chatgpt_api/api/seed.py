@@ -1,0 +1,157 @@
+"""The seed's routes: ``POST /send_message`` and ``POST /get_access_token``.
+
+Fields, defaults, validation order and messages are the original's (see the README's
+"Differences" section for what we changed on purpose):
+
+1. ``access_token`` and ``prompt`` must be non-empty → ``invalid [access_token] or [prompt]``;
+2. ``conversation_id`` and ``parent_message_id`` come together, each an 8-4-4-4-12 hex id;
+3. ``timeout`` is milliseconds coerced like JavaScript's ``Number()``; 0, NaN or Infinity
+   mean no timeout, a negative value is refused before anything is sent upstream.
+
+Every failure is HTTP 500 ``{"message": ...}``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatgpt_api import auth_client
+from chatgpt_api.api.bodies import Fields, read_fields
+from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
+from chatgpt_api.api.disconnect import cancel_on_disconnect
+from chatgpt_api.api.errors import seed_error_response
+from chatgpt_api.api.responses import JSONResponse
+from chatgpt_api.api.state import AppState
+from chatgpt_api.api.streaming import EventStreamResponse, seed_answer_object, seed_frames
+from chatgpt_api.config import require
+from chatgpt_api.errors import RequestError
+from chatgpt_api.messages import ChatRequest
+from chatgpt_api.service import collect_answer, deadline_after, next_event
+
+_API = "ChatGPTUnofficialProxyAPI.sendMessage"
+MISSING_TOKEN_OR_PROMPT = "invalid [access_token] or [prompt]"
+IDS_NOT_PAIRED = f"{_API}: conversationId and parentMessageId must both be set or both be undefined"
+BAD_CONVERSATION_ID = f"{_API}: conversationId is not a valid v4 UUID"
+BAD_PARENT_ID = f"{_API}: parentMessageId is not a valid v4 UUID"
+MISSING_CREDENTIALS = "invalid [email] or [password]"
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessageInput:
+    request: ChatRequest
+    timeout_seconds: float | None
+    stream: bool
+
+
+def text_field(fields: Fields, name: str) -> str | None:
+    """A field that must be a string (absent → ``None``)."""
+    value = fields.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise RequestError(f"invalid [{name}]: expected a string")
+
+
+def timeout_field(fields: Fields) -> float | None:
+    """``timeout`` in seconds, or ``None`` for "no timeout"."""
+    value = fields.get("timeout")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        number = js_number(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise RequestError("invalid [timeout]: expected a number of milliseconds")
+    if number < 0:
+        raise RequestError(
+            f"Expected `milliseconds` to be a positive number, got `{js_number_text(number)}`"
+        )
+    if math.isnan(number) or math.isinf(number) or number == 0:
+        return None
+    return number / 1000
+
+
+def flag_field(fields: Fields, name: str) -> bool:
+    value = fields.get(name)
+    if value is None:
+        return False
+    flag = (
+        value if isinstance(value, bool) else parse_flag(value) if isinstance(value, str) else None
+    )
+    if flag is None:
+        raise RequestError(f"invalid [{name}]: expected true or false")
+    return flag
+
+
+def parse_send_message(fields: Fields, default_model: str) -> SendMessageInput:
+    """Validate ``/send_message`` fields in the seed's order."""
+    access_token = text_field(fields, "access_token")
+    prompt = text_field(fields, "prompt")
+    if not access_token or not prompt:
+        raise RequestError(MISSING_TOKEN_OR_PROMPT)
+    conversation_id = text_field(fields, "conversation_id") or None
+    parent_id = text_field(fields, "parent_message_id") or None
+    if (conversation_id is None) != (parent_id is None):
+        raise RequestError(IDS_NOT_PAIRED)
+    if conversation_id is not None and not is_message_id(conversation_id):
+        raise RequestError(BAD_CONVERSATION_ID)
+    if parent_id is not None and not is_message_id(parent_id):
+        raise RequestError(BAD_PARENT_ID)
+    reverse_proxy = text_field(fields, "reverse_proxy")
+    chat_request = ChatRequest(
+        prompt=prompt,
+        model=text_field(fields, "model") or default_model,
+        access_token=access_token,
+        conversation_id=conversation_id,
+        parent_message_id=parent_id,
+        upstream_url=reverse_proxy,
+    )
+    return SendMessageInput(chat_request, timeout_field(fields), flag_field(fields, "stream"))
+
+
+async def send_message(request: Request) -> Response:
+    state: AppState = request.app.state.chatgpt
+    try:
+        fields = await read_fields(request, state.settings.max_body_size)
+        params = parse_send_message(fields, state.settings.model)
+        deadline = deadline_after(params.timeout_seconds)
+        events = state.service.stream(params.request)
+        if params.stream:
+            first = await cancel_on_disconnect(request.receive, next_event(events, deadline))
+            return EventStreamResponse(seed_frames(first, events, deadline))  # type: ignore[return-value]
+        answer = await cancel_on_disconnect(request.receive, collect_answer(events, deadline))
+    except Exception as exc:
+        return seed_error_response(exc)
+    return JSONResponse(seed_answer_object(answer))
+
+
+async def get_access_token(request: Request) -> Response:
+    state: AppState = request.app.state.chatgpt
+    settings = state.settings
+    try:
+        fields = await read_fields(request, settings.max_body_size)
+        session_token = text_field(fields, "session_token")
+        if session_token:
+            url = require(settings.session_url, "SESSION_URL", "--session-url")
+            token = await cancel_on_disconnect(
+                request.receive,
+                auth_client.token_from_session(state.http, url, session_token),
+            )
+            return JSONResponse({"access_token": token.access_token, "expires": token.expires})
+        email = text_field(fields, "email")
+        password = text_field(fields, "password")
+        if not email or not password:
+            raise RequestError(MISSING_CREDENTIALS)
+        url = require(settings.auth_url, "AUTH_URL", "--auth-url")
+        proxy = text_field(fields, "proxy") or ""
+        token = await cancel_on_disconnect(
+            request.receive,
+            auth_client.login_with_password(state.http, url, email, password, proxy),
+        )
+    except Exception as exc:
+        return seed_error_response(exc)
+    return JSONResponse({"access_token": token.access_token})

@@ -1,0 +1,97 @@
+"""Server-Sent Events responses, and the seed route's stream format.
+
+:class:`EventStreamResponse` is a plain ASGI response that sends each chunk as soon as it is
+produced (no buffering, no coalescing) and cancels the producer — and with it the upstream
+request — when the client disconnects.
+
+The seed route's stream (``stream=true``)::
+
+    data: {"delta":"Hel"}                     new answer text, one event per upstream update
+    data: {"delta":"Hello","replace":true}    the upstream rewrote the answer: replace it all
+    data: {"text":"Hello","conversation_id":"…","parent_message_id":"…"}   the seed response
+    data: [DONE]
+
+A failure after the stream began is one ``event: error`` frame with ``{"message": ...}``
+(plus ``text`` with the partial answer when the upstream stream was cut off), then the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from chatgpt_api.api.disconnect import DisconnectWatch
+from chatgpt_api.api.errors import seed_error_body
+from chatgpt_api.messages import ChatEvent, Finished, TextDelta
+from chatgpt_api.service import next_event
+
+DONE_FRAME = b"data: [DONE]\n\n"
+_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class EventStreamResponse:
+    """Streams ``frames`` as ``text/event-stream``; stops them if the client goes away."""
+
+    def __init__(self, frames: AsyncGenerator[bytes, None]) -> None:
+        self._frames = frames
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+        watch = DisconnectWatch(receive)
+        try:
+            async with aclosing(self._frames) as frames:
+                async for frame in frames:
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+            watch.finished = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not watch.was_cancelled_by_disconnect():
+                raise
+        except OSError:
+            pass  # the client went away while we were writing
+        finally:
+            watch.stop()
+
+
+def seed_frame(obj: object, event: str | None = None) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def seed_answer_object(answer: Finished) -> dict[str, str]:
+    """The seed's success body: keys ``text, conversation_id, parent_message_id``."""
+    if answer.conversation_id is None:
+        return {"text": answer.text, "parent_message_id": answer.message_id}
+    return {
+        "text": answer.text,
+        "conversation_id": answer.conversation_id,
+        "parent_message_id": answer.message_id,
+    }
+
+
+async def seed_frames(
+    first: ChatEvent, events: AsyncGenerator[ChatEvent, None], deadline: float | None
+) -> AsyncGenerator[bytes, None]:
+    """The seed stream's frames, starting from an already received first event."""
+    async with aclosing(events):
+        event = first
+        try:
+            while not isinstance(event, Finished):
+                if isinstance(event, TextDelta):
+                    yield seed_frame({"delta": event.text})
+                else:
+                    yield seed_frame({"delta": event.text, "replace": True})
+                event = await next_event(events, deadline)
+        except Exception as exc:
+            yield seed_frame(seed_error_body(exc), "error")
+            return
+        yield seed_frame(seed_answer_object(event))
+        yield DONE_FRAME

@@ -1,0 +1,137 @@
+"""The ChatGPT web backend: one turn on the ``backend-api/conversation`` protocol.
+
+The request is what the seed sent, plus ``author: {"role": "user"}`` beside the top-level
+``role`` (modern backends want the former, 2023 proxies the latter)::
+
+    POST <reverse proxy URL, verbatim>
+    Authorization: Bearer <access token>
+    Accept: text/event-stream
+    Content-Type: application/json
+
+    {"action":"next","messages":[{"id":..,"author":{"role":"user"},"role":"user",
+     "content":{"content_type":"text","parts":[prompt]}}],"model":..,
+     "parent_message_id":..,"conversation_id":.. (follow-ups only)}
+
+The answer is read by :class:`~chatgpt_api.backends.web_answer.WebAnswerReader`. A 2xx reply
+whose body is a JSON object instead of an event stream is an error at once (the seed waited for
+its timeout). The connection is closed as soon as the answer is complete or the consumer stops.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from chatgpt_api.backends import _http
+from chatgpt_api.backends.web_answer import WebAnswerReader
+from chatgpt_api.config import require
+from chatgpt_api.errors import UpstreamProtocolError, UpstreamStatusError, UpstreamTerminated
+from chatgpt_api.messages import ChatEvent, ChatRequest
+from chatgpt_api.redact import redact_text
+from chatgpt_api.sse import EventTooLarge, SSEDecoder
+
+UPSTREAM_NAME = "ChatGPT"
+
+
+def build_conversation_body(request: ChatRequest) -> bytes:
+    """The upstream JSON body for one "next" turn, compact, keys in the seed's order."""
+    body: dict[str, Any] = {
+        "action": "next",
+        "messages": [
+            {
+                "id": str(uuid.uuid4()),
+                "author": {"role": "user"},
+                "role": "user",
+                "content": {"content_type": "text", "parts": [request.prompt]},
+            }
+        ],
+        "model": request.model,
+        "parent_message_id": request.parent_message_id or str(uuid.uuid4()),
+    }
+    if request.conversation_id:
+        body["conversation_id"] = request.conversation_id
+    return orjson.dumps(body)
+
+
+class ChatGPTWebBackend:
+    """Talks to the ChatGPT web conversation endpoint through a configurable URL."""
+
+    name = "chatgpt-web"
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        default_url: str | None,
+        max_event_size: int,
+    ) -> None:
+        self._session = session
+        self._default_url = default_url
+        self._max_event_size = max_event_size
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
+        configured = request.upstream_url
+        if configured is None:
+            configured = require(
+                self._default_url, "REVERSE_PROXY", "--reverse-proxy", "reverse_proxy"
+            )
+        url = _http.parse_upstream_url(configured)
+        headers = {
+            "Authorization": f"Bearer {request.access_token}",
+            "Accept": "text/event-stream",
+            "Content-Type": "application/json",
+        }
+        body = build_conversation_body(request)
+        response = await _http.open_stream(self._session, url, headers, body)
+        reader = WebAnswerReader(request.conversation_id)
+        decoder = SSEDecoder(self._max_event_size)
+        try:
+            await _http.raise_for_status(response, UPSTREAM_NAME, (request.access_token,))
+            started = False
+            async for chunk in response.content.iter_any():
+                if not started:
+                    if chunk.lstrip()[:1] in (b"{", b"["):
+                        await _raise_json_reply(response, chunk, request.access_token)
+                    started = bool(chunk.strip())
+                for sse in decoder.feed(chunk):
+                    for event in reader.feed(sse.data):
+                        yield event
+                    if reader.done:
+                        yield reader.finish()
+                        return
+            for sse in decoder.close():
+                for event in reader.feed(sse.data):
+                    yield event
+            yield reader.finish()
+        except _http.BODY_ERRORS:
+            raise UpstreamTerminated(reader.text) from None
+        except EventTooLarge as exc:
+            raise UpstreamProtocolError(
+                f"{UPSTREAM_NAME} sent an event larger than {exc.limit} bytes"
+            ) from None
+        finally:
+            if response.content.is_eof():
+                response.release()
+            else:
+                response.close()
+
+
+async def _raise_json_reply(response: aiohttp.ClientResponse, first: bytes, token: str) -> None:
+    """A 2xx JSON body where an event stream was expected: report it as an upstream error."""
+    rest = await _http.read_limited(response, max(0, _http.ERROR_BODY_LIMIT - len(first)))
+    text = (first + rest).decode("utf-8", "replace")
+    message = f"{UPSTREAM_NAME} error {response.status}: {text}"
+    try:
+        detail = orjson.loads(text).get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = None
+    if isinstance(detail, dict) and detail.get("type") == "invalid_request_error":
+        message = (
+            f"{UPSTREAM_NAME} error {detail.get('message')}: {detail.get('code')} "
+            "(invalid_request_error)"
+        )
+    raise UpstreamStatusError(redact_text(message, (token,)), response.status)

@@ -1,0 +1,117 @@
+"""Reading the answer out of a ChatGPT web conversation stream (legacy and delta "v1").
+
+:class:`WebAnswerReader` is fed the ``data`` of each SSE event and returns our own events. It
+holds no I/O, so every rule below is unit-testable:
+
+* ``[DONE]`` ends the answer; so does a clean end of stream (:meth:`finish`).
+* Only messages written by the assistant for the user (``author.role == "assistant"``,
+  ``recipient`` absent or ``"all"``) count: a user echo, a system message or tool traffic never
+  becomes the answer. Legacy events carry the whole text so far; delta events patch documents
+  (:mod:`chatgpt_api.backends.delta_v1`); both end up as text compared with what was already
+  emitted, so callers get deltas either way.
+* A truthy ``error`` string in an event is an error, whatever text came before it.
+* Text is taken from string parts only: a multimodal part never becomes a non-string answer.
+* The conversation id is the last truthy ``conversation_id`` seen (typed events included),
+  starting from the request's; the answer id is the assistant message's id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from chatgpt_api.backends.delta_v1 import DeltaDocuments
+from chatgpt_api.errors import UpstreamNoAnswer, UpstreamProtocolError, UpstreamStreamError
+from chatgpt_api.messages import ChatEvent, Finished, TextDelta, TextReset
+
+INVALID_JSON_MESSAGE = "ChatGPT sent an event that is not valid JSON"
+NO_ANSWER_MESSAGE = "ChatGPT sent no answer"
+_DELTA_KEYS = ("v", "p", "o")
+
+
+class WebAnswerReader:
+    """State of one answer being read from a web conversation stream."""
+
+    __slots__ = ("_deltas", "conversation_id", "done", "message_id", "text")
+
+    def __init__(self, conversation_id: str | None = None) -> None:
+        self.conversation_id = conversation_id
+        #: The answer's message id; ``None`` until an assistant message arrived.
+        self.message_id: str | None = None
+        self.text = ""
+        self.done = False
+        self._deltas: DeltaDocuments | None = None
+
+    def feed(self, data: str) -> list[ChatEvent]:
+        """Interpret one event's data; return the events to pass on (often none or one)."""
+        if data == "[DONE]":
+            self.done = True
+            return []
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(INVALID_JSON_MESSAGE) from None
+        if not isinstance(obj, dict):
+            return []  # e.g. the "v1" announcement of delta encoding
+        if any(key in obj for key in _DELTA_KEYS):
+            if self._deltas is None:
+                self._deltas = DeltaDocuments()
+            document = self._deltas.apply(obj)
+            return [] if document is None else self._on_document(document)
+        return self._on_document(obj)
+
+    def finish(self) -> Finished:
+        """The final event; an answer-less stream is an error."""
+        if self.message_id is None:
+            raise UpstreamNoAnswer(NO_ANSWER_MESSAGE)
+        return Finished(self.text, self.conversation_id, self.message_id)
+
+    def _on_document(self, document: dict[str, Any]) -> list[ChatEvent]:
+        error = document.get("error")
+        if error:
+            text = error if isinstance(error, str) else orjson.dumps(error).decode()
+            raise UpstreamStreamError(text)
+        conversation_id = document.get("conversation_id")
+        if conversation_id and isinstance(conversation_id, str):
+            self.conversation_id = conversation_id
+        message = document.get("message")
+        if isinstance(message, dict) and _is_answer(message):
+            return self._on_answer(message)
+        return []
+
+    def _on_answer(self, message: dict[str, Any]) -> list[ChatEvent]:
+        message_id = message.get("id")
+        if not message_id or not isinstance(message_id, str):
+            message_id = self.message_id or str(uuid.uuid4())
+        text = _text_of(message.get("content"))
+        if message_id != self.message_id:
+            self.message_id = message_id
+            previous, self.text = self.text, text
+            if previous:
+                return [TextReset(text)]
+            return [TextDelta(text)] if text else []
+        if not text or text == self.text:
+            return []
+        previous, self.text = self.text, text
+        if text.startswith(previous):
+            return [TextDelta(text[len(previous) :])]
+        return [TextReset(text)]
+
+
+def _is_answer(message: dict[str, Any]) -> bool:
+    author = message.get("author")
+    if not isinstance(author, dict) or author.get("role") != "assistant":
+        return False
+    return message.get("recipient") in (None, "all")
+
+
+def _text_of(content: Any) -> str:
+    if not isinstance(content, dict):
+        return ""
+    parts = content.get("parts")
+    if isinstance(parts, list):
+        return "".join(part for part in parts if isinstance(part, str))
+    text = content.get("text")
+    return text if isinstance(text, str) else ""

@@ -1,0 +1,1 @@
+"""The ``chatgpt-api`` command line."""

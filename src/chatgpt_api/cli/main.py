@@ -1,0 +1,108 @@
+"""``chatgpt-api``: ``serve`` runs the service, ``emulator`` runs the upstream emulator.
+
+Every ``serve`` flag has a ``CHATGPT_API_*`` environment variable twin; a flag wins.
+Errors are one readable line and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from chatgpt_api import __version__
+from chatgpt_api.config import Settings
+from chatgpt_api.logs import configure_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="chatgpt-api")
+def main() -> None:
+    """chatgpt-api: a small, dependable HTTP API to chat models."""
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on [env CHATGPT_API_HOST; default 0.0.0.0].")
+@click.option("--port", type=int, help="Port [env CHATGPT_API_PORT; default 3000].")
+@click.option(
+    "--reverse-proxy",
+    help="ChatGPT web conversation URL used when a request gives no reverse_proxy "
+    "[env CHATGPT_API_REVERSE_PROXY].",
+)
+@click.option("--model", help="Default model [env CHATGPT_API_MODEL; default gpt-3.5-turbo].")
+@click.option("--auth-url", help="Login service for /get_access_token [env CHATGPT_API_AUTH_URL].")
+@click.option("--session-url", help="/api/auth/session endpoint [env CHATGPT_API_SESSION_URL].")
+@click.option("--max-body-size", type=int, help="Largest request body in bytes [default 1048576].")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Log level [env CHATGPT_API_LOG_LEVEL; default info].",
+)
+@click.option(
+    "--access-log/--no-access-log", default=None, help="One log line per request [default on]."
+)
+@click.option(
+    "--demo", is_flag=True, default=None, help="Use the built-in emulator as the upstream."
+)
+def serve(**options: Any) -> None:
+    """Run the HTTP service.
+
+    \b
+    Examples:
+      chatgpt-api serve --reverse-proxy https://proxy.example/backend-api/conversation
+      chatgpt-api serve --demo            # try it offline, no account needed
+      CHATGPT_API_PORT=8080 chatgpt-api serve
+    """
+    from chatgpt_api.server import serve as run_server
+
+    settings = _settings({k: v for k, v in options.items() if v is not None})
+    configure_logging(settings.log_level)
+    sys.exit(run_server(settings))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8088, type=int, show_default=True)
+@click.option("--chunks", default=8, type=int, show_default=True, help="Events per answer.")
+@click.option(
+    "--chunk-delay-ms", default=0, type=int, show_default=True, help="Delay between events."
+)
+def emulator(host: str, port: int, chunks: int, chunk_delay_ms: int) -> None:
+    """Run the upstream emulator (ChatGPT web backend, auth service, fixtures F1–F12).
+
+    \b
+    Examples:
+      chatgpt-api emulator --port 8088
+      chatgpt-api serve --reverse-proxy http://127.0.0.1:8088/backend-api/conversation
+      # a fixed fixture: http://127.0.0.1:8088/fixtures/F3/backend-api/conversation
+    """
+    from chatgpt_api.testing import Emulator, EmulatorOptions
+
+    async def run() -> None:
+        emu = Emulator(EmulatorOptions(chunks=chunks, chunk_delay_ms=chunk_delay_ms))
+        url = await emu.start(host, port)
+        print(f"Emulator listening on {url}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await emu.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _settings(options: dict[str, Any]) -> Settings:
+    try:
+        return Settings(**options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from None
