@@ -1,0 +1,39 @@
+"""Running the service as a real HTTP server (uvicorn on 127.0.0.1) in a background thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+from chatgpt_api.config import Settings
+from chatgpt_api.server import uvicorn_config
+
+
+class ServiceThread:
+    """``with ServiceThread(reverse_proxy=...) as svc: httpx.post(svc.url + "/send_message")``."""
+
+    def __init__(self, **settings: Any) -> None:
+        settings.setdefault("host", "127.0.0.1")
+        settings.setdefault("port", 0)
+        self.settings = Settings(**settings)
+        self.server = uvicorn.Server(uvicorn_config(self.settings))
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> ServiceThread:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the service did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(15)
