@@ -116,10 +116,7 @@ def test_stream_mode_reports_in_stream_errors_as_error_frame(
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert response.content == (
         b'data: {"delta":"Partial ans"}\n\n'
-        b"event: error\n"
-        + b"data: "
-        + orjson.dumps(FAILURE["F4"])
-        + b"\n\n"
+        b"event: error\n" + b"data: " + orjson.dumps(FAILURE["F4"]) + b"\n\n"
     )
 
 

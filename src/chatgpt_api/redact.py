@@ -16,26 +16,25 @@ MASK = "[REDACTED]"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JSON Web Tokens (ChatGPT access tokens are RS256 JWTs).
-    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), MASK),
+    # (Each pattern starts only where its run of characters starts, keeping the scan linear.)
+    (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), MASK),
     # Authorization header values.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
     # OpenAI-style API keys.
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), MASK),
     # user:password@ in URLs.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{MASK}@"),
-    # key=value pairs whose key names a secret (query strings, forms, cookies).
+    (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{MASK}@"),
+    # key=value pairs whose key names a secret (query strings, forms, cookies): any key ending
+    # in token (access_token, id_token, ...session-token), password or api key.
     (
-        re.compile(
-            r"(?i)\b(access_token|refresh_token|session_token|api_key|apikey|password|"
-            r"__Secure-next-auth\.session-token|token)=([^&;\s\"']+)"
-        ),
+        re.compile(r"(?i)(token|api_key|apikey|password)=([^&;\s\"']+)"),
         rf"\1={MASK}",
     ),
     # "password": "..." style JSON members.
     (
         re.compile(
             r"(?i)(\"(?:access_token|accessToken|refresh_token|session_token|api_key|password)"
-            r"\"\s*:\s*\")[^\"]*\""
+            r"\"\s*:\s*\")(?:[^\"\\]|\\.)*\""
         ),
         rf'\1{MASK}"',
     ),
@@ -46,7 +45,8 @@ _MIN_KNOWN_SECRET = 4
 
 def redact_text(text: str, known: Iterable[str | None] = ()) -> str:
     """``text`` with every known secret and every secret-looking substring masked."""
-    for secret in known:
+    # Longest first, so a secret that contains another is masked whole.
+    for secret in sorted(filter(None, known), key=len, reverse=True):
         if secret and len(secret) >= _MIN_KNOWN_SECRET and secret in text:
             text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:

@@ -6,7 +6,9 @@ http://localhost:<port>``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import sys
 
 import uvicorn
@@ -31,6 +33,8 @@ class AnnouncingServer(uvicorn.Server):
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
+    # Our own access log (redacted, Apache format) replaces uvicorn's.
+    logging.getLogger("uvicorn.access").disabled = True
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -48,7 +52,9 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
 
 def serve(settings: Settings) -> int:
     server = AnnouncingServer(uvicorn_config(settings))
-    server.run()
+    # uvicorn re-raises the Ctrl-C it handled: that is a normal stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     return 0 if server.started else 1
 
 

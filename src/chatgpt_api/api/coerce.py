@@ -11,21 +11,31 @@ import math
 import re
 from decimal import Decimal
 
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _RADIX = {"0x": 16, "0o": 8, "0b": 2}
 _RADIX_DIGITS = {16: re.compile(r"[0-9a-fA-F]+"), 8: re.compile(r"[0-7]+"), 2: re.compile(r"[01]+")}
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# JavaScript's WhiteSpace and LineTerminator code points, which Number() trims.
+_JS_SPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 
 
 def js_number(text: str) -> float:
     """What JavaScript's ``Number(text)`` gives for a string."""
-    s = text.strip()
+    s = text.strip(_JS_SPACE)
     if not s:
         return 0.0
     radix = _RADIX.get(s[:2].lower())
     if radix is not None:
         digits = s[2:]
-        return float(int(digits, radix)) if _RADIX_DIGITS[radix].fullmatch(digits) else math.nan
+        if not _RADIX_DIGITS[radix].fullmatch(digits):
+            return math.nan
+        try:
+            return float(int(digits, radix))
+        except OverflowError:  # beyond the largest double: JavaScript says Infinity
+            return math.inf
     if s in ("Infinity", "+Infinity"):
         return math.inf
     if s == "-Infinity":
@@ -39,12 +49,12 @@ def js_number_text(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
+    if value == 0:
+        return "0"
+    text = repr(value)  # the shortest round-tripping digits, as JavaScript picks them
     if "e" not in text:
-        return text
-    if 1e-7 <= abs(value) < 1e21:
+        return text.removesuffix(".0")
+    if 1e-6 <= abs(value) < 1e21:
         return format(Decimal(text), "f")
     mantissa, exponent = text.split("e")
     sign = "-" if exponent.startswith("-") else "+"

@@ -1,0 +1,5 @@
+"""``python -m chatgpt_api.cli``."""
+
+from chatgpt_api.cli.main import main
+
+main()
