@@ -1,0 +1,82 @@
+"""The conversation store: every conversation kept server-side as a tree of messages.
+
+Usage::
+
+    store = await open_store(default_database_url(home))   # or a postgresql+asyncpg:// URL
+    conv = await store.create_conversation(backend="openai", model="gpt-4o", owner=key_id)
+    user, answer = await store.add_turn(
+        conv.id, parent_id=None,
+        messages=[NewMessage("user", "Hi"), NewMessage("assistant", "Hello!", model="gpt-4o")],
+    )
+    history = await store.path_to(answer.id, conversation_id=conv.id)   # root → answer
+    await store.close()
+
+:func:`open_store` creates the directory of a SQLite file if needed and applies the schema
+migrations (safe when several processes start at once); :func:`upgrade_database` does only the
+latter (``chatgpt-api db upgrade``). The seam is :class:`ConversationStore` (contract in
+:mod:`.protocol`); :class:`SQLStore` implements it for SQLite (default) and PostgreSQL with one
+code path. Errors are drawn in :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+from chatgpt_api.store.engine import (
+    EngineOptions,
+    create_engine,
+    default_database_url,
+    ensure_sqlite_directory,
+    parse_database_url,
+)
+from chatgpt_api.store.errors import (
+    ConversationNotFound,
+    DuplicateId,
+    InvalidParent,
+    MessageNotFound,
+    StoreUnavailable,
+)
+from chatgpt_api.store.migrate import upgrade_database, upgrade_engine
+from chatgpt_api.store.protocol import ConversationStore
+from chatgpt_api.store.sql import SQLStore
+from chatgpt_api.store.values import (
+    Conversation,
+    MessageStatus,
+    NewMessage,
+    StoredMessage,
+    StoredRole,
+)
+
+__all__ = [
+    "Conversation",
+    "ConversationNotFound",
+    "ConversationStore",
+    "DuplicateId",
+    "EngineOptions",
+    "InvalidParent",
+    "MessageNotFound",
+    "MessageStatus",
+    "NewMessage",
+    "SQLStore",
+    "StoreUnavailable",
+    "StoredMessage",
+    "StoredRole",
+    "default_database_url",
+    "open_store",
+    "upgrade_database",
+]
+
+
+async def open_store(url: str, options: EngineOptions | None = None) -> SQLStore:
+    """A ready store on ``url``: directory created (SQLite), schema upgraded, pool open.
+
+    Raises :class:`StoreUnavailable` if the database cannot be reached or written, and
+    :class:`chatgpt_api.errors.ConfigurationError` for an unsupported URL.
+    """
+    parsed = parse_database_url(url)
+    ensure_sqlite_directory(parsed)
+    engine = create_engine(parsed, options)
+    try:
+        await upgrade_engine(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return SQLStore(engine)

@@ -1,0 +1,154 @@
+"""Database URLs and engines: one async SQLAlchemy engine for SQLite or PostgreSQL.
+
+Accepted URLs: ``sqlite+aiosqlite:///path/to/file.db`` (``sqlite:///`` is accepted too;
+``sqlite+aiosqlite://`` alone is a private in-memory database, handy in tests) and
+``postgresql+asyncpg://user:password@host:port/database`` (``postgresql://`` and
+``postgres://`` are accepted too). Anything else is a :class:`ConfigurationError` whose message
+never shows the password.
+
+Every SQLite connection gets, when it opens: ``busy_timeout`` (wait for a lock instead of
+failing at once), ``journal_mode=WAL`` (readers never block the writer), ``synchronous=NORMAL``
+and ``foreign_keys=ON``. The sqlite3 module's own transaction handling is switched off and the
+engine emits ``BEGIN`` itself, so DDL is transactional too; connections obtained from
+:func:`writer` begin with ``BEGIN IMMEDIATE``, taking SQLite's single write lock up front (a
+deferred transaction that later tries to write can fail with "database is locked" without
+waiting). PostgreSQL connections get a connect timeout; both use ``pool_pre_ping`` so a
+connection the server dropped is replaced at the next checkout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from chatgpt_api.errors import ConfigurationError
+from chatgpt_api.store.errors import StoreUnavailable
+
+DATABASE_FILENAME: Final = "chatgpt-api.db"
+_WRITE_OPTION: Final = "chatgpt_api_store_write"
+_SQLITE_DRIVER: Final = "sqlite+aiosqlite"
+_POSTGRES_DRIVER: Final = "postgresql+asyncpg"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Timeouts, in seconds."""
+
+    busy_timeout: float = 5.0
+    connect_timeout: float = 10.0
+
+
+def default_database_url(home: Path) -> str:
+    """The SQLite database under the data directory: ``sqlite+aiosqlite:///<home>/chatgpt-api.db``."""
+    path = home.expanduser() / DATABASE_FILENAME
+    return f"{_SQLITE_DRIVER}:///{path}"
+
+
+def parse_database_url(url: str) -> URL:
+    """``url`` with its async driver filled in, or a :class:`ConfigurationError`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            "invalid database URL: expected sqlite+aiosqlite:///path or "
+            "postgresql+asyncpg://user:password@host/database"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername=_SQLITE_DRIVER)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername=_POSTGRES_DRIVER)
+    raise ConfigurationError(
+        f"unsupported database URL scheme {parsed.drivername!r}: use sqlite+aiosqlite:///path "
+        "or postgresql+asyncpg://user:password@host/database"
+    )
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL or an in-memory database.
+
+    SQLite ``file:`` URIs (``sqlite+aiosqlite:///file:/path/db?mode=ro&uri=true``) are
+    understood too.
+    """
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        if url.query.get("mode") == "memory" or ":memory:" in database:
+            return None
+        database = database.removeprefix("file:")
+        if database.startswith("//"):  # file://authority/path
+            database = "/" + database[2:].partition("/")[2]
+    return Path(database)
+
+
+def ensure_sqlite_directory(url: URL) -> None:
+    """Create the directory of a SQLite database file if it is missing (StoreUnavailable if
+    that is impossible, or if the database path is a directory)."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if path.is_dir():
+        raise StoreUnavailable(f"the database path {path} is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise StoreUnavailable(f"cannot create directory {path.parent}: {reason}") from error
+
+
+def create_engine(url: URL, options: EngineOptions | None = None) -> AsyncEngine:
+    """An async engine for ``url`` (already parsed by :func:`parse_database_url`)."""
+    options = options or EngineOptions()
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, options)
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": options.connect_timeout,
+            "server_settings": {"application_name": "chatgpt-api"},
+        },
+    )
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) whose transactions take the write lock up front on SQLite."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+def _sqlite_engine(url: URL, options: EngineOptions) -> AsyncEngine:
+    pool: dict[str, Any] = {}
+    if sqlite_path(url) is None:
+        # One connection holds the whole in-memory database; checkouts take turns on it.
+        pool = {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0}
+    engine = create_async_engine(
+        url, pool_pre_ping=True, connect_args={"timeout": options.busy_timeout}, **pool
+    )
+    busy_ms = max(0, int(options.busy_timeout * 1000))
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    def on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "begin", on_begin)
+    return engine

@@ -1,0 +1,100 @@
+"""The :class:`ConversationStore` seam: what the service needs from a conversation store.
+
+Contract (checked for every implementation by ``tests/test_store_contract.py``):
+
+* Owner scoping: ``owner`` is the gateway key owning a conversation (None = anonymous, a
+  separate "owner" of its own). Methods taking ``owner`` treat a conversation of another owner
+  exactly like a missing one (None / False / 0), revealing nothing about it. Methods without
+  ``owner`` are for the service, after it has checked ownership.
+* A turn is a chain of messages written atomically: each message's parent is the previous one,
+  the first's is ``parent_id`` (None or a message of the same conversation, else
+  :class:`InvalidParent`). Adding from a message that is not the tip makes a sibling branch. The
+  conversation's ``current_node`` moves to the turn's last message and ``updated_at`` is bumped.
+  On any error nothing of the turn is written.
+* ``updated_at`` tracks activity (new turns); ``rename``, ``set_current_node`` and
+  ``set_upstream_conversation_id`` leave it alone, so renaming does not reorder the list.
+* Failures of the database itself raise :class:`StoreUnavailable` (HTTP 503); the store
+  recovers by itself once the database is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from chatgpt_api.store.values import Conversation, NewMessage, StoredMessage
+
+
+class ConversationStore(Protocol):
+    async def create_conversation(
+        self,
+        *,
+        backend: str,
+        model: str,
+        owner: str | None = None,
+        title: str | None = None,
+        conversation_id: str | None = None,
+        upstream_conversation_id: str | None = None,
+    ) -> Conversation:
+        """A new, empty conversation (a uuid4 id unless ``conversation_id`` is given)."""
+        ...
+
+    async def get_conversation(
+        self, conversation_id: str, *, owner: str | None
+    ) -> Conversation | None: ...
+
+    async def list_conversations(
+        self, *, owner: str | None, limit: int = 20, offset: int = 0
+    ) -> list[Conversation]:
+        """The owner's conversations, most recently updated first."""
+        ...
+
+    async def count_conversations(self, *, owner: str | None) -> int: ...
+
+    async def add_turn(
+        self,
+        conversation_id: str,
+        *,
+        parent_id: str | None,
+        messages: Sequence[NewMessage],
+    ) -> list[StoredMessage]:
+        """Append a chain of messages under ``parent_id``; see the module docstring."""
+        ...
+
+    async def get_message(
+        self, message_id: str, *, conversation_id: str
+    ) -> StoredMessage | None: ...
+
+    async def path_to(self, message_id: str, *, conversation_id: str) -> list[StoredMessage]:
+        """Root → ``message_id`` (empty if the message is not in the conversation)."""
+        ...
+
+    async def messages_of(self, conversation_id: str) -> list[StoredMessage]:
+        """Every message of the conversation (the whole tree), in creation order."""
+        ...
+
+    async def children_of(self, message_id: str, *, conversation_id: str) -> list[StoredMessage]:
+        """The direct replies to a message (its branches), in creation order."""
+        ...
+
+    async def set_current_node(self, conversation_id: str, message_id: str) -> None:
+        """Move the tip; ConversationNotFound / MessageNotFound if either is missing."""
+        ...
+
+    async def rename(self, conversation_id: str, title: str | None, *, owner: str | None) -> bool:
+        """True if the owner's conversation was renamed."""
+        ...
+
+    async def set_upstream_conversation_id(self, conversation_id: str, value: str | None) -> None:
+        """Record the upstream's id for the conversation; ConversationNotFound if missing."""
+        ...
+
+    async def delete_conversation(self, conversation_id: str, *, owner: str | None) -> bool:
+        """True if the owner's conversation (and all its messages) was deleted."""
+        ...
+
+    async def ping(self) -> None:
+        """Return if the database answers; raise StoreUnavailable otherwise."""
+        ...
+
+    async def close(self) -> None: ...

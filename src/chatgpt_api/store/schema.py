@@ -1,0 +1,132 @@
+"""The tables as the running code sees them (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+The DDL history lives in ``migrations/``; ``tests/test_store_contract.py`` checks that a
+migrated database matches this metadata. Two column types smooth over the databases:
+
+* :class:`UTCDateTime` — timezone-aware UTC datetimes in and out (SQLite stores naive UTC text
+  with microseconds, which also sorts correctly; PostgreSQL uses ``timestamptz``).
+* :class:`UsageJSON` — :class:`chatgpt_api.messages.Usage` ↔ a JSON object
+  ``{"prompt_tokens": int, "completion_tokens": int}``; None is SQL NULL.
+
+``messages.position`` orders the messages of a conversation by creation (a turn's messages share
+one ``created_at``). ``(conversation_id, parent_id)`` references ``(conversation_id, id)``, so
+the database itself refuses a parent from another conversation. ``conversations.current_node`` is
+deliberately not a foreign key (it would make the two tables reference each other); the store
+only ever sets it to a message of the conversation.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from chatgpt_api.messages import Usage
+from chatgpt_api.store.values import usage_from_json
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store: use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UsageJSON(TypeDecorator[Usage]):
+    """Token usage as a JSON object."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Usage | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return {"prompt_tokens": value.prompt_tokens, "completion_tokens": value.completion_tokens}
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Usage | None:
+        if not isinstance(value, dict):
+            return None
+        return usage_from_json(value)
+
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("title", Text, nullable=True),
+    Column("owner", Text, nullable=True),
+    Column("backend", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("upstream_conversation_id", Text, nullable=True),
+    Column("current_node", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_conversations_owner_updated_at", "owner", "updated_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column(
+        "conversation_id",
+        Text,
+        ForeignKey("conversations.id", ondelete="CASCADE", name="fk_messages_conversation"),
+        nullable=False,
+    ),
+    Column("parent_id", Text, nullable=True),
+    Column("position", Integer, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("model", Text, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("upstream_message_id", Text, nullable=True),
+    Column("usage", UsageJSON, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("conversation_id", "id", name="uq_messages_conversation_id_id"),
+    UniqueConstraint("conversation_id", "position", name="uq_messages_conversation_position"),
+    ForeignKeyConstraint(
+        ["conversation_id", "parent_id"],
+        ["messages.conversation_id", "messages.id"],
+        ondelete="CASCADE",
+        name="fk_messages_parent",
+    ),
+    CheckConstraint(
+        "role IN ('system', 'developer', 'user', 'assistant', 'tool')", name="ck_messages_role"
+    ),
+    CheckConstraint("status IN ('complete', 'partial', 'error')", name="ck_messages_status"),
+    Index("ix_messages_conversation_parent", "conversation_id", "parent_id"),
+)

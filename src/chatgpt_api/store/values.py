@@ -1,0 +1,111 @@
+"""Value types of the conversation store: what goes in (:class:`NewMessage`) and what comes out
+(:class:`Conversation`, :class:`StoredMessage`).
+
+All are frozen. Timestamps are timezone-aware UTC datetimes. A conversation is a tree of
+messages: each message points to its ``parent_id`` (None for a root) in the same conversation,
+and ``current_node`` is the message at the tip of the branch the user is on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal, TypeAlias, get_args
+
+from chatgpt_api.messages import Role, Usage
+
+MessageStatus = Literal["complete", "partial", "error"]
+#: The roles of :data:`chatgpt_api.messages.Role` ("developer" is OpenAI's newer "system").
+StoredRole: TypeAlias = Role
+
+MESSAGE_STATUSES: Final = frozenset(get_args(MessageStatus))
+STORED_ROLES: Final = frozenset(get_args(StoredRole))
+
+
+def storable_text(text: str) -> str:
+    """``text`` as both databases can store it: NUL (refused by PostgreSQL) and lone surrogates
+    (not encodable as UTF-8) become U+FFFD; anything else is kept as is."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Pairs of surrogates become the character they encode; lone ones become U+FFFD.
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def new_id() -> str:
+    """A fresh id for a conversation or a message (a uuid4 string)."""
+    return str(uuid.uuid4())
+
+
+def usage_from_json(value: Mapping[str, object]) -> Usage:
+    """A :class:`Usage` from ``{"prompt_tokens": n, "completion_tokens": m}`` (missing → 0)."""
+    return Usage(
+        prompt_tokens=_count(value.get("prompt_tokens")),
+        completion_tokens=_count(value.get("completion_tokens")),
+    )
+
+
+def _count(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    title: str | None
+    owner: str | None
+    backend: str
+    model: str
+    upstream_conversation_id: str | None
+    current_node: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    conversation_id: str
+    parent_id: str | None
+    role: StoredRole
+    content: str
+    model: str | None
+    status: MessageStatus
+    error: str | None
+    upstream_message_id: str | None
+    usage: Usage | None
+    latency_ms: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to add with :meth:`ConversationStore.add_turn`; ``id=None`` → a new uuid4."""
+
+    role: StoredRole
+    content: str
+    model: str | None = None
+    status: MessageStatus = "complete"
+    error: str | None = None
+    upstream_message_id: str | None = None
+    #: A :class:`Usage`, or its JSON form ``{"prompt_tokens": n, "completion_tokens": m}``.
+    usage: Usage | Mapping[str, int] | None = None
+    latency_ms: int | None = None
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.usage is not None and not isinstance(self.usage, Usage):
+            object.__setattr__(self, "usage", usage_from_json(self.usage))
+        if self.role not in STORED_ROLES:
+            raise ValueError(f"role must be one of {sorted(STORED_ROLES)}, not {self.role!r}")
+        if self.status not in MESSAGE_STATUSES:
+            raise ValueError(
+                f"status must be one of {sorted(MESSAGE_STATUSES)}, not {self.status!r}"
+            )
+        if self.latency_ms is not None and self.latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
