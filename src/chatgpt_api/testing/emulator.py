@@ -8,6 +8,9 @@ Routes (see the package docstring for the full contract):
 * ``/fixtures/<name>/<anything>`` (any method) — always the fixture ``<name>``;
 * ``GET /api/auth/session``, ``POST /api``, ``POST /auth``, ``/api-broken``, ``/api-nomessage``
   — the fake auth services (:mod:`.auth`);
+* ``GET /v1/models``, ``POST /v1/chat/completions`` and the same under
+  ``/openai-faults/<fault>/v1/...`` — an OpenAI-style chat completions API
+  (:mod:`.openai_emulator`; the header ``X-Emulator-Fixture`` names a fault there);
 * ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``.
 
 Per-request headers: ``X-Emulator-Delay-Ms`` (pause between body chunks) and
@@ -17,12 +20,8 @@ Per-request headers: ``X-Emulator-Delay-Ms`` (pause between body chunks) and
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import json
-import socket
-import struct
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +30,25 @@ from aiohttp import hdrs, web
 from .auth import auth_broken, auth_nomessage, auth_service, make_fake_jwt, session
 from .demo import DemoBackend
 from .fixtures import F9_BODIES, FIXTURES, Fixture
+from .openai_emulator import add_openai_routes
+from .options import EmulatorOptions
 from .recording import RecordedRequest, RequestLog, parse_json_body
+from .wire import (
+    DELAY_HEADER,
+    EXCHANGE,
+    FIXTURE_HEADER,
+    MAX_STALL_SECONDS,
+    PING_INTERVAL_SECONDS,
+    STALL_HEADER,
+    BadHeader,
+    Exchange,
+    header_seconds,
+    json_response,
+    raw_response,
+    reset_connection,
+    start_stream,
+    write_chunks,
+)
 
 __all__ = [
     "DELAY_HEADER",
@@ -46,32 +63,8 @@ __all__ = [
     "make_fake_jwt",
 ]
 
-FIXTURE_HEADER = "X-Emulator-Fixture"
-DELAY_HEADER = "X-Emulator-Delay-Ms"
-STALL_HEADER = "X-Emulator-Stall-Ms"
-
-#: Upper bound for every "forever" behaviour (stalls, endless pings), in seconds.
-MAX_STALL_SECONDS = 600.0
-PING_INTERVAL_SECONDS = 0.1
-#: Pause before a deliberate reset so the bytes already written reach the client first.
-RESET_GRACE_SECONDS = 0.05
-
 _MISSING_TOKEN = b'{"detail":{"message":"Unauthorized - Access token is missing"}}'
 _CONVERSATION_PATHS = ("/backend-api/conversation", "/api/conversation", "/conversation")
-
-
-@dataclass(frozen=True)
-class EmulatorOptions:
-    """Emulator-wide settings."""
-
-    #: Number of pieces the demo backend's answer is streamed in.
-    chunks: int = 8
-    #: Pause between two demo events, in ms (0: as fast as possible, for benchmarks).
-    chunk_delay_ms: float = 0
-    #: Pause between two fixture chunks, in ms (added to a fixture's own delay).
-    delay_ms_between_fixture_chunks: float = 0
-    #: The demo backend requires ``Authorization: Bearer <token>``.
-    require_auth: bool = True
 
 
 @dataclass(eq=False)
@@ -91,51 +84,21 @@ class EmulatorState:
 STATE = web.AppKey("chatgpt_api.emulator.state", EmulatorState)
 
 
-@dataclass(eq=False)
-class _Exchange:
-    """The request being served by the current task, and its response once prepared."""
-
-    record: RecordedRequest
-    response: web.StreamResponse | None = None
-
-
-# Set by the recording middleware; the handler runs in the same task, hence the same context.
-_EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
-    "chatgpt_api_emulator_exchange", default=None
-)
-
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 # --------------------------------------------------------------------------- helpers
 
-
-def _json(status: int, obj: Any) -> web.Response:
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    return web.Response(status=status, text=text, content_type="application/json")
-
-
-def _raw(status: int, content_type: str, body: bytes) -> web.Response:
-    resp = web.Response(status=status, body=body)
-    resp.headers[hdrs.CONTENT_TYPE] = content_type
-    return resp
-
-
-class _BadHeader(Exception):
-    pass
-
-
-def _header_seconds(request: web.Request, name: str) -> float:
-    raw = request.headers.get(name)
-    if raw is None or not raw.strip():
-        return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _BadHeader(f"{name} must be a number of milliseconds, got {raw!r}") from None
-    if not value >= 0:
-        raise _BadHeader(f"{name} must be >= 0, got {raw!r}")
-    return min(value / 1000.0, MAX_STALL_SECONDS)
+# The plumbing lives in .wire (shared with the OpenAI routes); the old private names stay.
+_json = json_response
+_raw = raw_response
+_BadHeader = BadHeader
+_header_seconds = header_seconds
+_reset = reset_connection
+_write_chunks = write_chunks
+_start_stream = start_stream
+_EXCHANGE = EXCHANGE
+_Exchange = Exchange
 
 
 def _record_headers(request: web.Request) -> dict[str, str]:
@@ -144,56 +107,6 @@ def _record_headers(request: web.Request) -> dict[str, str]:
         low = key.lower()
         headers[low] = f"{headers[low]}, {value}" if low in headers else value
     return headers
-
-
-async def _reset(request: web.Request) -> None:
-    """Reset the TCP connection (RST, no chunked terminator) once pending bytes are out."""
-    transport = request.transport
-    if transport is None:
-        return
-    for _ in range(400):  # at most ~2 s
-        if transport.is_closing() or transport.get_write_buffer_size() == 0:
-            break
-        await asyncio.sleep(0.005)
-    await asyncio.sleep(RESET_GRACE_SECONDS)
-    if transport.is_closing():
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-
-
-async def _write_chunks(resp: web.StreamResponse, chunks: Iterable[bytes], delay: float) -> None:
-    for index, chunk in enumerate(chunks):
-        if index and delay > 0:
-            await asyncio.sleep(delay)
-        await resp.write(chunk)
-
-
-async def _start_stream(
-    request: web.Request,
-    status: int,
-    content_type: str | None,
-    *,
-    chunked: bool,
-    length: int = 0,
-    headers: dict[str, str] | None = None,
-) -> web.StreamResponse:
-    resp = web.StreamResponse(status=status)
-    if content_type is not None:
-        resp.headers[hdrs.CONTENT_TYPE] = content_type
-    for key, value in (headers or {}).items():
-        resp.headers[key] = value
-    if chunked:
-        resp.enable_chunked_encoding()
-    else:
-        resp.content_length = length
-    exchange = _EXCHANGE.get()
-    if exchange is not None:
-        exchange.response = resp
-    await resp.prepare(request)
-    return resp
 
 
 # --------------------------------------------------------------------------- middleware
@@ -358,6 +271,7 @@ def create_emulator_app(options: EmulatorOptions | None = None) -> web.Applicati
     app.router.add_get("/_emulator/requests", _list_requests)
     app.router.add_delete("/_emulator/requests", _clear_requests)
     app.router.add_get("/_emulator/fixtures", _list_fixtures)
+    add_openai_routes(app, app[STATE].options)
     return app
 
 

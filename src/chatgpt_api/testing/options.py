@@ -1,0 +1,32 @@
+"""Emulator-wide settings (:class:`EmulatorOptions`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_OPENAI_MODELS", "EmulatorOptions"]
+
+#: The model ids the OpenAI-style routes know by default (``GET /v1/models``).
+DEFAULT_OPENAI_MODELS: tuple[str, ...] = (
+    "gpt-3.5-turbo",
+    "gpt-4",
+    "gpt-4-turbo",
+    "gpt-4o",
+    "gpt-4o-mini",
+)
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    """Emulator-wide settings."""
+
+    #: Number of pieces the demo backend's (and the OpenAI routes') answer is streamed in.
+    chunks: int = 8
+    #: Pause between two demo events / OpenAI stream chunks, in ms (0: as fast as possible).
+    chunk_delay_ms: float = 0
+    #: Pause between two fixture chunks, in ms (added to a fixture's own delay).
+    delay_ms_between_fixture_chunks: float = 0
+    #: The demo backend and the OpenAI routes require ``Authorization: Bearer <token>``.
+    require_auth: bool = True
+    #: Model ids the OpenAI routes list and accept (any other is a 404 ``model_not_found``).
+    openai_models: tuple[str, ...] = DEFAULT_OPENAI_MODELS
