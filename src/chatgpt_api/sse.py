@@ -65,14 +65,16 @@ class SSEDecoder:
         if end < 0:
             self._keep(buffer)
             return []
-        self._keep(buffer[end + 1 :])
         if buffer[end] == 0x0D and end == len(buffer) - 1:
             self._skip_lf = True
         events: list[ServerSentEvent] = []
         for line in buffer[: end + 1].splitlines():
+            if len(line) > self._max:
+                raise EventTooLarge(self._max)
             event = self._process_line(line)
             if event is not None:
                 events.append(event)
+        self._keep(buffer[end + 1 :])
         return events
 
     def close(self) -> list[ServerSentEvent]:
@@ -87,7 +89,15 @@ class SSEDecoder:
         return events
 
     def _keep(self, rest: bytes) -> None:
-        if len(rest) + self._data_size > self._max:
+        """Hold an unterminated line, unless it already makes its line or event too large.
+
+        The checks are lower bounds of the complete line's, so whether a stream raises does not
+        depend on how it is chunked.
+        """
+        if len(rest) > self._max:
+            raise EventTooLarge(self._max)
+        field, sep, value = rest.partition(b":")
+        if field == b"data" and sep and self._data_size + len(value) > self._max:
             raise EventTooLarge(self._max)
         self._buffer = rest
 

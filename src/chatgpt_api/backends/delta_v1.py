@@ -51,7 +51,9 @@ class DeltaDocuments:
         return document
 
 
-def _apply_op(document: JSONDoc, path: str, op: str, value: Any) -> None:
+def _apply_op(document: JSONDoc, path: Any, op: Any, value: Any) -> None:
+    if not isinstance(path, str) or not isinstance(op, str):
+        return
     if op == "patch":
         if isinstance(value, list):
             for item in value:
@@ -97,8 +99,12 @@ def _resolve(node: Any, tokens: list[str]) -> Any:
     return node if isinstance(node, dict | list) else None
 
 
+def _is_index(token: str) -> bool:
+    return token.isascii() and token.isdigit()
+
+
 def _index(items: list[Any], token: str) -> int | None:
-    if token.isdigit() and int(token) < len(items):
+    if _is_index(token) and int(token) < len(items):
         return int(token)
     return None
 
@@ -128,7 +134,7 @@ def _set(parent: Any, key: str, value: Any, *, insert: bool) -> None:
         return
     if key == "-":
         parent.append(value)
-    elif key.isdigit() and int(key) <= len(parent):
+    elif _is_index(key) and int(key) <= len(parent):
         index = int(key)
         if insert or index == len(parent):
             parent.insert(index, value)
