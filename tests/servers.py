@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -18,6 +20,8 @@ class ServiceThread:
     def __init__(self, **settings: Any) -> None:
         settings.setdefault("host", "127.0.0.1")
         settings.setdefault("port", 0)
+        if "home" not in settings and "database_url" not in settings:
+            settings["home"] = Path(tempfile.mkdtemp(prefix="chatgpt-api-test-"))
         self.settings = Settings(**settings)
         self.server = uvicorn.Server(uvicorn_config(self.settings))
         self._thread = threading.Thread(target=self.server.run, daemon=True)

@@ -32,7 +32,12 @@ class Process:
 
 @pytest.fixture()
 def demo_process(tmp_path: Path) -> Iterator[Process]:
-    env = {**os.environ, "CHATGPT_API_PORT": "0", "CHATGPT_API_HOST": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "CHATGPT_API_PORT": "0",
+        "CHATGPT_API_HOST": "127.0.0.1",
+        "CHATGPT_API_HOME": str(tmp_path),
+    }
     proc = subprocess.Popen(
         [*CLI, "serve", "--demo"],
         stdout=subprocess.PIPE,
@@ -85,8 +90,8 @@ def test_serve_demo_answers_and_logs_no_secret(demo_process: Process) -> None:
         assert secret not in err
 
 
-def test_port_from_the_environment_and_flag_wins() -> None:
-    env = {**os.environ, "CHATGPT_API_PORT": "1"}
+def test_port_from_the_environment_and_flag_wins(tmp_path: Path) -> None:
+    env = {**os.environ, "CHATGPT_API_PORT": "1", "CHATGPT_API_HOME": str(tmp_path)}
     proc = subprocess.Popen(
         [*CLI, "serve", "--port", "0", "--host", "127.0.0.1"],
         stdout=subprocess.PIPE,
@@ -119,11 +124,11 @@ def test_bad_settings_are_one_line(args: list[str], env: dict[str, str], needle:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_port_in_use_is_reported(emulator: EmulatorThread) -> None:
+def test_port_in_use_is_reported(emulator: EmulatorThread, tmp_path: Path) -> None:
     port = emulator.url.rsplit(":", 1)[1]
     start = time.monotonic()
     result = subprocess.run(
-        [*CLI, "serve", "--host", "127.0.0.1", "--port", port],
+        [*CLI, "serve", "--host", "127.0.0.1", "--port", port, "--home", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -131,3 +136,25 @@ def test_port_in_use_is_reported(emulator: EmulatorThread) -> None:
     assert result.returncode != 0
     assert "Listening on" not in result.stdout
     assert time.monotonic() - start < 30
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "db", "upgrade", "--home", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "chatgpt-api.db").exists()
+    again = subprocess.run(
+        [*CLI, "db", "upgrade", "--home", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0
+    refused = subprocess.run(
+        [*CLI, "db", "upgrade", "--database-url", "postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "unavailable" in refused.stderr
+    assert "hunter2" not in refused.stderr
+    assert "Traceback" not in refused.stderr

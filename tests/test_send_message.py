@@ -352,3 +352,14 @@ def test_missing_reverse_proxy_setting_is_named(emulator: EmulatorThread) -> Non
             },
         )
         assert ok.json()["text"] == "Two plus two is four."
+
+
+def test_json_key_given_twice_is_refused(client: httpx.Client, emulator: EmulatorThread) -> None:
+    emulator.clear()
+    response = client.post(
+        "/send_message",
+        content=b'{"access_token": "a", "prompt": "x", "meta": {"k": 1, "j": 2}, "prompt": "y"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.json() == {"message": "invalid [prompt]: given more than once"}
+    assert emulator.requests == []

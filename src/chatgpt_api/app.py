@@ -1,8 +1,7 @@
 """Wiring: ``create_app(settings)`` builds the ASGI app; its lifespan owns every resource.
 
-Resources (the upstream HTTP session, the backends, the demo emulator) are created when the app
-starts and closed when it stops, never at import time. Tests and embedders can inject a
-``backend`` or an ``http`` session of their own.
+Resources (the upstream HTTP session, the conversation store, the demo emulator) are created
+when the app starts and closed when it stops, never at import time.
 """
 
 from __future__ import annotations
@@ -11,37 +10,52 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from chatgpt_api.api.access_log import AccessLogMiddleware
+from chatgpt_api.api.conversations import (
+    delete_conversation,
+    export_conversation,
+    get_conversation,
+    list_conversations,
+    rename_conversation,
+)
 from chatgpt_api.api.home import home_page, not_found
+from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
+from chatgpt_api.api.openapi import openapi_route
 from chatgpt_api.api.seed import get_access_token, send_message
 from chatgpt_api.api.state import AppState
 from chatgpt_api.backends import _http
-from chatgpt_api.backends.base import Backend
-from chatgpt_api.backends.chatgpt_web import ChatGPTWebBackend
+from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.config import Settings
-from chatgpt_api.service import ChatService
+from chatgpt_api.registry import ModelRegistry, ModelRoute
+from chatgpt_api.service import ChatService, HistoryBudget
+from chatgpt_api.store import ConversationStore, default_database_url, open_store
 
 log = logging.getLogger("chatgpt_api")
 
 
-def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlette:
+def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            effective = settings
+            effective, registry = settings, load_registry(settings)
             if settings.demo:
-                effective = await _start_demo(settings, stack)
+                effective, registry = await _start_demo(settings, stack)
             http = _http.create_session(effective.connect_timeout)
             stack.push_async_callback(http.close)
+            store: ConversationStore | None = None
+            if effective.store:
+                store = await open_store(
+                    effective.database_url or default_database_url(effective.home)
+                )
+                stack.push_async_callback(store.close)
+            budget = HistoryBudget(effective.history_max_messages, effective.history_max_chars)
+            service = ChatService(registry, BackendPool(http, effective), store, budget)
             app.state.chatgpt = AppState(
-                settings=effective,
-                service=ChatService(backend or _default_backend(effective, http)),
-                http=http,
+                settings=effective, service=service, http=http, store=store
             )
             yield
 
@@ -49,8 +63,17 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
     return Starlette(
         routes=[
             Route("/", home_page, methods=["GET"]),
+            Route("/openapi.json", openapi_route, methods=["GET"]),
             Route("/send_message", send_message, methods=["POST"]),
             Route("/get_access_token", get_access_token, methods=["POST"]),
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+            Route("/v1/conversations", list_conversations, methods=["GET"]),
+            Route("/v1/conversations/{id}", get_conversation, methods=["GET"]),
+            Route("/v1/conversations/{id}", rename_conversation, methods=["PATCH"]),
+            Route("/v1/conversations/{id}", delete_conversation, methods=["DELETE"]),
+            Route("/v1/conversations/{id}/export", export_conversation, methods=["GET"]),
         ],
         middleware=middleware,
         exception_handlers={404: not_found, 405: not_found},
@@ -58,24 +81,34 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
     )
 
 
-def _default_backend(settings: Settings, http: aiohttp.ClientSession) -> Backend:
-    return ChatGPTWebBackend(
-        http, default_url=settings.reverse_proxy, max_event_size=settings.max_event_size
-    )
+def load_registry(settings: Settings) -> ModelRegistry:
+    if settings.models_file is not None:
+        return ModelRegistry.from_file(settings.models_file)
+    return ModelRegistry([])
 
 
-async def _start_demo(settings: Settings, stack: contextlib.AsyncExitStack) -> Settings:
-    """Run the upstream emulator in-process and point every upstream setting at it."""
+async def _start_demo(
+    settings: Settings, stack: contextlib.AsyncExitStack
+) -> tuple[Settings, ModelRegistry]:
+    """Run the upstream emulator in-process and point every kind of upstream at it."""
     from chatgpt_api.testing import Emulator, EmulatorOptions
 
     emulator = Emulator(EmulatorOptions(chunk_delay_ms=30))
     url = await emulator.start("127.0.0.1", 0)
     stack.push_async_callback(emulator.stop)
     log.warning("demo mode: answers come from the built-in emulator at %s", url)
-    return settings.model_copy(
+    effective = settings.model_copy(
         update={
             "reverse_proxy": f"{url}/backend-api/conversation",
             "auth_url": f"{url}/api",
             "session_url": f"{url}/api/auth/session",
         }
     )
+    registry = ModelRegistry(
+        [
+            ModelRoute(settings.model, "chatgpt-web", settings.model),
+            ModelRoute("gpt-4o-mini", "openai", "gpt-4o-mini", f"{url}/v1", "demo-key"),
+            ModelRoute("gpt-4o", "openai-compatible", "gpt-4o", f"{url}/v1", "demo-key"),
+        ]
+    )
+    return effective, registry

@@ -8,6 +8,8 @@ the upstream URLs are required settings, checked when a request needs them (see
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -50,6 +52,25 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(
         30.0, gt=0, description="Seconds allowed to connect to an upstream."
     )
+    home: Path = Field(
+        default_factory=lambda: _default_home(),
+        description="Data directory (the default SQLite database lives here).",
+    )
+    database_url: str | None = Field(
+        None,
+        description="Conversation store URL: sqlite+aiosqlite:///path.db or "
+        "postgresql+asyncpg://user@host/db (default: SQLite under the data directory).",
+    )
+    store: bool = Field(True, description="Store conversations (off: nothing is kept).")
+    models_file: Path | None = Field(
+        None, description="TOML file mapping model names to backends (see the README)."
+    )
+    history_max_messages: int = Field(
+        100, ge=1, description="Most messages sent as history to stateless backends."
+    )
+    history_max_chars: int = Field(
+        100_000, ge=100, description="Most characters sent as history to stateless backends."
+    )
     demo: bool = Field(
         False,
         description="Run the built-in upstream emulator and use it as every upstream "
@@ -57,6 +78,11 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = Field("info", description="Log level.")
     access_log: bool = Field(True, description="Write one access-log line per request.")
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "chatgpt-api"
 
 
 def require(value: str | None, setting: str, flag: str, field: str | None = None) -> str:

@@ -6,6 +6,9 @@ the original did) and an OpenAI-style ``type``/``code`` for the ``/v1`` surface:
 
     ServiceError
     ├── RequestError                  the client's input is unusable (400)
+    │   ├── AuthenticationError       no usable credential (401)
+    │   ├── ModelNotFound             the model is not in the registry (404)
+    │   ├── NotFound                  an unknown or foreign conversation / message (404)
     │   ├── BodyTooLarge              "request entity too large" (413)
     │   └── UnsupportedMediaType      a body we cannot parse (415)
     ├── ConfigurationError            a setting the request needs is missing (500)
@@ -32,10 +35,14 @@ class ServiceError(Exception):
     status: int = 500
     error_type: str = "server_error"
     code: str | None = None
+    #: The request field the error is about, if any (OpenAI's ``param``).
+    param: str | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if param is not None:
+            self.param = param
 
 
 class RequestError(ServiceError):
@@ -54,6 +61,28 @@ class BodyTooLarge(RequestError):
 class UnsupportedMediaType(RequestError):
     status = 415
     code = "unsupported_media_type"
+
+
+class AuthenticationError(RequestError):
+    status = 401
+    error_type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class ModelNotFound(RequestError):
+    status = 404
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"The model `{model}` does not exist or you do not have access to it.", param="model"
+        )
+        self.model = model
+
+
+class NotFound(RequestError):
+    status = 404
+    code = "not_found"
 
 
 class ConfigurationError(ServiceError):
@@ -82,11 +111,26 @@ class UpstreamConnectError(UpstreamError):
 
 
 class UpstreamStatusError(UpstreamError):
+    """The upstream answered a non-2xx status (or an error object with a 2xx).
+
+    ``upstream_status`` and ``retry_after`` (seconds, from the upstream's ``Retry-After``) let
+    status-aware surfaces answer in kind: an upstream 429 stays a 429, a 5xx becomes a 502.
+    """
+
     code = "upstream_status"
 
-    def __init__(self, message: str, upstream_status: int) -> None:
+    def __init__(
+        self,
+        message: str,
+        upstream_status: int,
+        *,
+        retry_after: float | None = None,
+        upstream_code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.upstream_status = upstream_status
+        self.retry_after = retry_after
+        self.upstream_code = upstream_code
 
 
 class UpstreamProtocolError(UpstreamError):

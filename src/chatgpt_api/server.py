@@ -2,6 +2,10 @@
 
 Once the socket is bound the seed's line is printed on stdout: ``Listening on
 http://localhost:<port>``.
+
+With ``workers > 1`` the parent binds the socket and uvicorn's supervisor starts that many
+worker processes; each builds its app with :func:`app_from_environment` from the settings,
+which the parent passes down as ``CHATGPT_API_*`` environment variables.
 """
 
 from __future__ import annotations
@@ -9,12 +13,19 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import os
 import sys
 
 import uvicorn
+from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
 
 from chatgpt_api.app import create_app
 from chatgpt_api.config import Settings
+from chatgpt_api.logs import configure_logging
+
+#: The factory each worker process calls (``workers > 1``).
+APP_FACTORY = "chatgpt_api.server:app_from_environment"
 
 
 class AnnouncingServer(uvicorn.Server):
@@ -32,11 +43,13 @@ class AnnouncingServer(uvicorn.Server):
         print(f"Listening on http://localhost:{port}", flush=True)
 
 
-def uvicorn_config(settings: Settings) -> uvicorn.Config:
+def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
     # Our own access log (redacted, Apache format) replaces uvicorn's.
     logging.getLogger("uvicorn.access").disabled = True
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings) if workers <= 1 else APP_FACTORY,
+        factory=workers > 1,
+        workers=workers,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
@@ -50,12 +63,42 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
     )
 
 
-def serve(settings: Settings) -> int:
+def app_from_environment() -> Starlette:
+    """The app a worker process serves, from ``CHATGPT_API_*`` variables (``workers > 1``)."""
+    logging.getLogger("uvicorn.access").disabled = True
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``CHATGPT_API_*`` variables, so a worker process reads the same ones."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            env[f"CHATGPT_API_{name.upper()}"] = text
+    return env
+
+
+def serve(settings: Settings, workers: int = 1) -> int:
+    if workers > 1:
+        return _serve_workers(settings, workers)
     server = AnnouncingServer(uvicorn_config(settings))
     # uvicorn re-raises the Ctrl-C it handled: that is a normal stop.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return 0 if server.started else 1
+
+
+def _serve_workers(settings: Settings, workers: int) -> int:
+    os.environ.update(settings_environment(settings))
+    config = uvicorn_config(settings, workers)
+    sock = config.bind_socket()
+    print(f"Listening on http://localhost:{sock.getsockname()[1]}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

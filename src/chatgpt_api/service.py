@@ -1,29 +1,303 @@
-"""The conversation use-case: route a turn to its backend and read the answer under a deadline.
+"""The conversation use-case: route a turn to its backend, keep the tree, read under a deadline.
 
-For now every model goes to the ChatGPT web backend; the store, the model registry and the
-account pool hang here as they arrive. Deadlines are absolute ``loop.time()`` values covering
-the whole exchange (headers and full stream), as the seed's ``timeout`` did; on expiry the
+:meth:`ChatService.open_turn` resolves the model through the registry, builds the upstream
+request and returns a :class:`Turn` whose ``events`` stream is the backend's, wrapped so that
+the turn is stored when it ends — complete, or ``partial`` / ``error`` when the stream fails or
+the client goes away — in one transaction (user message(s) + answer), never per token.
+
+Ids. On the ChatGPT web backend the upstream keeps the conversation, so our ids *are* the
+upstream's (a follow-up with ids from elsewhere still works). On stateless backends the ids are
+ours: a follow-up loads the path root → parent from the store and sends it as history, within
+the configured budget. The final event carries the ids to use for the next turn.
+
+Deadlines are absolute ``loop.time()`` values covering the whole exchange; on expiry the
 upstream request is cancelled (closing its connection) and ``UpstreamTimeout`` is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import dataclass, field, replace
 
-from chatgpt_api.backends.base import Backend
-from chatgpt_api.errors import UpstreamNoAnswer, UpstreamTimeout
-from chatgpt_api.messages import ChatEvent, ChatRequest, Finished
+from chatgpt_api.backends.pool import BackendPool
+from chatgpt_api.errors import NotFound, ServiceError, UpstreamNoAnswer, UpstreamTimeout
+from chatgpt_api.history import fold_transcript, trim_history
+from chatgpt_api.messages import (
+    ChatEvent,
+    ChatRequest,
+    Finished,
+    GenerationParams,
+    Message,
+    TextDelta,
+    TextReset,
+)
+from chatgpt_api.registry import ModelRegistry, ModelRoute
+from chatgpt_api.store import ConversationStore, DuplicateId, NewMessage
+
+log = logging.getLogger("chatgpt_api.service")
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    """What a client asked for, whatever the surface."""
+
+    model: str
+    #: New messages when continuing a stored conversation; otherwise the whole history.
+    messages: tuple[Message, ...]
+    credential: str | None = None
+    conversation_id: str | None = None
+    parent_message_id: str | None = None
+    upstream_url: str | None = None
+    params: GenerationParams = field(default_factory=GenerationParams)
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBudget:
+    max_messages: int = 100
+    max_chars: int = 100_000
+
+
+@dataclass(slots=True)
+class Turn:
+    route: ModelRoute
+    events: AsyncGenerator[ChatEvent, None]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Where a turn will be stored."""
+
+    route: ModelRoute
+    request: ChatRequest
+    stored_conversation: str | None
+    parent_id: str | None
+    new_messages: tuple[Message, ...]
+    owner: str | None
+    stateful: bool
 
 
 class ChatService:
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        backends: BackendPool,
+        store: ConversationStore | None,
+        budget: HistoryBudget | None = None,
+    ) -> None:
+        self.registry = registry
+        self._backends = backends
+        self._store = store
+        self._budget = budget or HistoryBudget()
 
-    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
-        """The answer's events; close the iterator (``aclosing``) if you stop early."""
-        return self._backend.stream_chat(request)
+    async def open_turn(self, turn: TurnInput) -> Turn:
+        route = self.registry.resolve(turn.model)
+        plan = await self._plan(route, turn)
+        backend = self._backends.for_route(route)
+        events = backend.stream_chat(plan.request)
+        if self._store is None:
+            return Turn(route, events)
+        return Turn(route, self._recorded(plan, events))
+
+    async def _plan(self, route: ModelRoute, turn: TurnInput) -> _Plan:
+        credential = route.api_key or turn.credential or ""
+        base = ChatRequest(
+            messages=turn.messages,
+            model=route.upstream_model,
+            credential=credential,
+            upstream_url=turn.upstream_url,
+            params=turn.params,
+        )
+        if route.backend == "chatgpt-web":
+            return self._plan_web(route, turn, base)
+        return await self._plan_stateless(route, turn, base)
+
+    def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
+        new = turn.messages[-1:] if turn.conversation_id else turn.messages
+        prompt = Message("user", fold_transcript(new))
+        request = replace(
+            base,
+            messages=(prompt,),
+            conversation_id=turn.conversation_id,
+            parent_message_id=turn.parent_message_id,
+            user_message_id=str(uuid.uuid4()),
+        )
+        return _Plan(
+            route, request, turn.conversation_id, turn.parent_message_id, new, turn.owner, True
+        )
+
+    async def _plan_stateless(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
+        history: tuple[Message, ...] = ()
+        parent_id = turn.parent_message_id
+        if turn.conversation_id:
+            if self._store is None:
+                raise NotFound("conversation not found (the conversation store is turned off)")
+            conversation = await self._store.get_conversation(
+                turn.conversation_id, owner=turn.owner
+            )
+            if conversation is None:
+                raise NotFound("conversation not found")
+            parent_id = parent_id or conversation.current_node
+            if parent_id:
+                path = await self._store.path_to(parent_id, conversation_id=conversation.id)
+                if not path:
+                    raise NotFound("parent message not found in this conversation")
+                history = tuple(Message(m.role, m.content) for m in path)
+        messages = trim_history(
+            (*history, *turn.messages),
+            max_messages=self._budget.max_messages,
+            max_chars=self._budget.max_chars,
+        )
+        return _Plan(
+            route,
+            replace(base, messages=messages),
+            turn.conversation_id,
+            parent_id,
+            turn.messages,
+            turn.owner,
+            False,
+        )
+
+    async def _recorded(
+        self, plan: _Plan, events: AsyncGenerator[ChatEvent, None]
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Pass ``events`` on; store the turn when it ends, however it ends."""
+        started = time.monotonic()
+        parts: list[str] = []
+        outcome: BaseException | None = None
+        finished = False
+        async with aclosing(events):
+            try:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        parts.append(event.text)
+                    elif isinstance(event, TextReset):
+                        parts[:] = [event.text]
+                    else:
+                        answer = await self._store_finished(plan, event, started)
+                        finished = True
+                        yield answer
+                        return
+                    yield event
+            except BaseException as exc:
+                outcome = exc
+                raise
+            finally:
+                if not finished:
+                    await self._store_failed(plan, "".join(parts), outcome, started)
+
+    async def _store_finished(self, plan: _Plan, answer: Finished, started: float) -> Finished:
+        assistant = NewMessage(
+            role="assistant",
+            content=answer.text,
+            model=plan.route.name,
+            id=answer.message_id if plan.stateful else None,
+            upstream_message_id=answer.message_id,
+            usage=_usage_dict(answer),
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
+        conversation_id, message_id = await self._save(
+            plan, assistant, upstream_conversation=answer.conversation_id
+        )
+        return replace(answer, conversation_id=conversation_id, message_id=message_id)
+
+    async def _store_failed(
+        self, plan: _Plan, text: str, error: BaseException | None, started: float
+    ) -> None:
+        cancelled = error is None or isinstance(error, asyncio.CancelledError | GeneratorExit)
+        message = error.message if isinstance(error, ServiceError) else None
+        assistant = NewMessage(
+            role="assistant",
+            content=text,
+            model=plan.route.name,
+            status="partial" if cancelled or text else "error",
+            error=message or ("cancelled" if cancelled else "internal error"),
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
+        try:
+            await asyncio.shield(self._save(plan, assistant, upstream_conversation=None))
+        except Exception:
+            log.warning("could not store a failed turn", exc_info=True)
+
+    async def _save(
+        self, plan: _Plan, assistant: NewMessage, *, upstream_conversation: str | None
+    ) -> tuple[str, str]:
+        """Store the turn; returns the (conversation id, answer id) to give the client.
+
+        Web turns are stored under the upstream's ids so that follow-ups need no mapping. If
+        those ids are already taken (a replayed upstream answer, a conversation id owned by
+        someone else), the turn is stored under fresh ids, the upstream ids kept beside them.
+        """
+        assert self._store is not None
+        try:
+            return await self._save_turn(plan, assistant, upstream_conversation, fresh_ids=False)
+        except DuplicateId:
+            if not plan.stateful:
+                raise
+            await self._save_turn(plan, assistant, upstream_conversation, fresh_ids=True)
+            return upstream_conversation or "", assistant.id or ""
+
+    async def _save_turn(
+        self,
+        plan: _Plan,
+        assistant: NewMessage,
+        upstream_conversation: str | None,
+        *,
+        fresh_ids: bool,
+    ) -> tuple[str, str]:
+        assert self._store is not None
+        store = self._store
+        keep_ids = plan.stateful and not fresh_ids
+        conversation_id = plan.stored_conversation or upstream_conversation
+        conversation = None
+        if conversation_id and not fresh_ids:
+            conversation = await store.get_conversation(conversation_id, owner=plan.owner)
+        if conversation is None:
+            conversation = await store.create_conversation(
+                backend=plan.route.backend,
+                model=plan.route.name,
+                owner=plan.owner,
+                title=_title(plan.new_messages),
+                conversation_id=conversation_id if keep_ids else None,
+                upstream_conversation_id=upstream_conversation,
+            )
+        parent_id = plan.parent_id
+        if (
+            parent_id
+            and await store.get_message(parent_id, conversation_id=conversation.id) is None
+        ):
+            parent_id = None  # a web conversation started elsewhere: its history is upstream
+        user_id = plan.request.user_message_id if keep_ids else None
+        last = len(plan.new_messages) - 1
+        new = [
+            NewMessage(role=m.role, content=m.content, id=user_id if i == last else None)
+            for i, m in enumerate(plan.new_messages)
+        ]
+        answer = assistant if keep_ids else replace(assistant, id=None)
+        stored = await store.add_turn(conversation.id, parent_id=parent_id, messages=[*new, answer])
+        return conversation.id, stored[-1].id
+
+
+def _usage_dict(answer: Finished) -> dict[str, int] | None:
+    if answer.usage is None:
+        return None
+    return {
+        "prompt_tokens": answer.usage.prompt_tokens,
+        "completion_tokens": answer.usage.completion_tokens,
+    }
+
+
+def _title(messages: tuple[Message, ...]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            text = " ".join(message.content.split())
+            return text[:77] + "…" if len(text) > 80 else text
+    return "New conversation"
 
 
 def deadline_after(seconds: float | None) -> float | None:

@@ -44,6 +44,18 @@ class AccessLogMiddleware:
             log.info(_line(scope, status, length))
 
 
+_stamp: tuple[int, str] = (-1, "")
+
+
+def _timestamp() -> str:
+    """The log's UTC timestamp, formatted once per second rather than once per request."""
+    global _stamp
+    now = int(time.time())
+    if _stamp[0] != now:
+        _stamp = (now, time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)))
+    return _stamp[1]
+
+
 def _line(scope: Scope, status: int | None, length: int) -> str:
     client = scope.get("client")
     host = client[0] if client else "-"
@@ -51,10 +63,13 @@ def _line(scope: Scope, status: int | None, length: int) -> str:
     query = scope.get("query_string", b"")
     if query:
         target = f"{target}?{redact_text(query.decode('latin-1'))}"
-    headers = dict(scope["headers"])
-    referer = headers.get(b"referer", b"-").decode("latin-1")
-    agent = headers.get(b"user-agent", b"-").decode("latin-1")
-    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    referer = agent = "-"
+    for name, value in scope["headers"]:  # the last one wins, as dict() did
+        if name == b"referer":
+            referer = value.decode("latin-1")
+        elif name == b"user-agent":
+            agent = value.decode("latin-1")
+    when = _timestamp()
     shown_status = "-" if status is None or status == 499 else str(status)
     shown_length = "-" if shown_status == "-" else str(length)
     return (

@@ -16,6 +16,7 @@ routes check each field's type.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from urllib.parse import unquote_to_bytes
 
@@ -85,6 +86,7 @@ def parse_form(body: bytes) -> Fields:
 
 
 def parse_json(body: bytes) -> Fields:
+    """A JSON object; a key given twice at the top level is refused like a repeated form field."""
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -93,7 +95,24 @@ def parse_json(body: bytes) -> Fields:
         raise RequestError("invalid JSON body: expected an object")
     if len(obj) > MAX_FIELDS:
         raise RequestError("too many parameters")
+    if body.count(b'":') > len(obj):  # maybe a repeated key (or nested objects): check exactly
+        _refuse_repeated_keys(body)
     return {key: value for key, value in obj.items() if value is not None}
+
+
+def _refuse_repeated_keys(body: bytes) -> None:
+    objects: list[list[tuple[str, object]]] = []
+
+    def remember(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        objects.append(pairs)
+        return dict(pairs)
+
+    json.loads(body, object_pairs_hook=remember)
+    seen: set[str] = set()
+    for key, _ in objects[-1]:  # the outermost object is the last one completed
+        if key in seen:
+            raise RequestError(f"invalid [{key}]: given more than once")
+        seen.add(key)
 
 
 def _decode_form_part(raw: bytes) -> str:

@@ -7,7 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api import __version__
+from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.responses import HTML_TYPE, not_found_page
+from chatgpt_api.errors import NotFound
 
 _PAGE = f"""<!DOCTYPE html>
 <html lang="en">
@@ -38,4 +40,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
     """Unknown paths and wrong methods, as Express's final handler answered them."""
     if isinstance(exc, HTTPException) and exc.status_code not in (404, 405):
         return Response(exc.detail, status_code=exc.status_code)
-    return not_found_page(request.method, request.url.path)
+    path = request.url.path
+    if path.startswith("/v1/") or path == "/v1":
+        return openai_error_response(NotFound(f"Unknown request URL: {request.method} {path}."))
+    return not_found_page(request.method, path)

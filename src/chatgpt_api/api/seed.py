@@ -29,8 +29,8 @@ from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse, seed_answer_object, seed_frames
 from chatgpt_api.config import require
 from chatgpt_api.errors import RequestError
-from chatgpt_api.messages import ChatRequest
-from chatgpt_api.service import collect_answer, deadline_after, next_event
+from chatgpt_api.messages import Message
+from chatgpt_api.service import TurnInput, collect_answer, deadline_after, next_event
 
 _API = "ChatGPTUnofficialProxyAPI.sendMessage"
 MISSING_TOKEN_OR_PROMPT = "invalid [access_token] or [prompt]"
@@ -42,7 +42,7 @@ MISSING_CREDENTIALS = "invalid [email] or [password]"
 
 @dataclass(frozen=True, slots=True)
 class SendMessageInput:
-    request: ChatRequest
+    turn: TurnInput
     timeout_seconds: float | None
     stream: bool
 
@@ -102,15 +102,15 @@ def parse_send_message(fields: Fields, default_model: str) -> SendMessageInput:
     if parent_id is not None and not is_message_id(parent_id):
         raise RequestError(BAD_PARENT_ID)
     reverse_proxy = text_field(fields, "reverse_proxy")
-    chat_request = ChatRequest(
-        prompt=prompt,
+    turn = TurnInput(
         model=text_field(fields, "model") or default_model,
-        access_token=access_token,
+        messages=(Message("user", prompt),),
+        credential=access_token,
         conversation_id=conversation_id,
         parent_message_id=parent_id,
         upstream_url=reverse_proxy,
     )
-    return SendMessageInput(chat_request, timeout_field(fields), flag_field(fields, "stream"))
+    return SendMessageInput(turn, timeout_field(fields), flag_field(fields, "stream"))
 
 
 async def send_message(request: Request) -> Response:
@@ -119,7 +119,8 @@ async def send_message(request: Request) -> Response:
         fields = await read_fields(request, state.settings.max_body_size)
         params = parse_send_message(fields, state.settings.model)
         deadline = deadline_after(params.timeout_seconds)
-        events = state.service.stream(params.request)
+        turn = await cancel_on_disconnect(request.receive, state.service.open_turn(params.turn))
+        events = turn.events
         if params.stream:
             first = await cancel_on_disconnect(request.receive, next_event(events, deadline))
             return EventStreamResponse(seed_frames(first, events, deadline))  # type: ignore[return-value]

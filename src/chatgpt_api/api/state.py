@@ -8,6 +8,7 @@ import aiohttp
 
 from chatgpt_api.config import Settings
 from chatgpt_api.service import ChatService
+from chatgpt_api.store import ConversationStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,3 +16,4 @@ class AppState:
     settings: Settings
     service: ChatService
     http: aiohttp.ClientSession
+    store: ConversationStore | None = None

@@ -43,7 +43,7 @@ def build_conversation_body(request: ChatRequest) -> bytes:
         "action": "next",
         "messages": [
             {
-                "id": str(uuid.uuid4()),
+                "id": request.user_message_id or str(uuid.uuid4()),
                 "author": {"role": "user"},
                 "role": "user",
                 "content": {"content_type": "text", "parts": [request.prompt]},
@@ -81,7 +81,7 @@ class ChatGPTWebBackend:
             )
         url = _http.parse_upstream_url(configured)
         headers = {
-            "Authorization": f"Bearer {request.access_token}",
+            "Authorization": f"Bearer {request.credential}",
             "Accept": "text/event-stream",
             "Content-Type": "application/json",
         }
@@ -90,12 +90,12 @@ class ChatGPTWebBackend:
         reader = WebAnswerReader(request.conversation_id)
         decoder = SSEDecoder(self._max_event_size)
         try:
-            await _http.raise_for_status(response, UPSTREAM_NAME, (request.access_token,))
+            await _http.raise_for_status(response, UPSTREAM_NAME, (request.credential,))
             started = False
             async for chunk in response.content.iter_any():
                 if not started:
                     if chunk.lstrip()[:1] in (b"{", b"["):
-                        await _raise_json_reply(response, chunk, request.access_token)
+                        await _raise_json_reply(response, chunk, request.credential)
                     started = bool(chunk.strip())
                 for sse in decoder.feed(chunk):
                     for event in reader.feed(sse.data):

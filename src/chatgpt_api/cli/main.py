@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -35,7 +36,50 @@ def main() -> None:
 @click.option("--model", help="Default model [env CHATGPT_API_MODEL; default gpt-3.5-turbo].")
 @click.option("--auth-url", help="Login service for /get_access_token [env CHATGPT_API_AUTH_URL].")
 @click.option("--session-url", help="/api/auth/session endpoint [env CHATGPT_API_SESSION_URL].")
-@click.option("--max-body-size", type=int, help="Largest request body in bytes [default 1048576].")
+@click.option(
+    "--max-body-size",
+    type=int,
+    help="Largest request body in bytes [env CHATGPT_API_MAX_BODY_SIZE; default 1048576].",
+)
+@click.option(
+    "--max-event-size",
+    type=int,
+    help="Largest upstream event in bytes [env CHATGPT_API_MAX_EVENT_SIZE; default 8 MiB].",
+)
+@click.option(
+    "--connect-timeout",
+    type=float,
+    help="Seconds to connect to an upstream [env CHATGPT_API_CONNECT_TIMEOUT; default 30].",
+)
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    help="Data directory [env CHATGPT_API_HOME; default ~/.local/share/chatgpt-api].",
+)
+@click.option(
+    "--database-url",
+    help="Conversation store URL [env CHATGPT_API_DATABASE_URL; default SQLite in --home].",
+)
+@click.option(
+    "--store/--no-store",
+    default=None,
+    help="Keep conversations in the store [env CHATGPT_API_STORE; default on].",
+)
+@click.option(
+    "--models-file",
+    type=click.Path(path_type=Path),
+    help="TOML model registry [env CHATGPT_API_MODELS_FILE].",
+)
+@click.option(
+    "--history-max-messages",
+    type=int,
+    help="History budget for stateless backends [env CHATGPT_API_HISTORY_MAX_MESSAGES].",
+)
+@click.option(
+    "--history-max-chars",
+    type=int,
+    help="History budget in characters [env CHATGPT_API_HISTORY_MAX_CHARS].",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -45,9 +89,19 @@ def main() -> None:
     "--access-log/--no-access-log", default=None, help="One log line per request [default on]."
 )
 @click.option(
-    "--demo", is_flag=True, default=None, help="Use the built-in emulator as the upstream."
+    "--demo/--no-demo",
+    default=None,
+    help="Use the built-in emulator as every upstream [env CHATGPT_API_DEMO; default off].",
 )
-def serve(**options: Any) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    envvar="CHATGPT_API_WORKERS",
+    help="Worker processes, each with its own upstream connections "
+    "[env CHATGPT_API_WORKERS; default 1].",
+)
+def serve(workers: int, **options: Any) -> None:
     """Run the HTTP service.
 
     \b
@@ -60,7 +114,7 @@ def serve(**options: Any) -> None:
 
     settings = _settings({k: v for k, v in options.items() if v is not None})
     configure_logging(settings.log_level)
-    sys.exit(run_server(settings))
+    sys.exit(run_server(settings, workers))
 
 
 @main.command()
@@ -106,3 +160,34 @@ def _settings(options: dict[str, Any]) -> Settings:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise click.ClickException(f"invalid settings: {problems}") from None
+
+
+@main.group()
+def db() -> None:
+    """The conversation store's database."""
+
+
+@db.command("upgrade")
+@click.option("--database-url", help="Database URL [env CHATGPT_API_DATABASE_URL].")
+@click.option(
+    "--home", type=click.Path(path_type=Path), help="Data directory [env CHATGPT_API_HOME]."
+)
+def db_upgrade(database_url: str | None, home: Path | None) -> None:
+    """Apply the schema migrations (the service also does this when it starts).
+
+    \b
+    Examples:
+      chatgpt-api db upgrade
+      chatgpt-api db upgrade --database-url postgresql+asyncpg://postgres@127.0.0.1/chat
+    """
+    from chatgpt_api.errors import ServiceError
+    from chatgpt_api.store import default_database_url, upgrade_database
+
+    options = {k: v for k, v in {"database_url": database_url, "home": home}.items() if v}
+    settings = _settings(options)
+    url = settings.database_url or default_database_url(settings.home)
+    try:
+        asyncio.run(upgrade_database(url))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo("database schema is up to date")

@@ -1,0 +1,175 @@
+"""The conversation API: list, read (tree + current path), rename, delete, export.
+
+``GET /v1/conversations?limit=&offset=`` (newest first), ``GET /v1/conversations/{id}``,
+``PATCH /v1/conversations/{id}`` (``{"title": ...}``), ``DELETE /v1/conversations/{id}``,
+``GET /v1/conversations/{id}/export`` (the whole conversation as a JSON download).
+
+A conversation that does not exist and one that belongs to another owner both answer the same
+404: nothing is revealed about other owners' conversations. Errors are OpenAI-style bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatgpt_api.api.errors import openai_error_response
+from chatgpt_api.api.openai_compat import read_json_object
+from chatgpt_api.api.responses import JSONResponse
+from chatgpt_api.api.state import AppState
+from chatgpt_api.errors import NotFound, RequestError
+from chatgpt_api.store import Conversation, ConversationStore, StoredMessage
+
+MAX_PAGE = 100
+MAX_TITLE = 500
+
+
+def conversation_object(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "object": "conversation",
+        "title": conversation.title,
+        "backend": conversation.backend,
+        "model": conversation.model,
+        "upstream_conversation_id": conversation.upstream_conversation_id,
+        "current_node": conversation.current_node,
+        "created_at": int(conversation.created_at.timestamp()),
+        "updated_at": int(conversation.updated_at.timestamp()),
+    }
+
+
+def message_object(message: StoredMessage, children: list[str]) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "object": "conversation.message",
+        "parent_id": message.parent_id,
+        "children": children,
+        "role": message.role,
+        "content": message.content,
+        "model": message.model,
+        "status": message.status,
+        "error": message.error,
+        "usage": message.usage,
+        "latency_ms": message.latency_ms,
+        "created_at": int(message.created_at.timestamp()),
+    }
+
+
+def _tree(conversation: Conversation, messages: list[StoredMessage]) -> dict[str, Any]:
+    children: dict[str | None, list[str]] = {}
+    by_id = {m.id: m for m in messages}
+    for message in messages:
+        children.setdefault(message.parent_id, []).append(message.id)
+    path: list[str] = []
+    node = conversation.current_node
+    while node is not None and node in by_id and len(path) <= len(messages):
+        path.append(node)
+        node = by_id[node].parent_id
+    path.reverse()
+    return {
+        **conversation_object(conversation),
+        "messages": [message_object(m, children.get(m.id, [])) for m in messages],
+        "current_path": path,
+    }
+
+
+def _store(request: Request) -> tuple[AppState, ConversationStore]:
+    state: AppState = request.app.state.chatgpt
+    if state.store is None:
+        raise NotFound("conversation not found (the conversation store is turned off)")
+    return state, state.store
+
+
+def _int(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > high:
+        raise RequestError(f"Invalid '{name}': expected an integer from 0 to {high}.", param=name)
+    return int(raw)
+
+
+async def _owned(request: Request) -> tuple[ConversationStore, Conversation]:
+    _, store = _store(request)
+    conversation = await store.get_conversation(request.path_params["id"], owner=None)
+    if conversation is None:
+        raise NotFound("conversation not found", param="id")
+    return store, conversation
+
+
+async def list_conversations(request: Request) -> Response:
+    try:
+        limit = _int(request, "limit", 20, MAX_PAGE)
+        offset = _int(request, "offset", 0, 10**9)
+        state: AppState = request.app.state.chatgpt
+        if state.store is None:
+            items: list[Conversation] = []
+            total = 0
+        else:
+            items = await state.store.list_conversations(owner=None, limit=limit, offset=offset)
+            total = await state.store.count_conversations(owner=None)
+    except Exception as exc:
+        return openai_error_response(exc)
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [conversation_object(c) for c in items],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "has_more": offset + len(items) < total,
+        }
+    )
+
+
+async def get_conversation(request: Request) -> Response:
+    try:
+        store, conversation = await _owned(request)
+        messages = await store.messages_of(conversation.id)
+    except Exception as exc:
+        return openai_error_response(exc)
+    return JSONResponse(_tree(conversation, messages))
+
+
+async def export_conversation(request: Request) -> Response:
+    try:
+        store, conversation = await _owned(request)
+        messages = await store.messages_of(conversation.id)
+    except Exception as exc:
+        return openai_error_response(exc)
+    filename = f"conversation-{conversation.id}.json"
+    return JSONResponse(
+        _tree(conversation, messages),
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def rename_conversation(request: Request) -> Response:
+    try:
+        state, store = _store(request)
+        body = await read_json_object(request, state.settings.max_body_size)
+        title = body.get("title")
+        if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
+            raise RequestError(
+                f"Invalid 'title': expected a non-empty string of at most {MAX_TITLE} characters.",
+                param="title",
+            )
+        if not await store.rename(request.path_params["id"], title.strip(), owner=None):
+            raise NotFound("conversation not found", param="id")
+        _, conversation = await _owned(request)
+    except Exception as exc:
+        return openai_error_response(exc)
+    return JSONResponse(conversation_object(conversation))
+
+
+async def delete_conversation(request: Request) -> Response:
+    try:
+        _, store = _store(request)
+        conversation_id = request.path_params["id"]
+        if not await store.delete_conversation(conversation_id, owner=None):
+            raise NotFound("conversation not found", param="id")
+    except Exception as exc:
+        return openai_error_response(exc)
+    return JSONResponse({"id": conversation_id, "object": "conversation.deleted", "deleted": True})

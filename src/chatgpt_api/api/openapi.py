@@ -1,0 +1,383 @@
+"""The OpenAPI 3.1 description of every route, served at ``GET /openapi.json``.
+
+Written out by hand (the routes are plain Starlette handlers) and checked by the tests against
+the app's route table, so a route cannot be added without being documented. The seed routes'
+contract is encoded as it is: every failure is HTTP 500 ``{"message": ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatgpt_api import __version__
+from chatgpt_api.api.responses import JSONResponse
+
+_SEED_ERROR = {
+    "description": "Any failure (the seed's contract: always 500).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SeedError"}}},
+}
+
+
+def _openai_errors(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {
+            "description": "OpenAI-style error.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}
+            },
+        }
+        for status in statuses
+    }
+
+
+def _form_and_json(schema_ref: str) -> dict[str, Any]:
+    schema = {"$ref": schema_ref}
+    return {
+        "required": False,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": schema},
+            "application/json": {"schema": schema},
+            "multipart/form-data": {"schema": schema},
+        },
+    }
+
+
+def _json_body(schema_ref: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": schema_ref}}}}
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": schema_ref}}},
+    }
+
+
+_ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "Conversation id.",
+}
+
+_PATHS: dict[str, Any] = {
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "responses": {
+                "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}
+            },
+        }
+    },
+    "/": {
+        "get": {
+            "summary": "Status page",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+        }
+    },
+    "/send_message": {
+        "post": {
+            "summary": "Send one message (the seed's route)",
+            "requestBody": _form_and_json("#/components/schemas/SendMessage"),
+            "responses": {
+                "200": {
+                    "description": "The answer, or with stream=true an event stream.",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/SeedAnswer"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                "500": _SEED_ERROR,
+            },
+        }
+    },
+    "/get_access_token": {
+        "post": {
+            "summary": "Get a ChatGPT access token (login service or session token)",
+            "requestBody": _form_and_json("#/components/schemas/GetAccessToken"),
+            "responses": {
+                "200": _json("#/components/schemas/AccessToken", "The token."),
+                "500": _SEED_ERROR,
+            },
+        }
+    },
+    "/v1/chat/completions": {
+        "post": {
+            "summary": "OpenAI-compatible chat completion",
+            "requestBody": _json_body("#/components/schemas/ChatCompletionRequest"),
+            "responses": {
+                "200": {
+                    "description": "chat.completion, or chat.completion.chunk events.",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ChatCompletion"}
+                        },
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **_openai_errors(400, 401, 404, 413, 415, 429, 500, 502, 503, 504),
+            },
+        }
+    },
+    "/v1/models": {
+        "get": {
+            "summary": "List models",
+            "responses": {"200": _json("#/components/schemas/ModelList", "Models.")},
+        }
+    },
+    "/v1/models/{model}": {
+        "get": {
+            "summary": "One model",
+            "parameters": [
+                {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": _json("#/components/schemas/Model", "The model."),
+                **_openai_errors(404),
+            },
+        }
+    },
+    "/v1/conversations": {
+        "get": {
+            "summary": "List conversations, newest first",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 100},
+                },
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            ],
+            "responses": {
+                "200": _json("#/components/schemas/ConversationList", "A page."),
+                **_openai_errors(400, 503),
+            },
+        }
+    },
+    "/v1/conversations/{id}": {
+        "get": {
+            "summary": "A conversation: its message tree and current path",
+            "parameters": [_ID_PARAM],
+            "responses": {
+                "200": _json("#/components/schemas/ConversationTree", "The tree."),
+                **_openai_errors(404, 503),
+            },
+        },
+        "patch": {
+            "summary": "Rename a conversation",
+            "parameters": [_ID_PARAM],
+            "requestBody": _json_body("#/components/schemas/Rename"),
+            "responses": {
+                "200": _json("#/components/schemas/Conversation", "Renamed."),
+                **_openai_errors(400, 404, 503),
+            },
+        },
+        "delete": {
+            "summary": "Delete a conversation",
+            "parameters": [_ID_PARAM],
+            "responses": {
+                "200": _json("#/components/schemas/Deleted", "Deleted."),
+                **_openai_errors(404, 503),
+            },
+        },
+    },
+    "/v1/conversations/{id}/export": {
+        "get": {
+            "summary": "Export a conversation as a JSON download",
+            "parameters": [_ID_PARAM],
+            "responses": {
+                "200": _json("#/components/schemas/ConversationTree", "The tree."),
+                **_openai_errors(404, 503),
+            },
+        }
+    },
+}
+
+_STRING = {"type": "string"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+_SCHEMAS: dict[str, Any] = {
+    "SeedError": {
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": _STRING, "text": _STRING},
+    },
+    "SendMessage": {
+        "type": "object",
+        "properties": {
+            "access_token": _STRING,
+            "prompt": _STRING,
+            "model": _STRING,
+            "timeout": {"type": ["string", "number"], "description": "Milliseconds."},
+            "conversation_id": _STRING,
+            "parent_message_id": _STRING,
+            "reverse_proxy": _STRING,
+            "stream": {"type": ["string", "boolean"]},
+        },
+    },
+    "SeedAnswer": {
+        "type": "object",
+        "required": ["text", "parent_message_id"],
+        "properties": {"text": _STRING, "conversation_id": _STRING, "parent_message_id": _STRING},
+    },
+    "GetAccessToken": {
+        "type": "object",
+        "properties": {
+            "email": _STRING,
+            "password": _STRING,
+            "proxy": _STRING,
+            "session_token": _STRING,
+        },
+    },
+    "AccessToken": {
+        "type": "object",
+        "required": ["access_token"],
+        "properties": {"access_token": _STRING, "expires": _NULLABLE_STRING},
+    },
+    "OpenAIError": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": _STRING,
+                    "type": _STRING,
+                    "param": _NULLABLE_STRING,
+                    "code": _NULLABLE_STRING,
+                },
+            }
+        },
+    },
+    "ChatMessage": {
+        "type": "object",
+        "required": ["role"],
+        "properties": {
+            "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
+            "content": {"type": ["string", "array", "null"]},
+        },
+    },
+    "ChatCompletionRequest": {
+        "type": "object",
+        "required": ["messages"],
+        "properties": {
+            "model": _STRING,
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}},
+            "stream": {"type": "boolean"},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "max_completion_tokens": {"type": "integer", "minimum": 1},
+            "stop": {"type": ["string", "array"]},
+            "user": _STRING,
+            "n": {"type": "integer", "const": 1},
+            "stream_options": {
+                "type": "object",
+                "properties": {"include_usage": {"type": "boolean"}},
+            },
+            "conversation_id": {**_STRING, "description": "Extension: continue a conversation."},
+            "parent_message_id": {**_STRING, "description": "Extension: branch point."},
+        },
+    },
+    "ChatCompletion": {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices", "usage"],
+        "properties": {
+            "id": _STRING,
+            "object": {"const": "chat.completion"},
+            "created": {"type": "integer"},
+            "model": _STRING,
+            "choices": {"type": "array"},
+            "usage": {"type": "object"},
+            "conversation_id": _NULLABLE_STRING,
+            "message_id": _STRING,
+        },
+    },
+    "Model": {
+        "type": "object",
+        "required": ["id", "object", "created", "owned_by"],
+        "properties": {
+            "id": _STRING,
+            "object": {"const": "model"},
+            "created": {"type": "integer"},
+            "owned_by": _STRING,
+        },
+    },
+    "ModelList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}},
+        },
+    },
+    "Conversation": {
+        "type": "object",
+        "required": ["id", "object", "title", "created_at", "updated_at"],
+        "properties": {
+            "id": _STRING,
+            "object": {"const": "conversation"},
+            "title": _NULLABLE_STRING,
+            "backend": _STRING,
+            "model": _STRING,
+            "upstream_conversation_id": _NULLABLE_STRING,
+            "current_node": _NULLABLE_STRING,
+            "created_at": {"type": "integer"},
+            "updated_at": {"type": "integer"},
+        },
+    },
+    "ConversationList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Conversation"}},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "has_more": {"type": "boolean"},
+        },
+    },
+    "ConversationTree": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Conversation"},
+            {
+                "type": "object",
+                "properties": {
+                    "messages": {"type": "array"},
+                    "current_path": {"type": "array", "items": _STRING},
+                },
+            },
+        ]
+    },
+    "Rename": {"type": "object", "required": ["title"], "properties": {"title": _STRING}},
+    "Deleted": {
+        "type": "object",
+        "properties": {
+            "id": _STRING,
+            "object": {"const": "conversation.deleted"},
+            "deleted": {"type": "boolean"},
+        },
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "chatgpt-api",
+            "version": __version__,
+            "description": "A drop-in replacement for zhuweiyou/chatgpt-api, plus an "
+            "OpenAI-compatible API with server-side conversations.",
+        },
+        "paths": _PATHS,
+        "components": {"schemas": _SCHEMAS},
+    }
+
+
+async def openapi_route(request: Request) -> Response:
+    return JSONResponse(openapi_document())

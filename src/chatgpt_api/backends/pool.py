@@ -1,0 +1,42 @@
+"""One backend object per distinct upstream, built on demand and shared by all requests."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from chatgpt_api.backends.base import Backend
+from chatgpt_api.backends.chatgpt_web import ChatGPTWebBackend
+from chatgpt_api.backends.openai_api import OpenAIBackend
+from chatgpt_api.config import Settings
+from chatgpt_api.registry import ModelRoute
+
+
+class BackendPool:
+    def __init__(self, http: aiohttp.ClientSession, settings: Settings) -> None:
+        self._http = http
+        self._settings = settings
+        self._backends: dict[tuple[str, str | None, bool], Backend] = {}
+
+    def for_route(self, route: ModelRoute) -> Backend:
+        key = (route.backend, route.base_url, route.include_usage)
+        backend = self._backends.get(key)
+        if backend is None:
+            backend = self._backends[key] = self._build(route)
+        return backend
+
+    def _build(self, route: ModelRoute) -> Backend:
+        max_event = self._settings.max_event_size
+        if route.backend == "chatgpt-web":
+            return ChatGPTWebBackend(
+                self._http,
+                default_url=route.base_url or self._settings.reverse_proxy,
+                max_event_size=max_event,
+            )
+        assert route.base_url is not None
+        return OpenAIBackend(
+            self._http,
+            name=route.backend,
+            base_url=route.base_url,
+            max_event_size=max_event,
+            include_usage=route.include_usage,
+        )
