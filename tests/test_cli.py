@@ -158,3 +158,25 @@ def test_db_upgrade(tmp_path: Path) -> None:
     assert "unavailable" in refused.stderr
     assert "hunter2" not in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--models-file", "/nonexistent/models.toml"], "cannot read the models file"),
+        (["--database-url", "postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"], "unavailable"),
+    ],
+)
+def test_serve_refuses_bad_configuration_in_one_line(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    result = subprocess.run(
+        [*CLI, "serve", "--port", "0", "--home", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    assert "Listening on" not in result.stdout

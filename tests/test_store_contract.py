@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -48,64 +47,15 @@ from chatgpt_api.store.sql import _UNFINISHED
 
 pytestmark = pytest.mark.anyio
 
-PG_HOST = os.environ.get("CHATGPT_API_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("CHATGPT_API_TEST_PG_PORT", "5432"))
-PG_ADMIN_DSN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
-PG_PREFIX = "chatgpt_api_test_"
-STALE_AFTER_SECONDS = 3600
-
-
-def pg_url(database: str) -> str:
-    return f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{database}"
-
-
-# --- PostgreSQL databases ------------------------------------------------------------------
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-async def create_pg_database() -> str:
-    name = f"{PG_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    return name
-
-
-async def drop_stale_pg_databases() -> None:
-    """Drop test databases left behind by runs that were killed (older than an hour)."""
-    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        names = await connection.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", PG_PREFIX + "%"
-        )
-    finally:
-        await connection.close()
-    for (name,) in names:
-        created = name.removeprefix(PG_PREFIX).partition("_")[0]
-        if created.isdigit() and int(created) < time.time() - STALE_AFTER_SECONDS:
-            await drop_pg_database(name)
-
-
-async def drop_pg_database(name: str) -> None:
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def terminate_pg_connections(name: str) -> int:
-    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        rows = await connection.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = $1 AND pid <> pg_backend_pid()",
-            name,
-        )
-    finally:
-        await connection.close()
-    return sum(1 for row in rows if row[0])
+from tests.pg import (  # noqa: E402
+    PG_HOST,
+    PG_PORT,
+    create_pg_database,
+    drop_pg_database,
+    drop_stale_pg_databases,
+    pg_url,
+    terminate_pg_connections,
+)
 
 
 @pytest.fixture(scope="session")

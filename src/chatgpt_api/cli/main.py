@@ -114,7 +114,23 @@ def serve(workers: int, **options: Any) -> None:
 
     settings = _settings({k: v for k, v in options.items() if v is not None})
     configure_logging(settings.log_level)
+    _preflight(settings)
     sys.exit(run_server(settings, workers))
+
+
+def _preflight(settings: Settings) -> None:
+    """Fail with one readable line on a bad models file or an unusable database."""
+    from chatgpt_api.app import load_registry
+    from chatgpt_api.errors import ServiceError
+    from chatgpt_api.store import default_database_url, upgrade_database
+
+    try:
+        load_registry(settings)
+        if settings.store and not settings.demo:
+            url = settings.database_url or default_database_url(settings.home)
+            asyncio.run(upgrade_database(url))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @main.command()

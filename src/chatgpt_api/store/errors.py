@@ -91,9 +91,10 @@ _SQLITE_UNAVAILABLE = {
     26,  # NOTADB
 }
 # PostgreSQL SQLSTATE classes: connection exception, invalid authorization, invalid catalog
-# name (no such database), insufficient resources (disk full, too many connections), operator
+# name (no such database), insufficient resources (disk full, too many connections), object
+# not in prerequisite state (database not accepting connections, lock not available), operator
 # intervention (shutdown, terminated backend), system error.
-_PG_UNAVAILABLE_CLASSES = {"08", "28", "3D", "53", "57", "58"}
+_PG_UNAVAILABLE_CLASSES = {"08", "28", "3D", "53", "55", "57", "58"}
 _SQLITE_UNIQUE = {"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"}
 _PG_UNIQUE_VIOLATION = "23505"
 _ADAPTED_PREFIX = re.compile(r"^<class '[\w.]+'>:\s*")
