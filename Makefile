@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run demo test lint format venv clean
+.PHONY: run demo test lint format venv clean bench bench-quick
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+
+bench: $(STAMP)  ## the full benchmark (< 10 min): bench/results/<date>.json, see docs/performance.md
+	$(BIN)/python -m bench full
+
+bench-quick: $(STAMP)  ## a < 1 min benchmark that fails only on a gross ratio regression (CI)
+	$(BIN)/python -m bench quick
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
