@@ -20,6 +20,9 @@ class ServiceThread:
     def __init__(self, **settings: Any) -> None:
         settings.setdefault("host", "127.0.0.1")
         settings.setdefault("port", 0)
+        # The suite's upstreams are local servers given per request: open loopback for them.
+        # The network-policy tests (tests/test_ssrf*.py) pass their own allowlist.
+        settings.setdefault("upstream_allowlist", "127.0.0.1,::1")
         if "home" not in settings and "database_url" not in settings:
             settings["home"] = Path(tempfile.mkdtemp(prefix="chatgpt-api-test-"))
         self.settings = Settings(**settings)

@@ -119,3 +119,38 @@ def test_unreachable_login_service() -> None:
             f"{svc.url}/get_access_token", data={"email": "a@b.c", "password": "p"}
         )
     assert response.json() == {"message": "fetch failed"}
+
+
+def test_tokens_are_cached_until_shortly_before_expiry(
+    client: httpx.Client, emulator: EmulatorThread
+) -> None:
+    emulator.clear()
+    fields = {"email": "cache@example.com", "password": "pw-cache"}
+    first = client.post("/get_access_token", data=fields).json()
+    second = client.post("/get_access_token", data=fields).json()
+    assert first == second
+    assert len(emulator.requests) == 1  # the second answer came from the cache
+    client.post("/get_access_token", data={**fields, "password": "other"})
+    assert len(emulator.requests) == 2  # other credentials: another login
+    emulator.clear()
+    a = client.post("/get_access_token", data={"session_token": "cached-sess"}).json()
+    b = client.post("/get_access_token", data={"session_token": "cached-sess"}).json()
+    assert a == b and len(emulator.requests) == 1
+
+
+def test_token_cache_respects_expiry() -> None:
+    import time
+
+    from chatgpt_api.auth_client import AccessToken
+    from chatgpt_api.testing import make_fake_jwt
+    from chatgpt_api.token_cache import TokenCache
+
+    cache = TokenCache(margin=300, max_entries=2)
+    soon = AccessToken(make_fake_jwt(int(time.time()) + 200))  # inside the margin: not kept
+    cache.put("a", soon)
+    assert cache.get("a") is None
+    later = AccessToken(make_fake_jwt(int(time.time()) + 3600))
+    for key in ("b", "c", "d"):
+        cache.put(key, later)
+    assert cache.get("b") is None and cache.get("d") == later  # bounded, oldest dropped
+    assert TokenCache.key("x", "y") != TokenCache.key("x", "y ")

@@ -10,10 +10,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from chatgpt_api.accounts.pool import AccountPool, PoolSettings
+from chatgpt_api.accounts.repository import AccountRepository
+from chatgpt_api.accounts.secrets import load_secret_box
 from chatgpt_api.api.access_log import AccessLogMiddleware
 from chatgpt_api.api.conversations import (
     delete_conversation,
@@ -27,17 +31,27 @@ from chatgpt_api.api.openai_compat import chat_completions, get_model, list_mode
 from chatgpt_api.api.openapi import openapi_route
 from chatgpt_api.api.seed import get_access_token, send_message
 from chatgpt_api.api.state import AppState
+from chatgpt_api.auth.gate import check_key_settings
+from chatgpt_api.auth.keystore import KeyStore
 from chatgpt_api.backends import _http
 from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.config import Settings
+from chatgpt_api.limits import AccountLocks, close_limits, create_limits
+from chatgpt_api.observability.health import healthz, readyz, standard_checks
+from chatgpt_api.observability.metrics import Metrics, metrics_route
+from chatgpt_api.observability.middleware import ObservabilityMiddleware
+from chatgpt_api.observability.store import TimedStore
+from chatgpt_api.playground import routes as playground_routes
 from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.service import ChatService, HistoryBudget
-from chatgpt_api.store import ConversationStore, default_database_url, open_store
+from chatgpt_api.store import ConversationStore, SQLStore, default_database_url, open_store
 
 log = logging.getLogger("chatgpt_api")
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -46,24 +60,54 @@ def create_app(settings: Settings) -> Starlette:
                 effective, registry = await _start_demo(settings, stack)
             http = _http.create_session(effective.connect_timeout)
             stack.push_async_callback(http.close)
+            backends = BackendPool(http, effective)
+            stack.push_async_callback(backends.close)
+            check_key_settings(effective)
             store: ConversationStore | None = None
+            keys: KeyStore | None = None
             if effective.store:
-                store = await open_store(
+                sql_store = await open_store(
                     effective.database_url or default_database_url(effective.home)
                 )
-                stack.push_async_callback(store.close)
+                stack.push_async_callback(sql_store.close)
+                store = TimedStore(sql_store, metrics.store_seconds)
+                keys = KeyStore(sql_store.engine, cache_ttl=effective.api_key_cache_ttl)
+                stack.push_async_callback(keys.close)
+            limiter, locks = create_limits(effective)
+            stack.push_async_callback(close_limits, limiter, locks)
+            pool: AccountPool | None = None
+            if effective.store:
+                pool = await _account_pool(effective, sql_store, http, locks)
+            app.state.metrics = metrics
+            listed = (route.name for route in registry.listed())
+            metrics.known_models = frozenset([effective.model, *listed])
+            app.state.readiness = standard_checks(
+                store.ping if store is not None else None, effective.redis_url, stack
+            )
             budget = HistoryBudget(effective.history_max_messages, effective.history_max_chars)
-            service = ChatService(registry, BackendPool(http, effective), store, budget)
+            service = ChatService(registry, backends, store, budget, pool)
             app.state.chatgpt = AppState(
-                settings=effective, service=service, http=http, store=store
+                settings=effective,
+                service=service,
+                http=http,
+                store=store,
+                keys=keys,
+                pool=pool,
+                limiter=limiter,
             )
             yield
 
-    middleware = [Middleware(AccessLogMiddleware)] if settings.access_log else []
+    middleware = [Middleware(ObservabilityMiddleware, metrics=metrics)]
+    if settings.access_log:
+        structured = settings.log_format == "json"
+        middleware.append(Middleware(AccessLogMiddleware, structured=structured))
     return Starlette(
         routes=[
             Route("/", home_page, methods=["GET"]),
             Route("/openapi.json", openapi_route, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
             Route("/send_message", send_message, methods=["POST"]),
             Route("/get_access_token", get_access_token, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
@@ -74,10 +118,29 @@ def create_app(settings: Settings) -> Starlette:
             Route("/v1/conversations/{id}", rename_conversation, methods=["PATCH"]),
             Route("/v1/conversations/{id}", delete_conversation, methods=["DELETE"]),
             Route("/v1/conversations/{id}/export", export_conversation, methods=["GET"]),
+            *playground_routes(),
         ],
         middleware=middleware,
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
+    )
+
+
+async def _account_pool(
+    settings: Settings,
+    store: SQLStore,
+    http: aiohttp.ClientSession,
+    locks: AccountLocks,
+) -> AccountPool:
+    return AccountPool(
+        AccountRepository(store),
+        load_secret_box(settings.secret_key, settings.home),
+        locks,
+        http,
+        session_url=settings.session_url,
+        settings=PoolSettings(
+            settings.pool_max_wait, settings.pool_max_queue, settings.account_cooldown
+        ),
     )
 
 

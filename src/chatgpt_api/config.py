@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatgpt_api.errors import ConfigurationError
@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(
         30.0, gt=0, description="Seconds allowed to connect to an upstream."
     )
+    allow_request_upstreams: bool = Field(
+        True,
+        description="Accept a per-request [reverse_proxy] URL (checked by the network policy: "
+        "loopback, private, link-local and metadata addresses refused); off: refused outright.",
+    )
+    upstream_allowlist: str = Field(
+        "",
+        description="Comma-separated host names, addresses or CIDRs a per-request "
+        "[reverse_proxy] may reach even though the network policy refuses their range.",
+    )
+
+    @field_validator("upstream_allowlist")
+    @classmethod
+    def _check_allowlist(cls, value: str) -> str:
+        from chatgpt_api.netpolicy.allowlist import Allowlist
+
+        Allowlist.parse(value)
+        return value
+
     home: Path = Field(
         default_factory=lambda: _default_home(),
         description="Data directory (the default SQLite database lives here).",
@@ -71,13 +90,76 @@ class Settings(BaseSettings):
     history_max_chars: int = Field(
         100_000, ge=100, description="Most characters sent as history to stateless backends."
     )
+    secret_key: str | None = Field(
+        None,
+        repr=False,
+        description="Fernet key encrypting upstream account secrets at rest (default: a key "
+        "generated into <home>/secret.key; instances sharing a database must share it).",
+    )
+    pool_max_wait: float = Field(
+        30.0, gt=0, description="Seconds a request may wait for a busy upstream account."
+    )
+    pool_max_queue: int = Field(
+        16, ge=0, description="Requests that may queue for one upstream account."
+    )
+    account_cooldown: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds an account rests after an upstream 429 without Retry-After.",
+    )
+    rate_limit_rpm: int | None = Field(
+        None, ge=1, description="Requests per minute per caller (gateway key, else address)."
+    )
+    rate_limit_cpm: int | None = Field(
+        None, ge=1, description="Characters (prompt + answer) per minute per caller."
+    )
+    rate_limit_streams: int | None = Field(
+        None, ge=1, description="Answers in progress at once per caller."
+    )
     demo: bool = Field(
         False,
         description="Run the built-in upstream emulator and use it as every upstream "
         "(try the service offline, without an account).",
     )
     log_level: LogLevel = Field("info", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log line format: text (access lines in Apache's combined format, others "
+        "with the request id in brackets) or json (one JSON object per line, each with "
+        "ts, level, logger, message and request_id).",
+    )
     access_log: bool = Field(True, description="Write one access-log line per request.")
+    require_api_key: bool | None = Field(
+        None,
+        description="Require a gateway API key on every route but GET / and /openapi.json: "
+        "unset = required as soon as one active key exists, true = always (no keys: every "
+        "request is refused), false = never (a valid key still identifies its owner).",
+    )
+    api_key_cache_ttl: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a key check (and the active-key count) is cached per instance: "
+        "a revoked key stops working everywhere within this time.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (redis://[:password@]host:port/db) shared by every instance for "
+        "rate limits and per-account locks (default: in-process, per instance).",
+    )
+    redis_failure_mode: Literal["closed", "open"] = Field(
+        "closed",
+        description="When Redis is unreachable: closed answers 503 limiter_unavailable; open "
+        "lets requests through unlimited (a warning is logged once per outage).",
+    )
+    redis_key_prefix: str = Field(
+        "chatgpt-api", min_length=1, description="Prefix of every Redis key this service uses."
+    )
+    redis_lease_seconds: float = Field(
+        30.0,
+        gt=1,
+        description="Lifetime of a Redis lock or stream-slot lease; holders renew it, so a "
+        "crashed instance frees its slots after at most this long.",
+    )
 
 
 def _default_home() -> Path:

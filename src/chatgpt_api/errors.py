@@ -7,9 +7,11 @@ the original did) and an OpenAI-style ``type``/``code`` for the ``/v1`` surface:
     ServiceError
     ├── RequestError                  the client's input is unusable (400)
     │   ├── AuthenticationError       no usable credential (401)
+    │   │   └── InvalidAPIKey         no valid gateway key where one is needed (401 everywhere)
     │   ├── ModelNotFound             the model is not in the registry (404)
     │   ├── NotFound                  an unknown or foreign conversation / message (404)
     │   ├── BodyTooLarge              "request entity too large" (413)
+    │   ├── UpstreamForbidden         a client-given upstream URL the policy refuses (403)
     │   └── UnsupportedMediaType      a body we cannot parse (415)
     ├── ConfigurationError            a setting the request needs is missing (500)
     └── UpstreamError                 talking to the upstream failed (502)
@@ -67,6 +69,14 @@ class AuthenticationError(RequestError):
     status = 401
     error_type = "invalid_request_error"
     code = "invalid_api_key"
+
+
+class InvalidAPIKey(AuthenticationError):
+    """The request has no valid gateway API key and needs one, or names an unknown, revoked or
+    malformed one. The only error the seed routes answer with a status other than 500."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid or missing API key")
 
 
 class ModelNotFound(RequestError):
@@ -161,3 +171,14 @@ class UpstreamTimeout(UpstreamError):
 
     def __init__(self) -> None:
         super().__init__("ChatGPT timed out waiting for response")
+
+
+class UpstreamForbidden(RequestError):
+    """A client-given upstream URL (``reverse_proxy``) that the network policy refuses.
+
+    The message names the host and the reason, never the URL's userinfo; see
+    :mod:`chatgpt_api.netpolicy`.
+    """
+
+    status = 403
+    code = "upstream_forbidden"

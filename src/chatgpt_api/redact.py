@@ -20,8 +20,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), MASK),
     # Authorization header values.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
-    # OpenAI-style API keys.
+    # OpenAI-style API keys, and this gateway's own keys.
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), MASK),
+    (re.compile(r"\bcak-[A-Za-z0-9_-]{8,}"), MASK),
     # user:password@ in URLs.
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{MASK}@"),
     # key=value pairs whose key names a secret (query strings, forms, cookies): any key ending

@@ -22,7 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from chatgpt_api.app import create_app
 from chatgpt_api.config import Settings
-from chatgpt_api.logs import configure_logging
+from chatgpt_api.logs import configure_logging, listening_line
 
 #: The factory each worker process calls (``workers > 1``).
 APP_FACTORY = "chatgpt_api.server:app_from_environment"
@@ -40,7 +40,7 @@ class AnnouncingServer(uvicorn.Server):
             for sock in server.sockets:
                 port = sock.getsockname()[1]
                 break
-        print(f"Listening on http://localhost:{port}", flush=True)
+        print(listening_line(port), flush=True)
 
 
 def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
@@ -67,7 +67,7 @@ def app_from_environment() -> Starlette:
     """The app a worker process serves, from ``CHATGPT_API_*`` variables (``workers > 1``)."""
     logging.getLogger("uvicorn.access").disabled = True
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
 
 
@@ -95,7 +95,7 @@ def _serve_workers(settings: Settings, workers: int) -> int:
     os.environ.update(settings_environment(settings))
     config = uvicorn_config(settings, workers)
     sock = config.bind_socket()
-    print(f"Listening on http://localhost:{sock.getsockname()[1]}", flush=True)
+    print(listening_line(sock.getsockname()[1]), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         Multiprocess(config, sockets=[sock]).run()
     return 0

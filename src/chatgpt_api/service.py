@@ -24,8 +24,17 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
+from chatgpt_api.accounts.pool import AccountPool, PoolUnavailable
+from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.pool import BackendPool
-from chatgpt_api.errors import NotFound, ServiceError, UpstreamNoAnswer, UpstreamTimeout
+from chatgpt_api.errors import (
+    NotFound,
+    ServiceError,
+    UpstreamConnectError,
+    UpstreamNoAnswer,
+    UpstreamStatusError,
+    UpstreamTimeout,
+)
 from chatgpt_api.history import fold_transcript, trim_history
 from chatgpt_api.messages import (
     ChatEvent,
@@ -36,10 +45,14 @@ from chatgpt_api.messages import (
     TextDelta,
     TextReset,
 )
+from chatgpt_api.observability.context import note_route
 from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.store import ConversationStore, DuplicateId, NewMessage
 
 log = logging.getLogger("chatgpt_api.service")
+
+#: Accounts tried for one turn before giving up (failover happens only before the first byte).
+MAX_POOL_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +102,23 @@ class ChatService:
         backends: BackendPool,
         store: ConversationStore | None,
         budget: HistoryBudget | None = None,
+        pool: AccountPool | None = None,
     ) -> None:
         self.registry = registry
         self._backends = backends
         self._store = store
         self._budget = budget or HistoryBudget()
+        self._pool = pool
 
     async def open_turn(self, turn: TurnInput) -> Turn:
         route = self.registry.resolve(turn.model)
+        note_route(route.backend, route.name, route.listed)
         plan = await self._plan(route, turn)
         backend = self._backends.for_route(route)
-        events = backend.stream_chat(plan.request)
+        if plan.request.credential or self._pool is None:
+            events = backend.stream_chat(plan.request)
+        else:
+            events = self._pooled(plan, backend, self._pool)
         if self._store is None:
             return Turn(route, events)
         return Turn(route, self._recorded(plan, events))
@@ -114,8 +133,23 @@ class ChatService:
             params=turn.params,
         )
         if route.backend == "chatgpt-web":
+            await self._check_web_owner(turn)
             return self._plan_web(route, turn, base)
         return await self._plan_stateless(route, turn, base)
+
+    async def _check_web_owner(self, turn: TurnInput) -> None:
+        """A web follow-up on another owner's stored conversation: the 404 of a missing one.
+
+        An id the store does not know still goes upstream (the conversation may have been
+        started elsewhere); one stored for another owner (another gateway key) never does.
+        """
+        store, conversation_id = self._store, turn.conversation_id
+        if store is None or conversation_id is None:
+            return
+        if await store.get_conversation(conversation_id, owner=turn.owner) is not None:
+            return
+        if await store.conversation_exists(conversation_id):
+            raise NotFound("conversation not found")
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
         new = turn.messages[-1:] if turn.conversation_id else turn.messages
@@ -162,6 +196,56 @@ class ChatService:
             turn.owner,
             False,
         )
+
+    async def _pooled(
+        self, plan: _Plan, backend: Backend, pool: AccountPool
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """The answer through a pooled account, failing over while nothing was sent yet.
+
+        Before the first event: an upstream 401 refreshes the token once and retries; a 429
+        cools the account down and a 5xx or unreachable upstream excludes it, and another
+        account is tried — except for a follow-up, which must stay on its conversation's
+        account. After the first event the lease (and the account's lock) is held to the end.
+        """
+        web = plan.route.backend == "chatgpt-web"
+        pinned = plan.request.conversation_id if web else None
+        excluded: set[str] = set()
+        refreshed: set[str] = set()
+        for _ in range(MAX_POOL_ATTEMPTS):
+            async with pool.lease(
+                plan.route.backend, conversation_id=pinned, exclude=frozenset(excluded)
+            ) as lease:
+                events = backend.stream_chat(replace(plan.request, credential=lease.credential))
+                async with aclosing(events):
+                    try:
+                        first = await anext(events)
+                    except (UpstreamStatusError, UpstreamConnectError) as exc:
+                        account = lease.account
+                        status = getattr(exc, "upstream_status", 502)
+                        if status == 401 and account.session_secret and account.id not in refreshed:
+                            refreshed.add(account.id)
+                            await pool.refresh(account)
+                            continue
+                        if status == 401:
+                            await pool.mark_unhealthy(account, f"upstream refused the token: {exc}")
+                        elif status == 429:
+                            retry_after = getattr(exc, "retry_after", None)
+                            await pool.cool_down(account, retry_after, "upstream rate limit (429)")
+                        elif status < 500:
+                            raise
+                        if pinned:
+                            raise
+                        excluded.add(account.id)
+                        continue
+                    event: ChatEvent = first
+                    while not isinstance(event, Finished):
+                        yield event
+                        event = await next_event(events, None)
+                    if web and event.conversation_id and not pinned:
+                        await pool.remember_conversation(event.conversation_id, lease.account)
+                    yield event
+                    return
+        raise PoolUnavailable("no upstream account could take the request (tried several)")
 
     async def _recorded(
         self, plan: _Plan, events: AsyncGenerator[ChatEvent, None]

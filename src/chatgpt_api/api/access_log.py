@@ -4,6 +4,12 @@
 
 The query string is redacted (a secret in a URL never reaches the log). A request whose client
 went away before an answer was sent is logged with status and length ``-``.
+
+With ``structured=True`` (``log_format=json``) the line is a short message (``POST /path 200``)
+and the record carries an ``access`` dict — method, path, status (499 when the client went away,
+null when nothing was answered), bytes, duration_ms, client, referer, user_agent — that
+:class:`~chatgpt_api.observability.logformat.JsonFormatter` writes as fields (redacted there).
+The request id is on every record (see :mod:`chatgpt_api.logs`).
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ log = logging.getLogger(ACCESS_LOGGER)
 
 
 class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, structured: bool = False) -> None:
         self.app = app
+        self.structured = structured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,10 +45,14 @@ class AccessLogMiddleware:
                 length += len(message.get("body", b""))
             await send(message)
 
+        started = time.perf_counter()
         try:
             await self.app(scope, receive, logged_send)
         finally:
-            log.info(_line(scope, status, length))
+            if self.structured:
+                _log_structured(scope, status, length, time.perf_counter() - started)
+            else:
+                log.info(_line(scope, status, length))
 
 
 _stamp: tuple[int, str] = (-1, "")
@@ -76,3 +87,28 @@ def _line(scope: Scope, status: int | None, length: int) -> str:
         f'{host} - - [{when}] "{scope["method"]} {target} HTTP/{scope["http_version"]}" '
         f'{shown_status} {shown_length} "{referer}" "{agent}"'
     )
+
+
+def _log_structured(scope: Scope, status: int | None, length: int, seconds: float) -> None:
+    client = scope.get("client")
+    target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    query = scope.get("query_string", b"")
+    if query:
+        target = f"{target}?{query.decode('latin-1')}"
+    referer = agent = None
+    for name, value in scope["headers"]:
+        if name == b"referer":
+            referer = value.decode("latin-1")
+        elif name == b"user-agent":
+            agent = value.decode("latin-1")
+    fields = {
+        "method": scope["method"],
+        "path": target,
+        "status": status,
+        "bytes": length if status is not None else None,
+        "duration_ms": round(seconds * 1000, 3),
+        "client": client[0] if client else None,
+        "referer": referer,
+        "user_agent": agent,
+    }
+    log.info("%s %s %s", scope["method"], scope["path"], status or "-", extra={"access": fields})

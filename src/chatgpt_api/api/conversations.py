@@ -5,7 +5,9 @@
 ``GET /v1/conversations/{id}/export`` (the whole conversation as a JSON download).
 
 A conversation that does not exist and one that belongs to another owner both answer the same
-404: nothing is revealed about other owners' conversations. Errors are OpenAI-style bodies.
+404: nothing is revealed about other owners' conversations. The owner is the caller's gateway
+key (:func:`chatgpt_api.auth.gate.authenticate`; None for anonymous callers when keys are not
+required). Errors are OpenAI-style bodies.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
+from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.store import Conversation, ConversationStore, StoredMessage
 
@@ -91,9 +94,13 @@ def _int(request: Request, name: str, default: int, high: int) -> int:
     return int(raw)
 
 
-async def _owned(request: Request) -> tuple[ConversationStore, Conversation]:
+async def _owner(request: Request) -> str | None:
+    return (await authenticate(request)).owner
+
+
+async def _owned(request: Request, owner: str | None) -> tuple[ConversationStore, Conversation]:
     _, store = _store(request)
-    conversation = await store.get_conversation(request.path_params["id"], owner=None)
+    conversation = await store.get_conversation(request.path_params["id"], owner=owner)
     if conversation is None:
         raise NotFound("conversation not found", param="id")
     return store, conversation
@@ -101,6 +108,7 @@ async def _owned(request: Request) -> tuple[ConversationStore, Conversation]:
 
 async def list_conversations(request: Request) -> Response:
     try:
+        owner = await _owner(request)
         limit = _int(request, "limit", 20, MAX_PAGE)
         offset = _int(request, "offset", 0, 10**9)
         state: AppState = request.app.state.chatgpt
@@ -108,8 +116,8 @@ async def list_conversations(request: Request) -> Response:
             items: list[Conversation] = []
             total = 0
         else:
-            items = await state.store.list_conversations(owner=None, limit=limit, offset=offset)
-            total = await state.store.count_conversations(owner=None)
+            items = await state.store.list_conversations(owner=owner, limit=limit, offset=offset)
+            total = await state.store.count_conversations(owner=owner)
     except Exception as exc:
         return openai_error_response(exc)
     return JSONResponse(
@@ -126,7 +134,7 @@ async def list_conversations(request: Request) -> Response:
 
 async def get_conversation(request: Request) -> Response:
     try:
-        store, conversation = await _owned(request)
+        store, conversation = await _owned(request, await _owner(request))
         messages = await store.messages_of(conversation.id)
     except Exception as exc:
         return openai_error_response(exc)
@@ -135,7 +143,7 @@ async def get_conversation(request: Request) -> Response:
 
 async def export_conversation(request: Request) -> Response:
     try:
-        store, conversation = await _owned(request)
+        store, conversation = await _owned(request, await _owner(request))
         messages = await store.messages_of(conversation.id)
     except Exception as exc:
         return openai_error_response(exc)
@@ -148,6 +156,7 @@ async def export_conversation(request: Request) -> Response:
 
 async def rename_conversation(request: Request) -> Response:
     try:
+        owner = await _owner(request)
         state, store = _store(request)
         body = await read_json_object(request, state.settings.max_body_size)
         title = body.get("title")
@@ -156,9 +165,9 @@ async def rename_conversation(request: Request) -> Response:
                 f"Invalid 'title': expected a non-empty string of at most {MAX_TITLE} characters.",
                 param="title",
             )
-        if not await store.rename(request.path_params["id"], title.strip(), owner=None):
+        if not await store.rename(request.path_params["id"], title.strip(), owner=owner):
             raise NotFound("conversation not found", param="id")
-        _, conversation = await _owned(request)
+        _, conversation = await _owned(request, owner)
     except Exception as exc:
         return openai_error_response(exc)
     return JSONResponse(conversation_object(conversation))
@@ -166,9 +175,10 @@ async def rename_conversation(request: Request) -> Response:
 
 async def delete_conversation(request: Request) -> Response:
     try:
+        owner = await _owner(request)
         _, store = _store(request)
         conversation_id = request.path_params["id"]
-        if not await store.delete_conversation(conversation_id, owner=None):
+        if not await store.delete_conversation(conversation_id, owner=owner):
             raise NotFound("conversation not found", param="id")
     except Exception as exc:
         return openai_error_response(exc)

@@ -1,7 +1,9 @@
 """The one place where errors become responses, per surface.
 
 Seed routes (``/send_message``, ``/get_access_token``) answer every failure as the original
-did: HTTP 500 with ``{"message": ...}``. The ``/v1`` routes answer OpenAI error bodies
+did: HTTP 500 with ``{"message": ...}`` — except a missing or invalid gateway API key
+(:class:`~chatgpt_api.errors.InvalidAPIKey`), answered HTTP 401 with the same body shape (the
+seed had no keys). The ``/v1`` routes answer OpenAI error bodies
 ``{"error": {message, type, param, code}}`` with the status the error carries; an upstream's
 status is mapped (400/401/403/404/429 kept, anything else 502) and its ``Retry-After`` kept.
 On the seed routes a cut-off stream adds the partial ``text``. An
@@ -17,10 +19,27 @@ import math
 
 from starlette.responses import Response
 
+from chatgpt_api.accounts.pool import PoolUnavailable
 from chatgpt_api.api.responses import JSONResponse
-from chatgpt_api.errors import ServiceError, UpstreamStatusError, UpstreamTerminated
+from chatgpt_api.errors import (
+    InvalidAPIKey,
+    ServiceError,
+    UpstreamStatusError,
+    UpstreamTerminated,
+)
+from chatgpt_api.limits.errors import LimiterUnavailable, PoolBusy, RateLimited
+from chatgpt_api.observability.context import note_error
 
 log = logging.getLogger("chatgpt_api.errors")
+
+#: Refusals by the gateway itself, answered with their own status even on the seed routes.
+GATEWAY_REFUSALS: tuple[type[ServiceError], ...] = (
+    InvalidAPIKey,
+    RateLimited,
+    PoolBusy,
+    LimiterUnavailable,
+    PoolUnavailable,
+)
 
 INTERNAL_ERROR_MESSAGE = "internal server error"
 CLIENT_CLOSED_STATUS = 499
@@ -32,6 +51,7 @@ class ClientDisconnected(Exception):
 
 def seed_error_body(exc: BaseException) -> dict[str, str]:
     """The ``{"message": ...}`` body for a failure on a seed route, logging it."""
+    note_error(exc)
     if isinstance(exc, ServiceError):
         log.warning("%s: %s", type(exc).__name__, exc.message)
         body = {"message": exc.message}
@@ -43,9 +63,17 @@ def seed_error_body(exc: BaseException) -> dict[str, str]:
 
 
 def seed_error_response(exc: BaseException) -> Response:
+    """The seed's 500, except for the gateway's own refusals (which the seed never had): a
+    missing key (401), a rate limit (429) and a busy pool (503) keep their status and
+    ``Retry-After``, so clients and load balancers can react."""
     if isinstance(exc, ClientDisconnected):
         return Response(status_code=CLIENT_CLOSED_STATUS)
-    return JSONResponse(seed_error_body(exc), status_code=500)
+    status = exc.status if isinstance(exc, GATEWAY_REFUSALS) else 500
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, GATEWAY_REFUSALS) and isinstance(retry_after, int | float):
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return JSONResponse(seed_error_body(exc), status_code=status, headers=headers)
 
 
 def _openai_status(exc: ServiceError) -> int:
@@ -61,6 +89,7 @@ def _openai_status(exc: ServiceError) -> int:
 
 def openai_error_body(exc: BaseException) -> tuple[int, dict[str, object], dict[str, str]]:
     """Status, ``{"error": {message, type, param, code}}`` and extra headers, logging it."""
+    note_error(exc)
     headers: dict[str, str] = {}
     if not isinstance(exc, ServiceError):
         log.error("unexpected error", exc_info=exc)

@@ -9,6 +9,10 @@ and on the final chunk of a stream) — pass them back as ``conversation_id`` /
 When a backend reports no token usage (the ChatGPT web backend), ``usage`` is an estimate of
 about four characters per token. A stream that fails after it began ends with one
 ``data: {"error": {...}}`` event, as OpenAI's does.
+
+``Authorization: Bearer`` is checked by :func:`chatgpt_api.auth.gate.authenticate` first on every
+route: a gateway key identifies the caller (and owner) and never goes upstream; any other value
+is passed through as the upstream credential only while keys are not required.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import read_body
 from chatgpt_api.api.disconnect import cancel_on_disconnect
 from chatgpt_api.api.errors import openai_error_body, openai_error_response
@@ -31,17 +36,13 @@ from chatgpt_api.api.openai_request import parse_completion_request
 from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import DONE_FRAME, EventStreamResponse
+from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import ModelNotFound, RequestError
 from chatgpt_api.messages import ChatEvent, Finished, Message, TextDelta, Usage
+from chatgpt_api.observability.context import note_first_token
 from chatgpt_api.service import collect_answer, next_event
 
 STARTED = int(time.time())
-
-
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
@@ -156,11 +157,24 @@ async def completion_frames(
 async def chat_completions(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     try:
+        caller = await authenticate(request)
         body = await read_json_object(request, state.settings.max_body_size)
         parsed = parse_completion_request(
-            body, default_model=state.settings.model, credential=bearer_token(request)
+            body,
+            default_model=state.settings.model,
+            credential=caller.upstream_credential,
+            owner=caller.owner,
         )
-        turn = await cancel_on_disconnect(request.receive, state.service.open_turn(parsed.turn))
+        chars = sum(len(m.content) for m in parsed.turn.messages)
+        admission = await admit(state, request, caller, chars)
+        try:
+            turn = await cancel_on_disconnect(request.receive, state.service.open_turn(parsed.turn))
+        except BaseException:
+            if admission is not None:
+                await admission.release()
+            raise
+        if admission is not None:
+            turn.events = admission.wrap(turn.events)
         meta = _Meta(
             f"chatcmpl-{uuid.uuid4().hex}",
             int(time.time()),
@@ -169,9 +183,11 @@ async def chat_completions(request: Request) -> Response:
         )
         if parsed.stream:
             first = await cancel_on_disconnect(request.receive, next_event(turn.events, None))
+            note_first_token(stream=True)
             frames = completion_frames(first, turn.events, meta, parsed.include_usage)
             return EventStreamResponse(frames)  # type: ignore[return-value]
         answer = await cancel_on_disconnect(request.receive, collect_answer(turn.events, None))
+        note_first_token(stream=False)
     except Exception as exc:
         return openai_error_response(exc)
     return JSONResponse(completion_object(answer, meta))
@@ -195,12 +211,20 @@ def _models(state: AppState) -> dict[str, dict[str, Any]]:
 
 async def list_models(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
+    try:
+        await authenticate(request)
+    except Exception as exc:
+        return openai_error_response(exc)
     return JSONResponse({"object": "list", "data": list(_models(state).values())})
 
 
 async def get_model(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     name = request.path_params["model"]
+    try:
+        await authenticate(request)
+    except Exception as exc:
+        return openai_error_response(exc)
     model = _models(state).get(name)
     if model is None:
         return openai_error_response(ModelNotFound(name))

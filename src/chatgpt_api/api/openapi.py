@@ -19,6 +19,10 @@ _SEED_ERROR = {
     "description": "Any failure (the seed's contract: always 500).",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SeedError"}}},
 }
+_SEED_UNAUTHORIZED = {
+    "description": "Missing or invalid gateway API key (Bearer or api_key field).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SeedError"}}},
+}
 
 
 def _openai_errors(*statuses: int) -> dict[str, Any]:
@@ -79,6 +83,43 @@ _PATHS: dict[str, Any] = {
             "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
         }
     },
+    "/healthz": {
+        "get": {
+            "summary": "Liveness: 200 while the process serves",
+            "responses": {
+                "200": {
+                    "description": '{"status": "ok"}',
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: the store and Redis answer",
+            "responses": {
+                "200": _json("#/components/schemas/Readiness", "Ready (status ready)."),
+                "503": _json(
+                    "#/components/schemas/Readiness",
+                    "A dependency failed (status unavailable; errors gives the reason).",
+                ),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (text exposition format)",
+            "responses": {
+                "200": {"description": "Metrics", "content": {"text/plain": {}}},
+            },
+        }
+    },
+    "/playground": {
+        "get": {
+            "summary": "Web playground (HTML; uses /v1 only)",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+        }
+    },
     "/send_message": {
         "post": {
             "summary": "Send one message (the seed's route)",
@@ -91,6 +132,7 @@ _PATHS: dict[str, Any] = {
                         "text/event-stream": {"schema": {"type": "string"}},
                     },
                 },
+                "401": _SEED_UNAUTHORIZED,
                 "500": _SEED_ERROR,
             },
         }
@@ -101,6 +143,7 @@ _PATHS: dict[str, Any] = {
             "requestBody": _form_and_json("#/components/schemas/GetAccessToken"),
             "responses": {
                 "200": _json("#/components/schemas/AccessToken", "The token."),
+                "401": _SEED_UNAUTHORIZED,
                 "500": _SEED_ERROR,
             },
         }
@@ -206,6 +249,23 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["message"],
         "properties": {"message": _STRING, "text": _STRING},
     },
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "unavailable"]},
+            "checks": {
+                "type": "object",
+                "description": "By dependency (store, redis): ok, error or disabled.",
+                "additionalProperties": {"type": "string", "enum": ["ok", "error", "disabled"]},
+            },
+            "errors": {
+                "type": "object",
+                "description": "A short reason for each failed check.",
+                "additionalProperties": _STRING,
+            },
+        },
+    },
     "SendMessage": {
         "type": "object",
         "properties": {
@@ -217,6 +277,7 @@ _SCHEMAS: dict[str, Any] = {
             "parent_message_id": _STRING,
             "reverse_proxy": _STRING,
             "stream": {"type": ["string", "boolean"]},
+            "api_key": {**_STRING, "description": "Gateway API key (or Authorization: Bearer)."},
         },
     },
     "SeedAnswer": {
@@ -231,6 +292,7 @@ _SCHEMAS: dict[str, Any] = {
             "password": _STRING,
             "proxy": _STRING,
             "session_token": _STRING,
+            "api_key": {**_STRING, "description": "Gateway API key (or Authorization: Bearer)."},
         },
     },
     "AccessToken": {
@@ -365,6 +427,15 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+_SECURITY_SCHEMES = {
+    "gatewayKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A gateway API key (chatgpt-api keys create); 401 when missing or invalid.",
+    }
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -375,7 +446,10 @@ def openapi_document() -> dict[str, Any]:
             "OpenAI-compatible API with server-side conversations.",
         },
         "paths": _PATHS,
-        "components": {"schemas": _SCHEMAS},
+        "components": {"schemas": _SCHEMAS, "securitySchemes": _SECURITY_SCHEMES},
+        # A key is needed once one exists (or with CHATGPT_API_REQUIRE_API_KEY); GET / and
+        # /openapi.json never need one.
+        "security": [{}, {"gatewayKey": []}],
     }
 
 

@@ -8,7 +8,10 @@ Fields, defaults, validation order and messages are the original's (see the READ
 3. ``timeout`` is milliseconds coerced like JavaScript's ``Number()``; 0, NaN or Infinity
    mean no timeout, a negative value is refused before anything is sent upstream.
 
-Every failure is HTTP 500 ``{"message": ...}``.
+Every failure is HTTP 500 ``{"message": ...}``, except a missing or invalid gateway API key
+(an ``api_key`` field or ``Authorization: Bearer``; see :mod:`chatgpt_api.auth.gate`), which is
+HTTP 401 ``{"message": "invalid or missing API key"}``. The key is checked after the body is
+read and before any other validation; the caller's key owns the conversation.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api import auth_client
+from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import Fields, read_fields
 from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
 from chatgpt_api.api.disconnect import cancel_on_disconnect
@@ -27,10 +31,13 @@ from chatgpt_api.api.errors import seed_error_response
 from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse, seed_answer_object, seed_frames
+from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.config import require
 from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import Message
+from chatgpt_api.observability.context import note_first_token
 from chatgpt_api.service import TurnInput, collect_answer, deadline_after, next_event
+from chatgpt_api.token_cache import TokenCache
 
 _API = "ChatGPTUnofficialProxyAPI.sendMessage"
 MISSING_TOKEN_OR_PROMPT = "invalid [access_token] or [prompt]"
@@ -87,11 +94,20 @@ def flag_field(fields: Fields, name: str) -> bool:
     return flag
 
 
-def parse_send_message(fields: Fields, default_model: str) -> SendMessageInput:
-    """Validate ``/send_message`` fields in the seed's order."""
+def parse_send_message(
+    fields: Fields,
+    default_model: str,
+    *,
+    token_optional: bool = False,
+    owner: str | None = None,
+) -> SendMessageInput:
+    """Validate ``/send_message`` fields in the seed's order.
+
+    ``token_optional``: the account pool can supply the access token.
+    """
     access_token = text_field(fields, "access_token")
     prompt = text_field(fields, "prompt")
-    if not access_token or not prompt:
+    if not prompt or not (access_token or token_optional):
         raise RequestError(MISSING_TOKEN_OR_PROMPT)
     conversation_id = text_field(fields, "conversation_id") or None
     parent_id = text_field(fields, "parent_message_id") or None
@@ -105,10 +121,11 @@ def parse_send_message(fields: Fields, default_model: str) -> SendMessageInput:
     turn = TurnInput(
         model=text_field(fields, "model") or default_model,
         messages=(Message("user", prompt),),
-        credential=access_token,
+        credential=access_token or None,
         conversation_id=conversation_id,
         parent_message_id=parent_id,
         upstream_url=reverse_proxy,
+        owner=owner,
     )
     return SendMessageInput(turn, timeout_field(fields), flag_field(fields, "stream"))
 
@@ -117,14 +134,29 @@ async def send_message(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     try:
         fields = await read_fields(request, state.settings.max_body_size)
-        params = parse_send_message(fields, state.settings.model)
+        caller = await authenticate(request, field_value=text_field(fields, "api_key"))
+        pool = state.pool
+        token_optional = (
+            not fields.get("access_token") and pool is not None and await pool.has_accounts()
+        )
+        params = parse_send_message(
+            fields, state.settings.model, token_optional=token_optional, owner=caller.owner
+        )
         deadline = deadline_after(params.timeout_seconds)
-        turn = await cancel_on_disconnect(request.receive, state.service.open_turn(params.turn))
-        events = turn.events
+        admission = await admit(state, request, caller, len(params.turn.messages[-1].content))
+        try:
+            turn = await cancel_on_disconnect(request.receive, state.service.open_turn(params.turn))
+        except BaseException:
+            if admission is not None:
+                await admission.release()
+            raise
+        events = turn.events if admission is None else admission.wrap(turn.events)
         if params.stream:
             first = await cancel_on_disconnect(request.receive, next_event(events, deadline))
+            note_first_token(stream=True)
             return EventStreamResponse(seed_frames(first, events, deadline))  # type: ignore[return-value]
         answer = await cancel_on_disconnect(request.receive, collect_answer(events, deadline))
+        note_first_token(stream=False)
     except Exception as exc:
         return seed_error_response(exc)
     return JSONResponse(seed_answer_object(answer))
@@ -135,13 +167,18 @@ async def get_access_token(request: Request) -> Response:
     settings = state.settings
     try:
         fields = await read_fields(request, settings.max_body_size)
+        await authenticate(request, field_value=text_field(fields, "api_key"))
         session_token = text_field(fields, "session_token")
         if session_token:
             url = require(settings.session_url, "SESSION_URL", "--session-url")
-            token = await cancel_on_disconnect(
-                request.receive,
-                auth_client.token_from_session(state.http, url, session_token),
-            )
+            cache_key = TokenCache.key("session", url, session_token)
+            token = state.token_cache.get(cache_key)
+            if token is None:
+                token = await cancel_on_disconnect(
+                    request.receive,
+                    auth_client.token_from_session(state.http, url, session_token),
+                )
+                state.token_cache.put(cache_key, token)
             return JSONResponse({"access_token": token.access_token, "expires": token.expires})
         email = text_field(fields, "email")
         password = text_field(fields, "password")
@@ -149,10 +186,14 @@ async def get_access_token(request: Request) -> Response:
             raise RequestError(MISSING_CREDENTIALS)
         url = require(settings.auth_url, "AUTH_URL", "--auth-url")
         proxy = text_field(fields, "proxy") or ""
-        token = await cancel_on_disconnect(
-            request.receive,
-            auth_client.login_with_password(state.http, url, email, password, proxy),
-        )
+        cache_key = TokenCache.key("login", url, email, password, proxy)
+        token = state.token_cache.get(cache_key)
+        if token is None:
+            token = await cancel_on_disconnect(
+                request.receive,
+                auth_client.login_with_password(state.http, url, email, password, proxy),
+            )
+            state.token_cache.put(cache_key, token)
     except Exception as exc:
         return seed_error_response(exc)
     return JSONResponse({"access_token": token.access_token})

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
+from chatgpt_api.accounts.pool import AccountPool
+from chatgpt_api.auth.keystore import KeyStore
 from chatgpt_api.config import Settings
+from chatgpt_api.limits import RateLimiter
 from chatgpt_api.service import ChatService
 from chatgpt_api.store import ConversationStore
+from chatgpt_api.token_cache import TokenCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,3 +21,10 @@ class AppState:
     service: ChatService
     http: aiohttp.ClientSession
     store: ConversationStore | None = None
+    pool: AccountPool | None = None
+    #: Per-key rate limits (in-process, or Redis shared by every instance).
+    limiter: RateLimiter | None = None
+    #: ``/get_access_token`` results, until shortly before they expire.
+    token_cache: TokenCache = field(default_factory=TokenCache)
+    #: Gateway API keys; None when the store is off (keys are then unavailable).
+    keys: KeyStore | None = None

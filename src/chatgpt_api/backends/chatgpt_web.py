@@ -31,6 +31,7 @@ from chatgpt_api.backends.web_answer import WebAnswerReader
 from chatgpt_api.config import require
 from chatgpt_api.errors import UpstreamProtocolError, UpstreamStatusError, UpstreamTerminated
 from chatgpt_api.messages import ChatEvent, ChatRequest
+from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
 from chatgpt_api.redact import redact_text
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
 
@@ -68,10 +69,12 @@ class ChatGPTWebBackend:
         *,
         default_url: str | None,
         max_event_size: int,
+        request_upstreams: RequestUpstreams | None = None,
     ) -> None:
         self._session = session
         self._default_url = default_url
         self._max_event_size = max_event_size
+        self._request_upstreams = request_upstreams
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         configured = request.upstream_url
@@ -79,14 +82,16 @@ class ChatGPTWebBackend:
             configured = require(
                 self._default_url, "REVERSE_PROXY", "--reverse-proxy", "reverse_proxy"
             )
-        url = _http.parse_upstream_url(configured)
+        session, url = self._session, _http.parse_upstream_url(configured)
+        if request.upstream_url is not None:  # a client's URL: network policy, pinned session
+            session, url = pinned(self._request_upstreams, url)
         headers = {
             "Authorization": f"Bearer {request.credential}",
             "Accept": "text/event-stream",
             "Content-Type": "application/json",
         }
         body = build_conversation_body(request)
-        response = await _http.open_stream(self._session, url, headers, body)
+        response = await _http.open_stream(session, url, headers, body)
         reader = WebAnswerReader(request.conversation_id)
         decoder = SSEDecoder(self._max_event_size)
         try:

@@ -28,6 +28,7 @@ from chatgpt_api.errors import (
     UpstreamTerminated,
 )
 from chatgpt_api.messages import ChatEvent, ChatRequest, Finished, TextDelta, Usage
+from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
 from chatgpt_api.redact import redact_text
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
 
@@ -65,9 +66,11 @@ class OpenAIBackend:
         base_url: str,
         max_event_size: int,
         include_usage: bool = True,
+        request_upstreams: RequestUpstreams | None = None,
     ) -> None:
         self.name = name
         self._session = session
+        self._request_upstreams = request_upstreams
         self._base_url = base_url
         self._max_event_size = max_event_size
         self._include_usage = include_usage
@@ -75,6 +78,13 @@ class OpenAIBackend:
     def endpoint(self, request: ChatRequest) -> URL:
         base = _http.parse_upstream_url(request.upstream_url or self._base_url)
         return base.with_path(base.path.rstrip("/") + "/chat/completions")
+
+    def _target(self, request: ChatRequest) -> tuple[aiohttp.ClientSession, URL]:
+        """The session and URL to POST to; a client's URL passes the network policy."""
+        url = self.endpoint(request)
+        if request.upstream_url:
+            return pinned(self._request_upstreams, url)
+        return self._session, url
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         if not request.credential:
@@ -87,8 +97,8 @@ class OpenAIBackend:
             "Content-Type": "application/json",
         }
         body = build_completion_body(request, include_usage=self._include_usage)
-        url = self.endpoint(request)
-        response = await _http.open_stream(self._session, url, headers, body)
+        session, url = self._target(request)
+        response = await _http.open_stream(session, url, headers, body)
         reader = _ChunkReader()
         try:
             if not 200 <= response.status < 300:

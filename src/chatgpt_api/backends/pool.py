@@ -8,13 +8,22 @@ from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.chatgpt_web import ChatGPTWebBackend
 from chatgpt_api.backends.openai_api import OpenAIBackend
 from chatgpt_api.config import Settings
+from chatgpt_api.netpolicy import request_upstreams
+from chatgpt_api.netpolicy.session import RequestUpstreams
 from chatgpt_api.registry import ModelRoute
 
 
 class BackendPool:
-    def __init__(self, http: aiohttp.ClientSession, settings: Settings) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        settings: Settings,
+        upstreams: RequestUpstreams | None = None,
+    ) -> None:
         self._http = http
         self._settings = settings
+        #: Client-given upstream URLs: the network policy and its pinned session.
+        self.request_upstreams = upstreams or request_upstreams(settings)
         self._backends: dict[tuple[str, str | None, bool], Backend] = {}
 
     def for_route(self, route: ModelRoute) -> Backend:
@@ -31,6 +40,7 @@ class BackendPool:
                 self._http,
                 default_url=route.base_url or self._settings.reverse_proxy,
                 max_event_size=max_event,
+                request_upstreams=self.request_upstreams,
             )
         assert route.base_url is not None
         return OpenAIBackend(
@@ -39,4 +49,9 @@ class BackendPool:
             base_url=route.base_url,
             max_event_size=max_event,
             include_usage=route.include_usage,
+            request_upstreams=self.request_upstreams,
         )
+
+    async def close(self) -> None:
+        """Close the per-request upstreams' session (the shared one belongs to the app)."""
+        await self.request_upstreams.close()

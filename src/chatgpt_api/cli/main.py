@@ -52,6 +52,17 @@ def main() -> None:
     help="Seconds to connect to an upstream [env CHATGPT_API_CONNECT_TIMEOUT; default 30].",
 )
 @click.option(
+    "--allow-request-upstreams/--no-allow-request-upstreams",
+    default=None,
+    help="Accept a per-request reverse_proxy URL, checked by the network policy "
+    "[env CHATGPT_API_ALLOW_REQUEST_UPSTREAMS; default on].",
+)
+@click.option(
+    "--upstream-allowlist",
+    help="Comma-separated host names, addresses or CIDRs a per-request reverse_proxy may reach "
+    "despite the policy, e.g. 127.0.0.1,10.0.0.0/8 [env CHATGPT_API_UPSTREAM_ALLOWLIST].",
+)
+@click.option(
     "--home",
     type=click.Path(path_type=Path),
     help="Data directory [env CHATGPT_API_HOME; default ~/.local/share/chatgpt-api].",
@@ -86,7 +97,18 @@ def main() -> None:
     help="Log level [env CHATGPT_API_LOG_LEVEL; default info].",
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text or JSON objects [env CHATGPT_API_LOG_FORMAT; default text].",
+)
+@click.option(
     "--access-log/--no-access-log", default=None, help="One log line per request [default on]."
+)
+@click.option(
+    "--require-api-key/--no-require-api-key",
+    default=None,
+    help="Require a gateway API key on every route [env CHATGPT_API_REQUIRE_API_KEY; default: "
+    "required as soon as one active key exists (chatgpt-api keys create)].",
 )
 @click.option(
     "--demo/--no-demo",
@@ -113,7 +135,7 @@ def serve(workers: int, **options: Any) -> None:
     from chatgpt_api.server import serve as run_server
 
     settings = _settings({k: v for k, v in options.items() if v is not None})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     _preflight(settings)
     sys.exit(run_server(settings, workers))
 
@@ -121,10 +143,12 @@ def serve(workers: int, **options: Any) -> None:
 def _preflight(settings: Settings) -> None:
     """Fail with one readable line on a bad models file or an unusable database."""
     from chatgpt_api.app import load_registry
+    from chatgpt_api.auth.gate import check_key_settings
     from chatgpt_api.errors import ServiceError
     from chatgpt_api.store import default_database_url, upgrade_database
 
     try:
+        check_key_settings(settings)
         load_registry(settings)
         if settings.store and not settings.demo:
             url = settings.database_url or default_database_url(settings.home)
@@ -207,3 +231,19 @@ def db_upgrade(database_url: str | None, home: Path | None) -> None:
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo("database schema is up to date")
+
+
+def _register_subcommands() -> None:
+    from chatgpt_api.auth.cli import keys
+    from chatgpt_api.cli.accounts import accounts
+    from chatgpt_api.cli.chat import ask, chat
+    from chatgpt_api.cli.conversations import conversations
+
+    main.add_command(accounts)
+    main.add_command(keys)
+    main.add_command(ask)
+    main.add_command(chat)
+    main.add_command(conversations)
+
+
+_register_subcommands()

@@ -43,6 +43,10 @@ class ConversationStore(Protocol):
         self, conversation_id: str, *, owner: str | None
     ) -> Conversation | None: ...
 
+    async def conversation_exists(self, conversation_id: str) -> bool:
+        """True if a conversation with this id exists, whoever owns it (for the service)."""
+        ...
+
     async def list_conversations(
         self, *, owner: str | None, limit: int = 20, offset: int = 0
     ) -> list[Conversation]:

@@ -130,3 +130,50 @@ messages = Table(
     CheckConstraint("status IN ('complete', 'partial', 'error')", name="ck_messages_status"),
     Index("ix_messages_conversation_parent", "conversation_id", "parent_id"),
 )
+
+# Gateway API keys (see chatgpt_api.auth): only the SHA-256 of a key is kept, never the key.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    UniqueConstraint("name", name="uq_api_keys_name"),
+    UniqueConstraint("hash", name="uq_api_keys_hash"),
+    Index("ix_api_keys_prefix", "prefix"),
+)
+
+# Upstream accounts (chatgpt_api.accounts): secrets are Fernet-encrypted, never stored in clear.
+upstream_accounts = Table(
+    "upstream_accounts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("backend", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("access_secret", Text, nullable=True),
+    Column("session_secret", Text, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("cooldown_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "kind IN ('access_token', 'session_token', 'api_key')", name="ck_upstream_accounts_kind"
+    ),
+    CheckConstraint("status IN ('healthy', 'unhealthy')", name="ck_upstream_accounts_status"),
+)
+
+# Which account holds a ChatGPT web conversation (follow-ups must go to the same account).
+conversation_accounts = Table(
+    "conversation_accounts",
+    metadata,
+    Column("conversation_id", Text, primary_key=True),
+    Column("account_id", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -119,6 +119,14 @@ class SQLStore:
                 async with self._writer.begin() as connection:
                     yield connection
 
+    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads, database errors translated (for other tables' stores)."""
+        return self._read()
+
+    def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection inside one write transaction, serialised on SQLite."""
+        return self._write()
+
     # --- conversations -------------------------------------------------------------------
 
     @_finishes_when_cancelled
@@ -155,6 +163,11 @@ class SQLStore:
         async with self._read() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else _conversation(row)
+
+    async def conversation_exists(self, conversation_id: str) -> bool:
+        query = select(conv_table.c.id).where(conv_table.c.id == conversation_id)
+        async with self._read() as connection:
+            return (await connection.execute(query)).first() is not None
 
     async def list_conversations(
         self, *, owner: str | None, limit: int = 20, offset: int = 0

@@ -194,14 +194,22 @@ async def _serve_fixture(
 
 
 def _check_auth(request: web.Request) -> web.Response | None:
+    """No bearer token → 401; a token ``expired`` (or ending in ``.expired``) → the F9 401
+    token_expired reply; ``rate-limited`` (or ending in ``.rate-limited``) → the F9 429 reply
+    with ``Retry-After: 30``."""
     auth = request.headers.get(hdrs.AUTHORIZATION, "")
     scheme, _, token = auth.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return _raw(401, "application/json", _MISSING_TOKEN)
-    if token == "expired":
+    if token == "expired" or token.endswith(".expired"):
         status, content_type, body = F9_BODIES["F9-401"]
         return _raw(status, content_type, body)
+    if token == "rate-limited" or token.endswith(".rate-limited"):
+        status, content_type, body = F9_BODIES["F9-429a"]
+        response = _raw(status, content_type, body)
+        response.headers["Retry-After"] = "30"
+        return response
     return None
 
 

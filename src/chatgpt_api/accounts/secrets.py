@@ -1,0 +1,61 @@
+"""Encrypting upstream secrets at rest (Fernet: AES-128-CBC + HMAC-SHA256).
+
+The key comes from ``CHATGPT_API_SECRET_KEY`` (a Fernet key: 32 url-safe base64 bytes; every
+instance sharing a database must use the same one). Without it, a key is generated once into
+``<home>/secret.key`` (mode 0600) — fine for one machine. A wrong key is reported as such, never
+as garbage tokens.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from chatgpt_api.errors import ConfigurationError
+
+KEY_FILE = "secret.key"
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        try:
+            self._fernet = Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                "CHATGPT_API_SECRET_KEY is not a valid key: generate one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`"
+            ) from None
+
+    def encrypt(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode()
+        except (InvalidToken, ValueError):
+            raise ConfigurationError(
+                "cannot decrypt a stored upstream secret: CHATGPT_API_SECRET_KEY is not the "
+                "key it was stored with"
+            ) from None
+
+
+def load_secret_box(configured: str | None, home: Path) -> SecretBox:
+    if configured:
+        return SecretBox(configured.encode())
+    path = home.expanduser() / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(Fernet.generate_key())
+    return SecretBox(path.read_bytes().strip())
+
+
+def mask(secret: str) -> str:
+    """A recognisable but useless form of a secret: ``eyJh…x9Q`` (never the whole thing)."""
+    if len(secret) <= 12:
+        return "…"
+    return f"{secret[:4]}…{secret[-3:]}"

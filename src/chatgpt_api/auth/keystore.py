@@ -1,0 +1,297 @@
+"""``KeyStore``: gateway API keys in the ``api_keys`` table, with a short-lived verify cache.
+
+Works on the conversation store's SQLAlchemy engine (SQLite or PostgreSQL, one code path).
+Rows hold the key's id, its unique name, its visible prefix and the SHA-256 of the whole key —
+never the key itself, which :meth:`KeyStore.create` returns once.
+
+Hot path. :meth:`KeyStore.verify` and :meth:`KeyStore.count_active` answer from an in-process
+cache whose entries live ``cache_ttl`` seconds (the ``api_key_cache_ttl`` setting, 5 s by
+default). A revoke made anywhere — another instance, the CLI — therefore takes effect on every
+instance within ``cache_ttl`` seconds; a revoke made through this object takes effect at once
+here. Misses are cached too (so a flood of wrong keys does not reach the database), and
+concurrent misses for one key share a single query. Strings that are not shaped like a key are
+refused without any lookup.
+
+Lookup is by the indexed prefix; the stored hash is then compared in constant time.
+``last_used_at`` is written in the background at most once per ``touch_interval`` (60 s) per
+key and instance, and the UPDATE itself skips rows touched within that interval, so N
+instances do not multiply the writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import RowMapping, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatgpt_api.auth.keys import (
+    KEY_LENGTH,
+    generate_key,
+    hash_key,
+    hashes_equal,
+    key_prefix,
+    looks_like_key,
+)
+from chatgpt_api.errors import RequestError
+from chatgpt_api.store.engine import writer
+from chatgpt_api.store.errors import DuplicateId, translate_errors
+from chatgpt_api.store.schema import api_keys
+from chatgpt_api.store.values import new_id
+
+log = logging.getLogger("chatgpt_api.auth")
+
+DEFAULT_CACHE_TTL: Final = 5.0
+TOUCH_INTERVAL: Final = 60.0
+MAX_NAME_LENGTH: Final = 100
+_MAX_CACHE_ENTRIES: Final = 10_000
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key, as listings show it (the hash stays inside the store)."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class InvalidKeyName(RequestError):
+    code = "invalid_key_name"
+
+
+class KeyNameTaken(RequestError):
+    status = 409
+    code = "duplicate_key_name"
+
+
+@dataclass(slots=True)
+class _Cached:
+    record: ApiKey | None
+    expires: float
+
+
+def check_name(name: str) -> str:
+    """A usable key name, or :class:`InvalidKeyName` saying why not."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+        raise InvalidKeyName(
+            f"invalid key name {name[:MAX_NAME_LENGTH]!r}: use 1 to {MAX_NAME_LENGTH} letters, "
+            "digits and . _ @ : + - (starting with a letter or digit)"
+        )
+    return name
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class KeyStore:
+    """Gateway keys on ``engine``; see the module docstring for the cache and its TTL."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
+        touch_interval: float = TOUCH_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._ttl = cache_ttl
+        self._touch_interval = touch_interval
+        self._clock = clock
+        self._cache: dict[str, _Cached] = {}
+        self._pending: dict[str, asyncio.Task[ApiKey | None]] = {}
+        self._count: tuple[int, float] | None = None
+        self._touched: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def cache_ttl(self) -> float:
+        return self._ttl
+
+    # --- administration ------------------------------------------------------------------
+
+    async def create(self, name: str) -> tuple[ApiKey, str]:
+        """A new key: its record and the plaintext key, which is never available again."""
+        name = check_name(name)
+        key = generate_key()
+        record = ApiKey(id=new_id(), name=name, prefix=key_prefix(key), created_at=utcnow())
+        row = {
+            "id": record.id,
+            "name": record.name,
+            "prefix": record.prefix,
+            "hash": hash_key(key),
+            "created_at": record.created_at,
+        }
+        try:
+            with translate_errors():
+                async with self._writer.begin() as connection:
+                    await connection.execute(insert(api_keys).values(**row))
+        except DuplicateId:
+            raise KeyNameTaken(
+                f"a key named {name!r} already exists (revoked keys keep their names)"
+            ) from None
+        self._forget()
+        return record, key
+
+    async def list(self) -> builtins.list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        query = select(*_PUBLIC).order_by(api_keys.c.created_at, api_keys.c.name)
+        with translate_errors():
+            async with self._engine.connect() as connection:
+                rows = (await connection.execute(query)).all()
+        return [_record(row._mapping) for row in rows]
+
+    async def revoke(self, name_or_id: str) -> bool:
+        """Revoke the active key with this name or id; False if there is none."""
+        query = (
+            update(api_keys)
+            .where(
+                or_(api_keys.c.name == name_or_id, api_keys.c.id == name_or_id),
+                api_keys.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        with translate_errors():
+            async with self._writer.begin() as connection:
+                revoked = (await connection.execute(query)).rowcount > 0
+        self._forget()
+        return revoked
+
+    async def count_active(self) -> int:
+        """How many keys are not revoked (cached for ``cache_ttl`` seconds)."""
+        now = self._clock()
+        if self._count is not None and self._count[1] > now:
+            return self._count[0]
+        query = select(func.count()).select_from(api_keys).where(api_keys.c.revoked_at.is_(None))
+        with translate_errors():
+            async with self._engine.connect() as connection:
+                count = int(await connection.scalar(query) or 0)
+        self._count = (count, self._clock() + self._ttl)
+        return count
+
+    # --- the hot path ----------------------------------------------------------------------
+
+    async def verify(self, key: str) -> ApiKey | None:
+        """The active key ``key`` is, or None (unknown, revoked or malformed)."""
+        if not looks_like_key(key) or len(key) != KEY_LENGTH:
+            return None
+        digest = hash_key(key)
+        cached = self._cache.get(digest)
+        if cached is not None and cached.expires > self._clock():
+            record = cached.record
+        else:
+            task = self._pending.get(digest)
+            if task is None:
+                task = asyncio.ensure_future(self._lookup(digest, key_prefix(key)))
+                self._pending[digest] = task
+                task.add_done_callback(lambda done: self._lookup_done(digest, done))
+            record = await asyncio.shield(task)
+        if record is not None:
+            self._touch_soon(record.id)
+        return record
+
+    async def _lookup(self, digest: str, prefix: str) -> ApiKey | None:
+        query = select(*_PUBLIC, api_keys.c.hash).where(api_keys.c.prefix == prefix)
+        with translate_errors():
+            async with self._engine.connect() as connection:
+                rows = (await connection.execute(query)).all()
+        found: ApiKey | None = None
+        for row in rows:
+            if hashes_equal(row.hash, digest) and row.revoked_at is None:
+                found = _record(row._mapping)
+        if len(self._cache) >= _MAX_CACHE_ENTRIES:
+            self._prune()
+        self._cache[digest] = _Cached(found, self._clock() + self._ttl)
+        return found
+
+    def _lookup_done(self, digest: str, task: asyncio.Task[ApiKey | None]) -> None:
+        self._pending.pop(digest, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here; every waiter still sees it
+
+    def _prune(self) -> None:
+        now = self._clock()
+        self._cache = {d: c for d, c in self._cache.items() if c.expires > now}
+        if len(self._cache) >= _MAX_CACHE_ENTRIES:
+            self._cache.clear()
+
+    def _forget(self) -> None:
+        """Drop everything cached (after a change made through this object)."""
+        self._cache.clear()
+        self._count = None
+
+    def _touch_soon(self, key_id: str) -> None:
+        now = self._clock()
+        last = self._touched.get(key_id)
+        if last is not None and now - last < self._touch_interval:
+            return
+        self._touched[key_id] = now
+        task = asyncio.ensure_future(self._touch(key_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._touch_done)
+
+    async def _touch(self, key_id: str) -> None:
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self._touch_interval)
+        query = (
+            update(api_keys)
+            .where(
+                api_keys.c.id == key_id,
+                or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < cutoff),
+            )
+            .values(last_used_at=now)
+        )
+        with translate_errors():
+            async with self._writer.begin() as connection:
+                await connection.execute(query)
+
+    def _touch_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("could not record a key's last use: %s", type(error).__name__)
+
+    async def close(self) -> None:
+        """Wait for the background ``last_used_at`` writes (call before the engine closes)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+_PUBLIC = (
+    api_keys.c.id,
+    api_keys.c.name,
+    api_keys.c.prefix,
+    api_keys.c.created_at,
+    api_keys.c.revoked_at,
+    api_keys.c.last_used_at,
+)
+
+
+def _record(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )

@@ -1,0 +1,175 @@
+"""The CLI's in-process client: the service built from the settings, no server needed.
+
+:meth:`LocalClient.open` builds the app with :func:`chatgpt_api.app.create_app` and enters its
+lifespan, so the backends, the account pool and the conversation store are exactly those of
+``chatgpt-api serve`` with the same ``CHATGPT_API_*`` settings (conversations persist in the
+configured store). Turns go straight to :meth:`ChatService.open_turn`, streamed as they arrive;
+the conversation commands go through the app's own ``/v1/conversations`` routes, in memory.
+
+The API key is checked with the service's rules (:func:`chatgpt_api.auth.gate.identify`): a
+gateway key names the owner of the conversations, any other value is the upstream credential.
+
+Everything runs on one :class:`asyncio.Runner`, one ``run`` per operation: Ctrl-C during an
+answer cancels that answer (stored as ``partial``) and surfaces as ``KeyboardInterrupt``; the
+client stays usable for the next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from contextlib import AsyncExitStack, aclosing
+from typing import Any, TypeVar
+
+import httpx
+
+from chatgpt_api.api.openai_compat import estimate_tokens
+from chatgpt_api.api.openai_request import parse_completion_request
+from chatgpt_api.api.state import AppState
+from chatgpt_api.auth.gate import identify
+from chatgpt_api.cli.client import (
+    CliError,
+    CompletionBuilder,
+    Reply,
+    TextSink,
+    TurnRequest,
+    completion_body,
+)
+from chatgpt_api.cli.http_client import decode_json, path_segment
+from chatgpt_api.config import Settings
+from chatgpt_api.errors import ServiceError
+from chatgpt_api.messages import Finished, TextDelta
+
+T = TypeVar("T")
+
+#: The credential sent to the built-in emulator in demo mode when no key is given.
+DEMO_CREDENTIAL = "demo"
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ServiceError):
+        return exc.message
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class LocalClient:
+    """A :class:`~chatgpt_api.cli.client.ChatClient` on the in-process service."""
+
+    def __init__(
+        self,
+        runner: asyncio.Runner,
+        stack: AsyncExitStack,
+        state: AppState,
+        http: httpx.AsyncClient,
+        api_key: str | None,
+    ) -> None:
+        self._runner, self._stack, self._state, self._http = runner, stack, state, http
+        settings = state.settings
+        self._api_key = api_key or (DEMO_CREDENTIAL if settings.demo else None)
+        self.target = "local:" + (
+            "demo" if settings.demo else str(settings.database_url or settings.home)
+        )
+
+    @classmethod
+    def open(cls, api_key: str | None, settings: Settings | None = None) -> LocalClient:
+        """Start the in-process service (settings from the environment unless given)."""
+        from chatgpt_api.app import create_app
+        from chatgpt_api.cli.main import _settings
+
+        settings = settings or _settings({})
+        app = create_app(settings)
+        runner = asyncio.Runner()
+        stack = AsyncExitStack()
+        try:
+            runner.run(stack.enter_async_context(app.router.lifespan_context(app)))
+        except BaseException as exc:
+            runner.close()
+            if isinstance(exc, Exception):
+                raise CliError(_one_line(exc)) from None
+            raise
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://in-process", headers=headers
+        )
+        state: AppState = app.state.chatgpt
+        return cls(runner, stack, state, http, api_key)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return self._runner.run(coro)
+        except CliError:
+            raise
+        except Exception as exc:
+            raise CliError(_one_line(exc)) from None
+
+    def close(self) -> None:
+        try:
+            self._run(self._http.aclose())
+            self._run(self._stack.aclose())
+        finally:
+            self._runner.close()
+
+    def check(self) -> None:
+        """Nothing to check: the service was built when the client opened."""
+
+    async def _json(self, method: str, path: str) -> dict[str, Any]:
+        return decode_json(await self._http.request(method, path))
+
+    def list_conversations(self, limit: int, offset: int) -> dict[str, Any]:
+        return self._run(self._json("GET", f"/v1/conversations?limit={limit}&offset={offset}"))
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        return self._run(self._json("GET", f"/v1/conversations/{path_segment(conversation_id)}"))
+
+    def export_conversation(self, conversation_id: str) -> dict[str, Any]:
+        path = f"/v1/conversations/{path_segment(conversation_id)}/export"
+        return self._run(self._json("GET", path))
+
+    def delete_conversation(self, conversation_id: str) -> dict[str, Any]:
+        return self._run(self._json("DELETE", f"/v1/conversations/{path_segment(conversation_id)}"))
+
+    def ask(self, turn: TurnRequest, on_text: TextSink | None) -> Reply:
+        return self._run(self._ask(turn, on_text))
+
+    async def _ask(self, turn: TurnRequest, on_text: TextSink | None) -> Reply:
+        state = self._state
+        caller = await identify(
+            state.keys, state.settings.require_api_key, bearer=self._api_key, field_value=None
+        )
+        parsed = parse_completion_request(
+            completion_body(turn),
+            default_model=state.settings.model,
+            credential=caller.upstream_credential,
+            owner=caller.owner,
+        )
+        opened = await state.service.open_turn(parsed.turn)
+        builder = CompletionBuilder(model=parsed.turn.model)
+
+        def emit(text: str) -> None:
+            # A rewrite that does not extend what was shown cannot be taken back: skip it.
+            if text.startswith(builder.text) and len(text) > len(builder.text):
+                if on_text is not None:
+                    on_text(text[len(builder.text) :])
+                builder.text = text
+
+        async with aclosing(opened.events) as events:
+            async for event in events:
+                if isinstance(event, Finished):
+                    emit(event.text)
+                    builder.text = event.text
+                    builder.finish_reason = event.finish_reason
+                    builder.conversation_id = event.conversation_id
+                    builder.message_id = event.message_id
+                    prompt = sum(estimate_tokens(m.content) + 4 for m in parsed.turn.messages)
+                    usage = (prompt, estimate_tokens(event.text))
+                    if event.usage is not None:
+                        usage = (event.usage.prompt_tokens, event.usage.completion_tokens)
+                    builder.usage = {
+                        "prompt_tokens": usage[0],
+                        "completion_tokens": usage[1],
+                        "total_tokens": usage[0] + usage[1],
+                    }
+                    return builder.reply()
+                emit(builder.text + event.text if isinstance(event, TextDelta) else event.text)
+        raise CliError("the upstream sent no answer")

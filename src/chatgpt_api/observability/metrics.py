@@ -1,0 +1,209 @@
+"""The Prometheus instruments of one app, and ``GET /metrics``.
+
+Every app owns its :class:`~prometheus_client.CollectorRegistry` (two apps in one process, as
+in the tests, never share counts). Names and labels:
+
+=====================================================  =========================================
+``chatgpt_api_requests_total``                         route, method, backend, model, status
+``chatgpt_api_errors_total``                           route, backend, model, status, error
+``chatgpt_api_request_duration_seconds`` (histogram)   route, backend, model
+``chatgpt_api_time_to_first_token_seconds`` (hist.)    route, backend, model
+``chatgpt_api_active_streams`` (gauge)                 backend
+``chatgpt_api_store_operation_seconds`` (histogram)    operation
+``chatgpt_api_pool_accounts`` (gauge, at scrape time)  backend, state (healthy/unhealthy/cooling)
+=====================================================  =========================================
+
+plus the client library's ``process_*`` and ``python_gc_*`` collectors.
+
+Cardinality is bounded: ``route`` is the route template (``/v1/conversations/{id}``, never the
+raw path; ``unmatched`` for unknown paths); ``backend`` is one of the registry's kinds (``none``
+when the request reached no backend); ``model`` is a model name of the registry or the default
+model, any other name a client sends is ``other``; ``error`` is the class of the error answered
+(``ClientDisconnected`` for 499s, ``http`` for a 4xx/5xx that came with no service error).
+An error is a response with status >= 400 or a stream that ended with an error event.
+
+With several worker processes each has its own registry: a scrape sees one worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from chatgpt_api.accounts.records import Account
+
+PREFIX = "chatgpt_api"
+NO_BACKEND = "none"
+OTHER_MODEL = "other"
+UNMATCHED_ROUTE = "unmatched"
+ACCOUNT_STATES = ("healthy", "unhealthy", "cooling")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60)
+STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class _PoolCollector(Collector):
+    """Account states from the last snapshot taken at scrape time (never per request)."""
+
+    def __init__(self) -> None:
+        self.snapshot: list[Account] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            f"{PREFIX}_pool_accounts",
+            "Upstream accounts of the pool by backend and state (cooling: healthy but resting "
+            "after a 429).",
+            labels=["backend", "state"],
+        )
+        if self.snapshot is not None:
+            for (backend, state), count in sorted(account_states(self.snapshot).items()):
+                family.add_metric([backend, state], count)
+        yield family
+
+
+def account_states(accounts: Iterable[Account]) -> dict[tuple[str, str], int]:
+    """Accounts counted by (backend, state); every state of a present backend is listed."""
+    now = datetime.now(UTC)
+    counts: dict[tuple[str, str], int] = {}
+    for account in accounts:
+        for state in ACCOUNT_STATES:
+            counts.setdefault((account.backend, state), 0)
+        if account.status != "healthy":
+            state = "unhealthy"
+        elif account.cooldown_until is not None and account.cooldown_until > now:
+            state = "cooling"
+        else:
+            state = "healthy"
+        counts[(account.backend, state)] += 1
+    return counts
+
+
+class Metrics:
+    """The instruments of one app, with label children cached for the hot path."""
+
+    def __init__(self) -> None:
+        # No ``*_created`` series (they double the output); this is process-wide.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        route_labels = ["route", "backend", "model"]
+        self.requests = Counter(
+            f"{PREFIX}_requests",
+            "HTTP requests answered, by route template, backend, model and status.",
+            ["route", "method", "backend", "model", "status"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            f"{PREFIX}_errors",
+            "Requests answered with an error (status >= 400, or a stream ended by an error "
+            "event), by the error's class.",
+            ["route", "backend", "model", "status", "error"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            f"{PREFIX}_request_duration_seconds",
+            "Time from the request's arrival to the end of its response (a stream's last byte).",
+            route_labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            f"{PREFIX}_time_to_first_token_seconds",
+            "Time from the request's arrival to the first answer text being sent (a stream's "
+            "first text event; the whole answer when not streamed).",
+            route_labels,
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+        self.active_streams = Gauge(
+            f"{PREFIX}_active_streams",
+            "Answer streams being sent now.",
+            ["backend"],
+            registry=registry,
+        )
+        self.store_seconds = Histogram(
+            f"{PREFIX}_store_operation_seconds",
+            "Conversation store call latency, by operation.",
+            ["operation"],
+            buckets=STORE_BUCKETS,
+            registry=registry,
+        )
+        self._pool = _PoolCollector()
+        registry.register(self._pool)
+        ProcessCollector(registry=registry)
+        GCCollector(registry=registry)
+        #: Model names shown as themselves; any other is ``other``.
+        self.known_models: frozenset[str] = frozenset()
+        self._request_children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram]] = {}
+
+    def model_label(self, model: str | None, listed: bool) -> str:
+        if model is None:
+            return NO_BACKEND
+        return model if listed or model in self.known_models else OTHER_MODEL
+
+    def record_request(
+        self,
+        labels: tuple[str, str, str, str, str],
+        seconds: float,
+        first_token_seconds: float | None,
+    ) -> None:
+        """Count one answered request (route, method, backend, model, status); observe times."""
+        children = self._request_children.get(labels)
+        if children is None:
+            route, method, backend, model, status = labels
+            children = (
+                self.requests.labels(route, method, backend, model, status),
+                self.duration.labels(route, backend, model),
+                self.ttft.labels(route, backend, model),
+            )
+            self._request_children[labels] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if first_token_seconds is not None:
+            children[2].observe(first_token_seconds)
+
+    def stream_started(self, backend: str) -> None:
+        self.active_streams.labels(backend).inc()
+
+    def stream_ended(self, backend: str) -> None:
+        self.active_streams.labels(backend).dec()
+
+    def set_pool_snapshot(self, accounts: list[Account] | None) -> None:
+        self._pool.snapshot = accounts
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def metrics_route(request: Request) -> Response:
+    """``GET /metrics``: the Prometheus text format (account states read now)."""
+    metrics: Metrics = request.app.state.metrics
+    state = getattr(request.app.state, "chatgpt", None)
+    pool = getattr(state, "pool", None)
+    accounts = None
+    if pool is not None:
+        try:
+            accounts = await pool.accounts()
+        except Exception:  # the store is down: the pool gauge is left out, the rest is served
+            accounts = None
+    metrics.set_pool_snapshot(accounts)
+    return Response(metrics.render(), headers={"content-type": CONTENT_TYPE_LATEST})
