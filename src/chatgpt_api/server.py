@@ -1,7 +1,7 @@
 """Running the app under uvicorn (uvloop + httptools) and announcing the address.
 
 Once the socket is bound the seed's line is printed on stdout: ``Listening on
-http://localhost:<port>``.
+http://localhost:<port>`` (as a JSON log line when ``log_format`` is ``json``).
 
 With ``workers > 1`` the parent binds the socket and uvicorn's supervisor starts that many
 worker processes; each builds its app with :func:`app_from_environment` from the settings,
