@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run demo test lint format venv clean bench bench-quick
+.PHONY: run demo test lint format venv clean bench bench-quick docs
 
 venv: $(STAMP)
 
@@ -35,6 +35,9 @@ bench: $(STAMP)  ## the full benchmark (< 10 min): bench/results/<date>.json, se
 
 bench-quick: $(STAMP)  ## a < 1 min benchmark that fails only on a gross ratio regression (CI)
 	$(BIN)/python -m bench quick
+
+docs: $(STAMP)  ## regenerate the README's configuration table from the settings model
+	$(BIN)/chatgpt-api settings --write-readme README.md
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench

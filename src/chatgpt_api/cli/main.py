@@ -15,6 +15,7 @@ import click
 from pydantic import ValidationError
 
 from chatgpt_api import __version__
+from chatgpt_api.cli.setting_options import with_setting_options
 from chatgpt_api.config import Settings
 from chatgpt_api.logs import configure_logging
 
@@ -26,6 +27,7 @@ def main() -> None:
 
 
 @main.command()
+@with_setting_options
 @click.option("--host", help="Interface to listen on [env CHATGPT_API_HOST; default 0.0.0.0].")
 @click.option("--port", type=int, help="Port [env CHATGPT_API_PORT; default 3000].")
 @click.option(
@@ -103,6 +105,12 @@ def main() -> None:
 )
 @click.option(
     "--access-log/--no-access-log", default=None, help="One log line per request [default on]."
+)
+@click.option(
+    "--shutdown-grace",
+    type=float,
+    help="Seconds in-flight requests get to finish after SIGTERM before their streams are "
+    "ended [env CHATGPT_API_SHUTDOWN_GRACE; default 10].",
 )
 @click.option(
     "--require-api-key/--no-require-api-key",
@@ -247,3 +255,36 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the configuration reference as Markdown.")
+@click.option(
+    "--write-readme",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Rewrite the settings section of this README.",
+)
+def settings_command(markdown: bool, write_readme: Path | None) -> None:
+    """Show every setting: environment variable, flag, default, meaning.
+
+    \b
+    Examples:
+      chatgpt-api settings --markdown
+      chatgpt-api settings --write-readme README.md
+    """
+    from chatgpt_api.config_docs import rewrite_readme, settings_markdown
+
+    if write_readme is not None:
+        changed = rewrite_readme(write_readme, serve)
+        click.echo(f"{write_readme}: {'updated' if changed else 'already up to date'}")
+        return
+    if markdown:
+        click.echo(settings_markdown(serve), nl=False)
+        return
+    from chatgpt_api.redact import redact_text
+
+    current = _settings({})
+    for name in Settings.model_fields:
+        value = getattr(current, name)
+        shown = "(set)" if name == "secret_key" and value else redact_text(str(value))
+        click.echo(f"{name} = {shown}")

@@ -1,0 +1,52 @@
+"""Give every setting a ``serve`` flag: options generated from the Settings model for the
+fields that have no hand-written option, so a new setting can never lack its flag.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import click
+
+from chatgpt_api.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _click_type(annotation: Any) -> tuple[Any, bool]:
+    """The click type for a field annotation, and whether it is a boolean flag."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _click_type(args[0])
+    if annotation is bool:
+        return None, True
+    if origin is Literal:
+        return click.Choice([str(a) for a in typing.get_args(annotation)]), False
+    if annotation in (int, float, str):
+        return annotation, False
+    if annotation is Path:
+        return click.Path(path_type=Path), False
+    return str, False
+
+
+def with_setting_options(command: F) -> F:
+    """Add an option for each Settings field the command does not declare yet."""
+    declared = {p.name for p in getattr(command, "__click_params__", [])}
+    for name, field in reversed(list(Settings.model_fields.items())):
+        if name in declared:
+            continue
+        kind, is_flag = _click_type(field.annotation)
+        flag = "--" + name.replace("_", "-")
+        env = f"CHATGPT_API_{name.upper()}"
+        help_text = f"{field.description or name} [env {env}]"
+        if is_flag:
+            option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
+        else:
+            option = click.option(flag, name, type=kind, default=None, help=help_text)
+        command = option(command)
+    return command
