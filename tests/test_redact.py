@@ -239,3 +239,14 @@ def test_filter_masks_tracebacks() -> None:
     assert f"Bearer {MASK}" in record.exc_text
     formatted = logging.Formatter().format(record)
     assert JWT not in formatted
+
+
+_TOKENS = [*"abeyJsk-cak@=:\" ./_BearerBASIC0123456789xyz\t\n&;'", "eyJ", "sk-", "://", "token="]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=40).map("".join))
+def test_fast_path_never_skips_a_pattern(text: str) -> None:
+    from chatgpt_api.redact import _apply_patterns
+
+    assert redact_text(text) == _apply_patterns(text)
