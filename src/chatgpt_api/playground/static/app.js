@@ -584,8 +584,18 @@ async function sendTurn(text, parentId, { shownUpTo = state.path.length } = {}) 
   }
 
   answer.classList.remove("streaming");
-  state.pending = null;
-  setBusy(false);
+  try {
+    await settle(turn, answer, { failure, finalIds, model, shownUpTo });
+  } finally {
+    // Only now is the page idle: the tree is reloaded and the turn shown with its ids.
+    state.pending = null;
+    setBusy(false);
+  }
+}
+
+// Shows how a turn ended and reloads what the service stored.
+async function settle(turn, answer, { failure, finalIds, model, shownUpTo }) {
+  const text = turn.text;
   if (turn.stopped) {
     answer.dataset.status = "stopped";
     answer.classList.add("stopped");
@@ -624,17 +634,24 @@ async function sendTurn(text, parentId, { shownUpTo = state.path.length } = {}) 
   });
 }
 
+let submitting = false;
+
 async function submitComposer() {
   const text = ui.input.value;
-  if (!text.trim() || busy()) return;
+  if (!text.trim() || busy() || submitting) return;
+  submitting = true;
   try {
-    await reconcile();
-  } catch (error) {
-    showBanner(error.message);
+    try {
+      await reconcile();
+    } catch (error) {
+      showBanner(error.message);
+    }
+    ui.input.value = "";
+    const parent = state.path.length ? state.path[state.path.length - 1] : null;
+    await sendTurn(text, parent);
+  } finally {
+    submitting = false;
   }
-  ui.input.value = "";
-  const parent = state.path.length ? state.path[state.path.length - 1] : null;
-  await sendTurn(text, parent);
 }
 
 async function openConversation(id) {
