@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run demo test lint format venv clean bench bench-quick docs
+.PHONY: run demo test lint format venv clean bench bench-quick soak docs
 
 venv: $(STAMP)
 
@@ -38,6 +38,9 @@ bench-quick: $(STAMP)  ## a < 1 min benchmark that fails only on a gross ratio r
 
 docs: $(STAMP)  ## regenerate the README's configuration table from the settings model
 	$(BIN)/chatgpt-api settings --write-readme README.md
+
+soak: $(STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections): a few minutes
+	CHATGPT_API_SOAK=1 $(BIN)/python -m pytest tests/test_faults_load.py tests/test_client_faults.py $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench

@@ -1,6 +1,8 @@
 """``python -m bench full`` (``make bench``, < 10 min) or ``python -m bench quick`` (< 1 min, CI).
 
-``python -m bench open-streams`` runs the open-streams memory check alone.
+``python -m bench open-streams`` runs the open-streams memory check alone; ``python -m bench
+store`` measures the conversation store's CPU cost alone (store on vs off, see
+:mod:`bench.store_ab`).
 
 Full: every system × route × concurrency in :data:`FULL`, each point run three times, plus the
 10,000-open-streams memory check; results to ``bench/results/<date>.json`` and a Markdown
@@ -25,6 +27,7 @@ from bench import report, systems
 from bench.measure import WORK, Run, have_wrk, run_once, wait_idle, warm_up
 from bench.open_streams import open_streams_check
 from bench.procs import Proc
+from bench.store_ab import run_store_ab
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROUTES = {"send": ("send", False), "send-stream": ("send", True)}
@@ -326,13 +329,15 @@ def run_open_streams(count: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("mode", choices=["full", "quick", "open-streams"])
+    parser.add_argument("mode", choices=["full", "quick", "open-streams", "store"])
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if args.mode == "open-streams":
         sys.exit(run_open_streams(args.streams))
+    if args.mode == "store":
+        sys.exit(run_store_ab(args.runs))
     sys.exit(run_full(args.runs) if args.mode == "full" else run_quick())
 
 

@@ -4,11 +4,12 @@ conversation pinning and one message in flight per ChatGPT web account."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -248,3 +249,49 @@ def test_one_message_in_flight_per_web_account(tmp_path: Path) -> None:
             assert "busy" in refused.json()["message"] or "queue" in refused.json()["message"]
         windows = [(r.received_at, r.ended_at) for r in slow.requests]
         assert len(windows) == 1  # the refused request never reached the upstream
+
+
+def test_a_client_chosen_upstream_never_gets_pooled_secrets(
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    pooled = make_fake_jwt(int(time.time()) + 86400)
+    add_account(tmp_path, "alice", access_token=pooled)
+    with pooled_service(tmp_path, emulator) as svc:
+        emulator.clear()
+        own_upstream = f"{emulator.url}/fixtures/F1/backend-api/conversation"
+        refused = ask(svc, reverse_proxy=own_upstream)
+        assert refused.status_code == 500  # the seed's contract for a missing access_token
+        assert "must bring its own access_token" in refused.json()["message"]
+        assert emulator.requests == []
+        allowed = ask(svc, reverse_proxy=own_upstream, access_token="mine")
+        assert allowed.status_code == 200
+        assert emulator.requests[0].headers["authorization"] == "Bearer mine"
+        assert all(pooled not in str(r.headers) for r in emulator.requests)
+        assert httpx.get(f"{svc.url}/v1/conversations").json()["total"] == 1  # refusal not stored
+
+
+def test_an_unhealthy_session_account_is_retried_later(
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    add_account(tmp_path, "later", session_token="sess-ok")
+    with sqlite3.connect(tmp_path / "chatgpt-api.db") as db:
+        db.execute(
+            "UPDATE upstream_accounts SET status = 'unhealthy', reason = 'refresh failed', "
+            "updated_at = ?",
+            ((datetime.now(UTC) - timedelta(minutes=11)).isoformat(),),
+        )
+    with pooled_service(tmp_path, emulator) as svc:
+        assert ask(svc).status_code == 200  # refreshed through the session, healthy again
+    assert "unhealthy" not in cli(tmp_path, "list").stdout
+
+
+def test_a_recently_failed_account_is_not_retried_yet(
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    add_account(tmp_path, "recent", session_token="sess-ok")
+    with sqlite3.connect(tmp_path / "chatgpt-api.db") as db:
+        db.execute("UPDATE upstream_accounts SET status = 'unhealthy', reason = 'refresh failed'")
+    with pooled_service(tmp_path, emulator) as svc:
+        response = ask(svc)
+        assert response.status_code == 503
+        assert "no healthy upstream account" in response.json()["message"]

@@ -32,7 +32,7 @@ V8_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 # Fixtures whose body ends by itself (cleanly); the others are tested separately.
 ENDLESS = {"never-ends", "stall", "stall-headers", "slow-drip"}
-RESETS = {name for name, fx in FIXTURES.items() if fx.ending == "reset"}
+RESETS = {name for name, fx in FIXTURES.items() if fx.ending in ("reset", "reset-headers")}
 FINITE = sorted(set(FIXTURES) - ENDLESS - RESETS)
 
 

@@ -126,11 +126,13 @@ def test_store_latency_counts_each_call(svc: ServiceThread) -> None:
 
     samples = scrape(svc.url)
     store = "chatgpt_api_store_operation_seconds"
-    assert value(samples, f"{store}_count", operation="add_turn") == 2
-    assert value(samples, f"{store}_count", operation="create_conversation") == 1
+    # Each turn is one store call (record_turn: the first creates its conversation with it).
+    assert value(samples, f"{store}_count", operation="record_turn") == 2
+    assert value(samples, f"{store}_count", operation="add_turn") == 0
+    assert value(samples, f"{store}_count", operation="create_conversation") == 0
     assert value(samples, f"{store}_count", operation="list_conversations") == 1
     assert value(samples, f"{store}_count", operation="count_conversations") == 1
-    assert value(samples, f"{store}_bucket", operation="add_turn", le="+Inf") == 2
+    assert value(samples, f"{store}_bucket", operation="record_turn", le="+Inf") == 2
     assert value(samples, f"{store}_count", operation="rename") == 0  # listed, never called
 
 

@@ -363,3 +363,12 @@ def test_json_key_given_twice_is_refused(client: httpx.Client, emulator: Emulato
     )
     assert response.json() == {"message": "invalid [prompt]: given more than once"}
     assert emulator.requests == []
+
+
+def test_json_key_given_twice_with_spaces_is_refused(client: httpx.Client) -> None:
+    response = client.post(
+        "/send_message",
+        content=b'{"access_token" : "a", "prompt" : "x", "prompt"\n:\t"y"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.json() == {"message": "invalid [prompt]: given more than once"}

@@ -34,6 +34,7 @@ from chatgpt_api.store import (
     EngineOptions,
     InvalidParent,
     MessageNotFound,
+    NewConversation,
     NewMessage,
     SQLStore,
     StoredMessage,
@@ -671,3 +672,307 @@ async def store_call(call: Any) -> BaseException | None:
 @pytest.fixture()
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# --- record_turn: the service's one write per turn ------------------------------------------
+
+
+def web(conversation_id: str | None = None, **fields: Any) -> NewConversation:
+    return NewConversation(backend="chatgpt-web", model="gpt-test", id=conversation_id, **fields)
+
+
+async def test_record_turn_creates_then_appends(store: SQLStore) -> None:
+    first = await store.record_turn(
+        "conv-r1",
+        owner="key-1",
+        create=web("conv-r1", title="t\x00itle", upstream_conversation_id="up-1"),
+        parent_id=None,
+        messages=[user("q1", id="u1"), assistant("a1", id="a1")],
+    )
+    assert first.conversation_id == "conv-r1" and first.created
+    assert ids(first.messages) == ["u1", "a1"]
+    assert [m.parent_id for m in first.messages] == [None, "u1"]
+    assert {m.conversation_id for m in first.messages} == {"conv-r1"}
+    loaded = await store.get_conversation("conv-r1", owner="key-1")
+    assert loaded is not None
+    assert (loaded.title, loaded.upstream_conversation_id) == ("t\ufffditle", "up-1")
+    assert (loaded.current_node, loaded.backend) == ("a1", "chatgpt-web")
+
+    second = await store.record_turn(
+        "conv-r1",
+        owner="key-1",
+        create=web("conv-r1"),
+        parent_id="a1",
+        messages=[user("q2"), assistant("a2")],
+    )
+    assert second.conversation_id == "conv-r1" and not second.created
+    assert second.messages[0].parent_id == "a1"
+    assert second.messages[1].parent_id == second.messages[0].id
+    assert await store.messages_of("conv-r1") == [*first.messages, *second.messages]
+    assert ids(await store.path_to(second.messages[-1].id, conversation_id="conv-r1")) == [
+        "u1",
+        "a1",
+        *ids(second.messages),
+    ]
+    again = await store.get_conversation("conv-r1", owner="key-1")
+    assert again is not None and again.current_node == second.messages[-1].id
+    assert again.updated_at >= loaded.updated_at and again.created_at == loaded.created_at
+
+    fresh = await store.record_turn(
+        None, owner=None, create=web(), parent_id=None, messages=[user("anonymous")]
+    )
+    assert fresh.created and fresh.conversation_id not in ("", "conv-r1")
+    assert await store.get_conversation(fresh.conversation_id, owner=None) is not None
+
+
+async def test_record_turn_respects_owners(store: SQLStore) -> None:
+    await store.record_turn(
+        "conv-o", owner="key-1", create=web("conv-o"), parent_id=None, messages=[user()]
+    )
+    # Another owner never appends to it; creating under the same id is a duplicate.
+    with pytest.raises(DuplicateId):
+        await store.record_turn(
+            "conv-o", owner="key-2", create=web("conv-o"), parent_id=None, messages=[user("x")]
+        )
+    with pytest.raises(ConversationNotFound):
+        await store.record_turn(
+            "conv-o", owner=None, create=None, parent_id=None, messages=[user("x")]
+        )
+    # Without an id to keep, the other owner gets a conversation of its own.
+    other = await store.record_turn(
+        "conv-o", owner="key-2", create=web(), parent_id=None, messages=[user("mine")]
+    )
+    assert other.created and other.conversation_id != "conv-o"
+    assert [m.content for m in await store.messages_of("conv-o")] == ["hello"]
+    assert await store.count_conversations(owner="key-2") == 1
+
+
+async def test_record_turn_parent_checks(store: SQLStore) -> None:
+    conversation = await new_conversation(store)
+    [root] = await store.add_turn(conversation.id, parent_id=None, messages=[user("root")])
+    elsewhere = await new_conversation(store)
+    [foreign] = await store.add_turn(elsewhere.id, parent_id=None, messages=[user("foreign")])
+    before = await store.get_conversation(conversation.id, owner="key-1")
+    for parent in ("no-such-message", foreign.id):
+        with pytest.raises(InvalidParent):
+            await store.record_turn(
+                conversation.id,
+                owner="key-1",
+                create=web(),
+                parent_id=parent,
+                messages=[user("q"), assistant("a")],
+            )
+    assert await store.messages_of(conversation.id) == [root]
+    assert await store.get_conversation(conversation.id, owner="key-1") == before
+    # Unknown parents may put the turn at the root instead (web conversations started elsewhere).
+    turn = await store.record_turn(
+        conversation.id,
+        owner="key-1",
+        create=web(),
+        parent_id=foreign.id,
+        messages=[user("q")],
+        unknown_parent_is_root=True,
+    )
+    assert turn.messages[0].parent_id is None and not turn.created
+    created = await store.record_turn(
+        "conv-new",
+        owner="key-1",
+        create=web("conv-new"),
+        parent_id="somewhere-upstream",
+        messages=[user("q")],
+        unknown_parent_is_root=True,
+    )
+    assert created.created and created.messages[0].parent_id is None
+    with pytest.raises(ValueError):
+        await store.record_turn(None, owner=None, create=web(), parent_id=None, messages=[])
+
+
+async def test_record_turn_from_100_tasks_all_stored(store: SQLStore) -> None:
+    conversation = await new_conversation(store)
+    [root] = await store.add_turn(conversation.id, parent_id=None, messages=[user("root")])
+
+    async def turn(n: int) -> Any:
+        if n % 2:  # half append to one conversation, half start their own
+            return await store.record_turn(
+                conversation.id,
+                owner="key-1",
+                create=web(),
+                parent_id=root.id,
+                messages=[user(f"question {n}"), assistant(f"answer {n}")],
+            )
+        return await store.record_turn(
+            f"conv-{n}",
+            owner="key-1",
+            create=web(f"conv-{n}"),
+            parent_id=None,
+            messages=[user(f"question {n}"), assistant(f"answer {n}")],
+        )
+
+    turns = await asyncio.gather(*(turn(n) for n in range(100)))
+    assert [t.created for t in turns] == [n % 2 == 0 for n in range(100)]
+    shared = await store.messages_of(conversation.id)
+    assert len(shared) == 1 + 2 * 50
+    assert len(await store.children_of(root.id, conversation_id=conversation.id)) == 50
+    for n in range(0, 100, 2):
+        own = await store.messages_of(f"conv-{n}")
+        assert [m.content for m in own] == [f"question {n}", f"answer {n}"]
+        assert own == turns[n].messages
+    assert await store.count_conversations(owner="key-1") == 51
+    loaded = await store.get_conversation(conversation.id, owner="key-1")
+    assert loaded is not None and loaded.current_node in {t.messages[-1].id for t in turns}
+
+
+async def test_record_turn_errors_fail_only_their_own_turn(store: SQLStore) -> None:
+    conversation = await new_conversation(store)
+    [root] = await store.add_turn(conversation.id, parent_id=None, messages=[user("root")])
+    bad_parent, duplicate, missing = {3, 11, 12, 25}, {7, 19}, {15}
+
+    async def turn(n: int) -> Any:
+        parent = "no-such-message" if n in bad_parent else root.id
+        answer_id = root.id if n in duplicate else None  # an id that is taken: DuplicateId
+        target = "no-such-conversation" if n in missing else conversation.id
+        return await store.record_turn(
+            target,
+            owner="key-1",
+            create=None,
+            parent_id=parent,
+            messages=[user(f"question {n}"), assistant(f"answer {n}", id=answer_id)],
+        )
+
+    results = await asyncio.gather(*(turn(n) for n in range(30)), return_exceptions=True)
+    for n, result in enumerate(results):
+        if n in bad_parent:
+            assert isinstance(result, InvalidParent), n
+        elif n in duplicate:
+            assert isinstance(result, DuplicateId), n
+        elif n in missing:
+            assert isinstance(result, ConversationNotFound), n
+        else:
+            assert not isinstance(result, BaseException), (n, result)
+    good = 30 - len(bad_parent | duplicate | missing)
+    stored = await store.messages_of(conversation.id)
+    assert len(stored) == 1 + 2 * good
+    assert {m.content for m in stored} == {"root"} | {
+        f"{kind} {n}"
+        for n in range(30)
+        if n not in bad_parent | duplicate | missing
+        for kind in ("question", "answer")
+    }
+    assert len({m.id for m in stored}) == len(stored)
+
+
+async def test_record_turn_cancelled_callers_whole_or_absent(store: SQLStore) -> None:
+    conversation = await new_conversation(store)
+    big = "x" * 100_000
+    started = 0
+    for delay in (0, 0.001, 0.005, 0.02):
+        tasks = [
+            asyncio.create_task(
+                store.record_turn(
+                    conversation.id,
+                    owner="key-1",
+                    create=None,
+                    parent_id=None,
+                    messages=[user(f"{big} {started + n}"), assistant(f"answer {started + n}")],
+                )
+            )
+            for n in range(10)
+        ]
+        started += len(tasks)
+        await asyncio.sleep(delay)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for _ in range(500):  # PostgreSQL: the cancelled callers' writes finish in the background
+        if not _UNFINISHED:
+            break
+        await asyncio.sleep(0.01)
+    # Queued after the cancelled ones (SQLite writes in order): once it is in, they are too.
+    await store.record_turn(
+        conversation.id, owner="key-1", create=None, parent_id=None, messages=[user("after")]
+    )
+    stored = await store.messages_of(conversation.id)
+    by_turn: dict[str, int] = {}
+    for message in stored:
+        if message.content != "after":
+            by_turn[message.content.rsplit(" ", 1)[-1]] = (
+                by_turn.get(message.content.rsplit(" ", 1)[-1], 0) + 1
+            )
+    assert all(count == 2 for count in by_turn.values())  # whole, never half, never twice
+    assert len({m.id for m in stored}) == len(stored)
+    if store.dialect == "sqlite":  # a queued turn is written even if its caller went away
+        assert len(by_turn) == started
+
+
+async def test_close_writes_the_queued_turns(backend: Backend, store: SQLStore) -> None:
+    tasks = [
+        asyncio.create_task(
+            store.record_turn(
+                None, owner=None, create=web(), parent_id=None, messages=[user(f"q{n}")]
+            )
+        )
+        for n in range(20)
+    ]
+    await asyncio.sleep(0)  # every task has queued its turn
+    await store.close()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(not isinstance(r, BaseException) for r in results), results
+    again = await open_store(backend.url)
+    try:
+        assert await again.count_conversations(owner=None) == 20
+    finally:
+        await again.close()
+
+
+async def test_sqlite_turns_share_transactions(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
+    commits: list[int] = []
+    assert store._turn_engine is not None
+    event.listen(store._turn_engine, "commit", lambda _connection: commits.append(1))
+    try:
+        await asyncio.gather(
+            *(
+                store.record_turn(
+                    None, owner=None, create=web(), parent_id=None, messages=[user(f"q{n}")]
+                )
+                for n in range(100)
+            )
+        )
+        assert await store.count_conversations(owner=None) == 100
+        assert len(commits) <= 10  # batches of up to 64 turns, not one commit per turn
+    finally:
+        await store.close()
+
+
+async def test_sqlite_full_database_fails_only_the_big_turn(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
+    conversation = await new_conversation(store)
+
+    def limit_size(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA max_page_count = 60")  # a "disk" of about 240 KiB
+        cursor.close()
+
+    assert store._turn_engine is not None
+    event.listen(store._turn_engine, "connect", limit_size)
+    try:
+
+        async def turn(n: int) -> Any:
+            content = "x" * 1_000_000 if n == 4 else f"small {n}"
+            return await store.record_turn(
+                conversation.id,
+                owner="key-1",
+                create=None,
+                parent_id=None,
+                messages=[user(content)],
+            )
+
+        results = await asyncio.gather(*(turn(n) for n in range(10)), return_exceptions=True)
+        assert isinstance(results[4], StoreUnavailable) and "full" in str(results[4])
+        assert all(not isinstance(r, BaseException) for n, r in enumerate(results) if n != 4)
+        stored = await store.messages_of(conversation.id)
+        assert sorted(m.content for m in stored) == sorted(
+            f"small {n}" for n in range(10) if n != 4
+        )
+    finally:
+        await store.close()

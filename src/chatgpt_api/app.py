@@ -26,6 +26,7 @@ from chatgpt_api.api.conversations import (
     list_conversations,
     rename_conversation,
 )
+from chatgpt_api.api.drain import InFlight, InFlightMiddleware
 from chatgpt_api.api.home import home_page, not_found
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
 from chatgpt_api.api.openapi import openapi_route
@@ -51,6 +52,7 @@ log = logging.getLogger("chatgpt_api")
 
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
+    in_flight = InFlight()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -95,9 +97,15 @@ def create_app(settings: Settings) -> Starlette:
                 pool=pool,
                 limiter=limiter,
             )
+            # Run first at shutdown: requests cut off by the grace deadline store their turns
+            # before the store and the upstream session are closed (see api/drain.py).
+            stack.push_async_callback(in_flight.wait_idle)
             yield
 
-    middleware = [Middleware(ObservabilityMiddleware, metrics=metrics)]
+    middleware = [
+        Middleware(InFlightMiddleware, in_flight=in_flight),
+        Middleware(ObservabilityMiddleware, metrics=metrics),
+    ]
     if settings.access_log:
         structured = settings.log_format == "json"
         middleware.append(Middleware(AccessLogMiddleware, structured=structured))

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(
         30.0, gt=0, description="Seconds allowed to connect to an upstream."
     )
+    upstream_timeout: float | None = Field(
+        600.0,
+        gt=0,
+        description="Seconds a /v1/chat/completions answer may take as a whole (connecting, "
+        "headers and the full stream) before the upstream request is cancelled and the client "
+        "gets 504 upstream_timeout; unset: no limit. The seed routes use their [timeout] field.",
+    )
     allow_request_upstreams: bool = Field(
         True,
         description="Accept a per-request [reverse_proxy] URL (checked by the network policy: "
@@ -129,9 +136,18 @@ class Settings(BaseSettings):
         "ts, level, logger, message and request_id).",
     )
     access_log: bool = Field(True, description="Write one access-log line per request.")
+    shutdown_grace: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds in-flight requests get to finish after SIGTERM (new connections "
+        "are refused at once); streams still running then end with an event: error frame and "
+        "their turns are stored as partial.",
+    )
     require_api_key: bool | None = Field(
         None,
-        description="Require a gateway API key on every route but GET / and /openapi.json: "
+        description="Require a gateway API key on the API routes (/send_message, "
+        "/get_access_token, /v1/*; the status page, /openapi.json, /playground, /healthz, "
+        "/readyz and /metrics stay open): "
         "unset = required as soon as one active key exists, true = always (no keys: every "
         "request is refused), false = never (a valid key still identifies its owner).",
     )

@@ -59,7 +59,9 @@ def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
         log_config=None,
         log_level=settings.log_level,
         server_header=False,
-        timeout_graceful_shutdown=10,
+        # uvicorn types this as int but waits with asyncio.wait_for: fractions work. Streams
+        # still running at the deadline are cancelled and ended by the app (api/drain.py).
+        timeout_graceful_shutdown=settings.shutdown_grace,  # type: ignore[arg-type]
     )
 
 

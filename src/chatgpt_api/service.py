@@ -28,7 +28,9 @@ from chatgpt_api.accounts.pool import AccountPool, PoolUnavailable
 from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.errors import (
+    AuthenticationError,
     NotFound,
+    RequestError,
     ServiceError,
     UpstreamConnectError,
     UpstreamNoAnswer,
@@ -36,6 +38,7 @@ from chatgpt_api.errors import (
     UpstreamTimeout,
 )
 from chatgpt_api.history import fold_transcript, trim_history
+from chatgpt_api.limits.errors import PoolBusy
 from chatgpt_api.messages import (
     ChatEvent,
     ChatRequest,
@@ -47,9 +50,12 @@ from chatgpt_api.messages import (
 )
 from chatgpt_api.observability.context import note_route
 from chatgpt_api.registry import ModelRegistry, ModelRoute
-from chatgpt_api.store import ConversationStore, DuplicateId, NewMessage
+from chatgpt_api.store import ConversationStore, DuplicateId, NewConversation, NewMessage
 
 log = logging.getLogger("chatgpt_api.service")
+
+#: Refusals that happen before any upstream is contacted: such a turn is not stored.
+NOT_STORED: tuple[type[BaseException], ...] = (RequestError, PoolUnavailable, PoolBusy)
 
 #: Accounts tried for one turn before giving up (failover happens only before the first byte).
 MAX_POOL_ATTEMPTS = 4
@@ -113,8 +119,18 @@ class ChatService:
     async def open_turn(self, turn: TurnInput) -> Turn:
         route = self.registry.resolve(turn.model)
         note_route(route.backend, route.name, route.listed)
+        if self._store is not None and turn.conversation_id is None:
+            # A follow-up reads the store while planning; a new conversation would not touch
+            # it before the answer is in. Fail fast (503) rather than lose the answer then.
+            await self._store.ping()
         plan = await self._plan(route, turn)
         backend = self._backends.for_route(route)
+        if turn.upstream_url is not None and not turn.credential:
+            # A client-chosen upstream must never receive the pool's or the operator's secrets.
+            raise AuthenticationError(
+                "a request that names its own upstream (reverse_proxy) must bring its own "
+                "access_token"
+            )
         if plan.request.credential or self._pool is None:
             events = backend.stream_chat(plan.request)
         else:
@@ -124,7 +140,11 @@ class ChatService:
         return Turn(route, self._recorded(plan, events))
 
     async def _plan(self, route: ModelRoute, turn: TurnInput) -> _Plan:
-        credential = route.api_key or turn.credential or ""
+        # A per-request upstream only ever gets the request's own credential.
+        if turn.upstream_url is not None:
+            credential = turn.credential or ""
+        else:
+            credential = route.api_key or turn.credential or ""
         base = ChatRequest(
             messages=turn.messages,
             model=route.upstream_model,
@@ -293,6 +313,8 @@ class ChatService:
     async def _store_failed(
         self, plan: _Plan, text: str, error: BaseException | None, started: float
     ) -> None:
+        if not text and isinstance(error, NOT_STORED):
+            return  # refused before anything reached an upstream: there is no turn to keep
         cancelled = error is None or isinstance(error, asyncio.CancelledError | GeneratorExit)
         message = error.message if isinstance(error, ServiceError) else None
         assistant = NewMessage(
@@ -335,27 +357,8 @@ class ChatService:
         fresh_ids: bool,
     ) -> tuple[str, str]:
         assert self._store is not None
-        store = self._store
         keep_ids = plan.stateful and not fresh_ids
         conversation_id = plan.stored_conversation or upstream_conversation
-        conversation = None
-        if conversation_id and not fresh_ids:
-            conversation = await store.get_conversation(conversation_id, owner=plan.owner)
-        if conversation is None:
-            conversation = await store.create_conversation(
-                backend=plan.route.backend,
-                model=plan.route.name,
-                owner=plan.owner,
-                title=_title(plan.new_messages),
-                conversation_id=conversation_id if keep_ids else None,
-                upstream_conversation_id=upstream_conversation,
-            )
-        parent_id = plan.parent_id
-        if (
-            parent_id
-            and await store.get_message(parent_id, conversation_id=conversation.id) is None
-        ):
-            parent_id = None  # a web conversation started elsewhere: its history is upstream
         user_id = plan.request.user_message_id if keep_ids else None
         last = len(plan.new_messages) - 1
         new = [
@@ -363,8 +366,26 @@ class ChatService:
             for i, m in enumerate(plan.new_messages)
         ]
         answer = assistant if keep_ids else replace(assistant, id=None)
-        stored = await store.add_turn(conversation.id, parent_id=parent_id, messages=[*new, answer])
-        return conversation.id, stored[-1].id
+        # One store call, one transaction (batched with other requests' turns on SQLite):
+        # append to the owner's conversation, or create it with this turn as its first (under
+        # the upstream's id when keeping ids) — a crash or an outage can never leave an empty
+        # conversation behind. A parent the conversation does not have (a web conversation
+        # started elsewhere: its history is upstream) puts the turn at the root.
+        recorded = await self._store.record_turn(
+            None if fresh_ids else conversation_id or None,
+            owner=plan.owner,
+            create=NewConversation(
+                backend=plan.route.backend,
+                model=plan.route.name,
+                title=_title(plan.new_messages),
+                upstream_conversation_id=upstream_conversation,
+                id=conversation_id if keep_ids else None,
+            ),
+            parent_id=plan.parent_id or None,
+            messages=[*new, answer],
+            unknown_parent_is_root=True,
+        )
+        return recorded.conversation_id, recorded.messages[-1].id
 
 
 def _usage_dict(answer: Finished) -> dict[str, int] | None:

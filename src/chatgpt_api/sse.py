@@ -24,6 +24,11 @@ from dataclasses import dataclass
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 
 
+#: A longer ``retry`` is ignored like an invalid one (int() refuses over 4,300 digits, and no
+#: reconnection time needs more than 20).
+_MAX_RETRY_DIGITS = 20
+
+
 class EventTooLarge(ValueError):
     """A line or event exceeded the decoder's size limit."""
 

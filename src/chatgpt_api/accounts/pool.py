@@ -9,7 +9,8 @@
   ``Retry-After``.
 * **Tokens**: the access token's JWT ``exp`` is read when it is stored; within
   ``REFRESH_MARGIN`` of expiry, or once after an upstream 401, it is refreshed through the
-  session token. An account whose refresh fails is marked unhealthy with the reason.
+  session token. An account whose refresh fails is marked unhealthy with the reason; one that
+  has a session token is tried again (by refreshing) ``RETRY_UNHEALTHY_AFTER`` later.
 * **Cooldown**: an upstream 429 cools the account down for its ``Retry-After`` (or
   ``default_cooldown``); when every account is cooling down the caller gets 503 +
   ``Retry-After``.
@@ -37,6 +38,8 @@ from chatgpt_api.accounts.tokens import jwt_expiry
 from chatgpt_api.errors import AuthenticationError, ServiceError
 
 REFRESH_MARGIN = timedelta(minutes=5)
+#: An unhealthy account that has a session token is tried again (by refreshing) after this.
+RETRY_UNHEALTHY_AFTER = timedelta(minutes=10)
 LIST_CACHE_SECONDS = 2.0
 
 
@@ -79,6 +82,15 @@ class PoolSettings:
     max_wait: float = 30.0
     max_queue: int = 16
     default_cooldown: float = 60.0
+
+
+def _may_retry(account: Account, now: datetime) -> bool:
+    """Whether an unhealthy account is due another refresh attempt."""
+    return (
+        account.status == "unhealthy"
+        and account.session_secret is not None
+        and account.updated_at + RETRY_UNHEALTHY_AFTER <= now
+    )
 
 
 class AccountPool:
@@ -130,9 +142,9 @@ class AccountPool:
                 async with self._locks.hold(
                     account.id, max_wait=self._settings.max_wait, max_queue=self._settings.max_queue
                 ):
-                    yield Lease(account, await self.credential(account))
+                    yield Lease(account, await self._usable_credential(account))
             else:
-                yield Lease(account, await self.credential(account))
+                yield Lease(account, await self._usable_credential(account))
         finally:
             self._inflight[account.id] -= 1
             if not self._inflight[account.id]:
@@ -153,7 +165,7 @@ class AccountPool:
         usable = [
             a
             for a in candidates
-            if a.status == "healthy"
+            if (a.status == "healthy" or _may_retry(a, now))
             and a.id not in exclude
             and (a.cooldown_until is None or a.cooldown_until <= now)
         ]
@@ -200,6 +212,11 @@ class AccountPool:
                 wait,
             )
         return account
+
+    async def _usable_credential(self, account: Account) -> str:
+        if account.status == "unhealthy":
+            return await self.refresh(account)  # a retry: only a new token can help
+        return await self.credential(account)
 
     async def credential(self, account: Account) -> str:
         """The account's token or key, refreshed first if it is about to expire."""

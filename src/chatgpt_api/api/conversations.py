@@ -89,9 +89,12 @@ def _int(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
+    # ASCII digits only ("²".isdigit() is True but int() refuses it), and no more of them than
+    # ``high`` has (int() refuses over 4,300 digits): either would be an unexpected 500.
+    digits = raw.lstrip("0") or "0"
     if not raw.isdigit() or int(raw) > high:
         raise RequestError(f"Invalid '{name}': expected an integer from 0 to {high}.", param=name)
-    return int(raw)
+    return int(digits)
 
 
 async def _owner(request: Request) -> str | None:

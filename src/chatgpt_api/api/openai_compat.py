@@ -31,6 +31,7 @@ from starlette.responses import Response
 from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import read_body
 from chatgpt_api.api.disconnect import cancel_on_disconnect
+from chatgpt_api.api.drain import openai_shutdown_frame
 from chatgpt_api.api.errors import openai_error_body, openai_error_response
 from chatgpt_api.api.openai_request import parse_completion_request
 from chatgpt_api.api.responses import JSONResponse
@@ -40,7 +41,7 @@ from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import ModelNotFound, RequestError
 from chatgpt_api.messages import ChatEvent, Finished, Message, TextDelta, Usage
 from chatgpt_api.observability.context import note_first_token
-from chatgpt_api.service import collect_answer, next_event
+from chatgpt_api.service import collect_answer, deadline_after, next_event
 
 STARTED = int(time.time())
 
@@ -117,6 +118,7 @@ async def completion_frames(
     events: AsyncGenerator[ChatEvent, None],
     meta: _Meta,
     include_usage: bool,
+    deadline: float | None = None,
 ) -> AsyncGenerator[bytes, None]:
     sent = ""
     event = first
@@ -128,7 +130,7 @@ async def completion_frames(
             if text.startswith(sent) and len(text) > len(sent):
                 yield _chunk(meta, {"content": text[len(sent) :]})
                 sent = text
-            event = await next_event(events, None)
+            event = await next_event(events, deadline)
     except Exception as exc:
         _, body, _ = openai_error_body(exc)
         yield b"data: " + orjson.dumps(body) + b"\n\n"
@@ -156,6 +158,7 @@ async def completion_frames(
 
 async def chat_completions(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
+    deadline = deadline_after(state.settings.upstream_timeout)
     try:
         caller = await authenticate(request)
         body = await read_json_object(request, state.settings.max_body_size)
@@ -182,11 +185,11 @@ async def chat_completions(request: Request) -> Response:
             parsed.turn.messages,
         )
         if parsed.stream:
-            first = await cancel_on_disconnect(request.receive, next_event(turn.events, None))
+            first = await cancel_on_disconnect(request.receive, next_event(turn.events, deadline))
             note_first_token(stream=True)
-            frames = completion_frames(first, turn.events, meta, parsed.include_usage)
-            return EventStreamResponse(frames)  # type: ignore[return-value]
-        answer = await cancel_on_disconnect(request.receive, collect_answer(turn.events, None))
+            frames = completion_frames(first, turn.events, meta, parsed.include_usage, deadline)
+            return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
+        answer = await cancel_on_disconnect(request.receive, collect_answer(turn.events, deadline))
         note_first_token(stream=False)
     except Exception as exc:
         return openai_error_response(exc)

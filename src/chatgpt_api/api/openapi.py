@@ -23,6 +23,23 @@ _SEED_UNAUTHORIZED = {
     "description": "Missing or invalid gateway API key (Bearer or api_key field).",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SeedError"}}},
 }
+_SEED_RATE_LIMITED = {
+    "description": "A gateway rate limit refused the request (with Retry-After).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SeedError"}}},
+}
+_SEED_UNAVAILABLE = {
+    "description": "The gateway cannot take the request now: the upstream account pool is busy "
+    "or empty, or the rate limiter's store is down (with Retry-After when known).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SeedError"}}},
+}
+#: The seed routes' contract: the gateway's own refusals keep their status, and every other
+#: failure is 500 ``{"message": ...}``.
+_SEED_FAILURES = {
+    "401": _SEED_UNAUTHORIZED,
+    "429": _SEED_RATE_LIMITED,
+    "500": _SEED_ERROR,
+    "503": _SEED_UNAVAILABLE,
+}
 
 
 def _openai_errors(*statuses: int) -> dict[str, Any]:
@@ -129,11 +146,10 @@ _PATHS: dict[str, Any] = {
                     "description": "The answer, or with stream=true an event stream.",
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/SeedAnswer"}},
-                        "text/event-stream": {"schema": {"type": "string"}},
+                        "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}},
                     },
                 },
-                "401": _SEED_UNAUTHORIZED,
-                "500": _SEED_ERROR,
+                **_SEED_FAILURES,
             },
         }
     },
@@ -143,8 +159,7 @@ _PATHS: dict[str, Any] = {
             "requestBody": _form_and_json("#/components/schemas/GetAccessToken"),
             "responses": {
                 "200": _json("#/components/schemas/AccessToken", "The token."),
-                "401": _SEED_UNAUTHORIZED,
-                "500": _SEED_ERROR,
+                **_SEED_FAILURES,
             },
         }
     },
@@ -159,7 +174,7 @@ _PATHS: dict[str, Any] = {
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/ChatCompletion"}
                         },
-                        "text/event-stream": {"schema": {"type": "string"}},
+                        "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}},
                     },
                 },
                 **_openai_errors(400, 401, 404, 413, 415, 429, 500, 502, 503, 504),
@@ -169,18 +184,27 @@ _PATHS: dict[str, Any] = {
     "/v1/models": {
         "get": {
             "summary": "List models",
-            "responses": {"200": _json("#/components/schemas/ModelList", "Models.")},
+            "responses": {
+                "200": _json("#/components/schemas/ModelList", "Models."),
+                **_openai_errors(401),
+            },
         }
     },
     "/v1/models/{model}": {
         "get": {
             "summary": "One model",
             "parameters": [
-                {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": "model",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "example": "gpt-4o-mini",
+                }
             ],
             "responses": {
                 "200": _json("#/components/schemas/Model", "The model."),
-                **_openai_errors(404),
+                **_openai_errors(401, 404),
             },
         }
     },
@@ -193,11 +217,15 @@ _PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 0, "maximum": 100},
                 },
-                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {
+                    "name": "offset",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 10**9},
+                },
             ],
             "responses": {
                 "200": _json("#/components/schemas/ConversationList", "A page."),
-                **_openai_errors(400, 503),
+                **_openai_errors(400, 401, 503),
             },
         }
     },
@@ -207,7 +235,7 @@ _PATHS: dict[str, Any] = {
             "parameters": [_ID_PARAM],
             "responses": {
                 "200": _json("#/components/schemas/ConversationTree", "The tree."),
-                **_openai_errors(404, 503),
+                **_openai_errors(401, 404, 503),
             },
         },
         "patch": {
@@ -216,7 +244,7 @@ _PATHS: dict[str, Any] = {
             "requestBody": _json_body("#/components/schemas/Rename"),
             "responses": {
                 "200": _json("#/components/schemas/Conversation", "Renamed."),
-                **_openai_errors(400, 404, 503),
+                **_openai_errors(400, 401, 404, 413, 503),
             },
         },
         "delete": {
@@ -224,7 +252,7 @@ _PATHS: dict[str, Any] = {
             "parameters": [_ID_PARAM],
             "responses": {
                 "200": _json("#/components/schemas/Deleted", "Deleted."),
-                **_openai_errors(404, 503),
+                **_openai_errors(401, 404, 503),
             },
         },
     },
@@ -234,7 +262,7 @@ _PATHS: dict[str, Any] = {
             "parameters": [_ID_PARAM],
             "responses": {
                 "200": _json("#/components/schemas/ConversationTree", "The tree."),
-                **_openai_errors(404, 503),
+                **_openai_errors(401, 404, 503),
             },
         }
     },
@@ -242,8 +270,24 @@ _PATHS: dict[str, Any] = {
 
 _STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
+_NON_EMPTY_STRING = {"type": "string", "minLength": 1}
+_MESSAGE_ID = {
+    "type": "string",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
 
 _SCHEMAS: dict[str, Any] = {
+    "Event": {
+        "type": "object",
+        "description": "One server-sent event (the schema applies to each event of a stream).",
+        "required": ["data"],
+        "properties": {
+            "data": {**_STRING, "description": "A JSON object, or [DONE] at the end."},
+            "event": _STRING,
+            "id": _STRING,
+            "retry": {"type": "integer"},
+        },
+    },
     "SeedError": {
         "type": "object",
         "required": ["message"],
@@ -268,17 +312,36 @@ _SCHEMAS: dict[str, Any] = {
     },
     "SendMessage": {
         "type": "object",
+        "required": ["prompt"],
+        "description": "Anything else is refused with 500 {message}, as the seed did.",
         "properties": {
-            "access_token": _STRING,
-            "prompt": _STRING,
+            "access_token": {
+                **_NON_EMPTY_STRING,
+                "description": "Required unless upstream accounts are configured.",
+            },
+            "prompt": _NON_EMPTY_STRING,
             "model": _STRING,
-            "timeout": {"type": ["string", "number"], "description": "Milliseconds."},
-            "conversation_id": _STRING,
-            "parent_message_id": _STRING,
+            "timeout": {
+                "type": ["string", "number"],
+                "minimum": 0,
+                "description": "Milliseconds (JavaScript Number() of a string); 0 means none.",
+            },
+            "conversation_id": {**_MESSAGE_ID, "description": "Given with parent_message_id."},
+            "parent_message_id": {**_MESSAGE_ID, "description": "Given with conversation_id."},
             "reverse_proxy": _STRING,
-            "stream": {"type": ["string", "boolean"]},
+            "stream": {
+                "oneOf": [
+                    {"type": "boolean"},
+                    {"enum": ["true", "false", "1", "0", "yes", "no", "on", "off", ""]},
+                ]
+            },
             "api_key": {**_STRING, "description": "Gateway API key (or Authorization: Bearer)."},
         },
+        "dependentRequired": {
+            "conversation_id": ["parent_message_id"],
+            "parent_message_id": ["conversation_id"],
+        },
+        "examples": [{"access_token": "eyJhbGciOi...", "prompt": "Hello"}],
     },
     "SeedAnswer": {
         "type": "object",
@@ -294,6 +357,7 @@ _SCHEMAS: dict[str, Any] = {
             "session_token": _STRING,
             "api_key": {**_STRING, "description": "Gateway API key (or Authorization: Bearer)."},
         },
+        "examples": [{"email": "me@example.com", "password": "pw"}, {"session_token": "eyJ..."}],
     },
     "AccessToken": {
         "type": "object",
@@ -321,30 +385,51 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["role"],
         "properties": {
             "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
-            "content": {"type": ["string", "array", "null"]},
+            "content": {
+                "oneOf": [
+                    {"type": ["string", "null"]},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/TextPart"}},
+                ]
+            },
         },
+    },
+    "TextPart": {
+        "type": "object",
+        "required": ["type", "text"],
+        "properties": {"type": {"const": "text"}, "text": _STRING},
     },
     "ChatCompletionRequest": {
         "type": "object",
         "required": ["messages"],
         "properties": {
-            "model": _STRING,
-            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}},
+            "model": _NON_EMPTY_STRING,
+            "messages": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"$ref": "#/components/schemas/ChatMessage"},
+            },
             "stream": {"type": "boolean"},
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
             "top_p": {"type": "number", "minimum": 0, "maximum": 1},
             "max_tokens": {"type": "integer", "minimum": 1},
             "max_completion_tokens": {"type": "integer", "minimum": 1},
-            "stop": {"type": ["string", "array"]},
+            "stop": {
+                "oneOf": [{"type": "string"}, {"type": "array", "maxItems": 4, "items": _STRING}]
+            },
             "user": _STRING,
             "n": {"type": "integer", "const": 1},
             "stream_options": {
                 "type": "object",
                 "properties": {"include_usage": {"type": "boolean"}},
             },
-            "conversation_id": {**_STRING, "description": "Extension: continue a conversation."},
-            "parent_message_id": {**_STRING, "description": "Extension: branch point."},
+            "conversation_id": {
+                **_MESSAGE_ID,
+                "description": "Extension: continue a conversation.",
+            },
+            "parent_message_id": {**_MESSAGE_ID, "description": "Extension: branch point."},
         },
+        "dependentRequired": {"parent_message_id": ["conversation_id"]},
+        "examples": [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}],
     },
     "ChatCompletion": {
         "type": "object",
@@ -415,7 +500,12 @@ _SCHEMAS: dict[str, Any] = {
             },
         ]
     },
-    "Rename": {"type": "object", "required": ["title"], "properties": {"title": _STRING}},
+    "Rename": {
+        "type": "object",
+        "required": ["title"],
+        "properties": {"title": {"type": "string", "pattern": "\\S", "maxLength": 500}},
+        "examples": [{"title": "Trip planning"}],
+    },
     "Deleted": {
         "type": "object",
         "properties": {

@@ -27,6 +27,7 @@ from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import Fields, read_fields
 from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
 from chatgpt_api.api.disconnect import cancel_on_disconnect
+from chatgpt_api.api.drain import seed_shutdown_frame
 from chatgpt_api.api.errors import seed_error_response
 from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
@@ -154,7 +155,8 @@ async def send_message(request: Request) -> Response:
         if params.stream:
             first = await cancel_on_disconnect(request.receive, next_event(events, deadline))
             note_first_token(stream=True)
-            return EventStreamResponse(seed_frames(first, events, deadline))  # type: ignore[return-value]
+            frames = seed_frames(first, events, deadline)
+            return EventStreamResponse(frames, seed_shutdown_frame())  # type: ignore[return-value]
         answer = await cancel_on_disconnect(request.receive, collect_answer(events, deadline))
         note_first_token(stream=False)
     except Exception as exc:

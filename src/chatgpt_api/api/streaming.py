@@ -13,6 +13,8 @@ The seed route's stream (``stream=true``)::
 
 A failure after the stream began is one ``event: error`` frame with ``{"message": ...}``
 (plus ``text`` with the partial answer when the upstream stream was cut off), then the end.
+So is a stream the server cuts off at shutdown, once the grace period is over (see
+:mod:`chatgpt_api.api.drain`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from chatgpt_api.api.disconnect import DisconnectWatch
+from chatgpt_api.api.drain import end_cut_off_stream, swallow_cancellation
 from chatgpt_api.api.errors import seed_error_body
 from chatgpt_api.messages import ChatEvent, Finished, TextDelta
 from chatgpt_api.service import next_event
@@ -40,8 +43,12 @@ _HEADERS = [
 class EventStreamResponse:
     """Streams ``frames`` as ``text/event-stream``; stops them if the client goes away."""
 
-    def __init__(self, frames: AsyncGenerator[bytes, None]) -> None:
+    def __init__(
+        self, frames: AsyncGenerator[bytes, None], cut_off_frame: bytes | None = None
+    ) -> None:
         self._frames = frames
+        #: Sent when the server cancels the stream at shutdown (see :mod:`.drain`).
+        self._cut_off_frame = cut_off_frame
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
@@ -53,8 +60,14 @@ class EventStreamResponse:
             watch.finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            if not watch.was_cancelled_by_disconnect():
+            if watch.was_cancelled_by_disconnect():
+                return
+            if self._cut_off_frame is None:
                 raise
+            # The shutdown grace period is over: the turn was stored as partial on the way
+            # out; end the stream properly, then let the task finish on its own.
+            swallow_cancellation()
+            await end_cut_off_stream(send, self._cut_off_frame)
         except OSError:
             pass  # the client went away while we were writing
         finally:

@@ -100,6 +100,7 @@ def _resolve(node: Any, tokens: list[str]) -> Any:
 
 
 def _is_index(token: str) -> bool:
+    # No list is 10**20 long; the bound also keeps int() from refusing a 4,301-digit token.
     return token.isascii() and token.isdigit()
 
 

@@ -13,7 +13,14 @@ from typing import TypeVar
 
 from prometheus_client import Histogram
 
-from chatgpt_api.store import Conversation, ConversationStore, NewMessage, StoredMessage
+from chatgpt_api.store import (
+    Conversation,
+    ConversationStore,
+    NewConversation,
+    NewMessage,
+    RecordedTurn,
+    StoredMessage,
+)
 
 T = TypeVar("T")
 
@@ -24,6 +31,7 @@ OPERATIONS = (
     "list_conversations",
     "count_conversations",
     "add_turn",
+    "record_turn",
     "get_message",
     "path_to",
     "messages_of",
@@ -58,6 +66,7 @@ class TimedStore:
         title: str | None = None,
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
+        messages: Sequence[NewMessage] = (),
     ) -> Conversation:
         return await self._timed(
             "create_conversation",
@@ -68,6 +77,7 @@ class TimedStore:
                 title=title,
                 conversation_id=conversation_id,
                 upstream_conversation_id=upstream_conversation_id,
+                messages=messages,
             ),
         )
 
@@ -104,6 +114,28 @@ class TimedStore:
         return await self._timed(
             "add_turn",
             self.inner.add_turn(conversation_id, parent_id=parent_id, messages=messages),
+        )
+
+    async def record_turn(
+        self,
+        conversation_id: str | None,
+        *,
+        owner: str | None,
+        create: NewConversation | None,
+        parent_id: str | None,
+        messages: Sequence[NewMessage],
+        unknown_parent_is_root: bool = False,
+    ) -> RecordedTurn:
+        return await self._timed(
+            "record_turn",
+            self.inner.record_turn(
+                conversation_id,
+                owner=owner,
+                create=create,
+                parent_id=parent_id,
+                messages=messages,
+                unknown_parent_is_root=unknown_parent_is_root,
+            ),
         )
 
     async def get_message(self, message_id: str, *, conversation_id: str) -> StoredMessage | None:

@@ -9,6 +9,12 @@ Usage::
         messages=[NewMessage("user", "Hi"), NewMessage("assistant", "Hello!", model="gpt-4o")],
     )
     history = await store.path_to(answer.id, conversation_id=conv.id)   # root → answer
+    # The service's one write per turn: get-or-create the conversation, check the parent,
+    # insert the messages, move the tip, all in one transaction (batched on SQLite).
+    turn = await store.record_turn(
+        conv.id, owner=key_id, create=NewConversation(backend="openai", model="gpt-4o"),
+        parent_id=answer.id, messages=[NewMessage("user", "More"), NewMessage("assistant", "…")],
+    )
     await store.close()
 
 :func:`open_store` creates the directory of a SQLite file if needed and applies the schema
@@ -40,7 +46,9 @@ from chatgpt_api.store.sql import SQLStore
 from chatgpt_api.store.values import (
     Conversation,
     MessageStatus,
+    NewConversation,
     NewMessage,
+    RecordedTurn,
     StoredMessage,
     StoredRole,
 )
@@ -54,7 +62,9 @@ __all__ = [
     "InvalidParent",
     "MessageNotFound",
     "MessageStatus",
+    "NewConversation",
     "NewMessage",
+    "RecordedTurn",
     "SQLStore",
     "StoreUnavailable",
     "StoredMessage",
@@ -79,4 +89,4 @@ async def open_store(url: str, options: EngineOptions | None = None) -> SQLStore
     except BaseException:
         await engine.dispose()
         raise
-    return SQLStore(engine)
+    return SQLStore(engine, options)

@@ -12,8 +12,13 @@ and ``foreign_keys=ON``. The sqlite3 module's own transaction handling is switch
 engine emits ``BEGIN`` itself, so DDL is transactional too; connections obtained from
 :func:`writer` begin with ``BEGIN IMMEDIATE``, taking SQLite's single write lock up front (a
 deferred transaction that later tries to write can fail with "database is locked" without
-waiting). PostgreSQL connections get a connect timeout; both use ``pool_pre_ping`` so a
-connection the server dropped is replaced at the next checkout.
+waiting). PostgreSQL connections get a connect timeout and ``pool_pre_ping``, so a connection
+the server dropped is replaced at the next checkout (SQLite has no server to drop one: no ping,
+which saves a round trip through aiosqlite's thread per checkout).
+
+:func:`sqlite_writer_engine` makes the synchronous engine (plain ``sqlite3``, same pragmas, every
+transaction ``BEGIN IMMEDIATE``) that the store's writer thread uses for batched turns on a
+SQLite file.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from chatgpt_api.errors import ConfigurationError
 from chatgpt_api.store.errors import StoreUnavailable
@@ -34,6 +40,7 @@ from chatgpt_api.store.errors import StoreUnavailable
 DATABASE_FILENAME: Final = "chatgpt-api.db"
 _WRITE_OPTION: Final = "chatgpt_api_store_write"
 _SQLITE_DRIVER: Final = "sqlite+aiosqlite"
+_SQLITE_SYNC_DRIVER: Final = "sqlite+pysqlite"
 _POSTGRES_DRIVER: Final = "postgresql+asyncpg"
 
 
@@ -129,9 +136,30 @@ def _sqlite_engine(url: URL, options: EngineOptions) -> AsyncEngine:
     if sqlite_path(url) is None:
         # One connection holds the whole in-memory database; checkouts take turns on it.
         pool = {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0}
-    engine = create_async_engine(
-        url, pool_pre_ping=True, connect_args={"timeout": options.busy_timeout}, **pool
+    engine = create_async_engine(url, connect_args={"timeout": options.busy_timeout}, **pool)
+    _configure_sqlite(engine.sync_engine, options, always_immediate=False)
+    return engine
+
+
+def sqlite_writer_engine(url: URL, options: EngineOptions | None = None) -> Engine | None:
+    """A synchronous engine on the same SQLite file for one writer thread (one connection, every
+    transaction ``BEGIN IMMEDIATE``); None for PostgreSQL or an in-memory database."""
+    if url.get_backend_name() != "sqlite" or sqlite_path(url) is None:
+        return None
+    options = options or EngineOptions()
+    engine = create_sync_engine(
+        url.set(drivername=_SQLITE_SYNC_DRIVER),
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"timeout": options.busy_timeout, "check_same_thread": False},
     )
+    _configure_sqlite(engine, options, always_immediate=True)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, options: EngineOptions, *, always_immediate: bool) -> None:
+    """The pragmas of every new connection, and ``BEGIN`` / ``BEGIN IMMEDIATE`` emitted by us."""
     busy_ms = max(0, int(options.busy_timeout * 1000))
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -146,9 +174,8 @@ def _sqlite_engine(url: URL, options: EngineOptions) -> AsyncEngine:
             cursor.close()
 
     def on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        write = always_immediate or connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
-    event.listen(engine.sync_engine, "connect", on_connect)
-    event.listen(engine.sync_engine, "begin", on_begin)
-    return engine
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)

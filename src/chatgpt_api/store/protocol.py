@@ -11,6 +11,12 @@ Contract (checked for every implementation by ``tests/test_store_contract.py``):
   :class:`InvalidParent`). Adding from a message that is not the tip makes a sibling branch. The
   conversation's ``current_node`` moves to the turn's last message and ``updated_at`` is bumped.
   On any error nothing of the turn is written.
+* ``record_turn`` is the one write of a finished turn: get-or-create the conversation, check
+  the parent, append the chain and move the tip, atomically. An existing conversation of
+  another owner is not appended to: it is created under ``create.id``, which then fails with
+  :class:`DuplicateId` if that id is taken. Concurrent calls may share a transaction (batched on
+  SQLite), but each caller gets its own result or error, only after its turn was committed; a
+  turn whose caller is cancelled is written whole or not at all.
 * ``updated_at`` tracks activity (new turns); ``rename``, ``set_current_node`` and
   ``set_upstream_conversation_id`` leave it alone, so renaming does not reorder the list.
 * Failures of the database itself raise :class:`StoreUnavailable` (HTTP 503); the store
@@ -22,7 +28,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from chatgpt_api.store.values import Conversation, NewMessage, StoredMessage
+from chatgpt_api.store.values import (
+    Conversation,
+    NewConversation,
+    NewMessage,
+    RecordedTurn,
+    StoredMessage,
+)
 
 
 class ConversationStore(Protocol):
@@ -35,8 +47,11 @@ class ConversationStore(Protocol):
         title: str | None = None,
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
+        messages: Sequence[NewMessage] = (),
     ) -> Conversation:
-        """A new, empty conversation (a uuid4 id unless ``conversation_id`` is given)."""
+        """A new conversation (a uuid4 id unless ``conversation_id`` is given): empty, or with
+        ``messages`` as its first turn (a chain from the root, ``current_node`` its last),
+        written in the same transaction — never a conversation without its first turn."""
         ...
 
     async def get_conversation(
@@ -63,6 +78,25 @@ class ConversationStore(Protocol):
         messages: Sequence[NewMessage],
     ) -> list[StoredMessage]:
         """Append a chain of messages under ``parent_id``; see the module docstring."""
+        ...
+
+    async def record_turn(
+        self,
+        conversation_id: str | None,
+        *,
+        owner: str | None,
+        create: NewConversation | None,
+        parent_id: str | None,
+        messages: Sequence[NewMessage],
+        unknown_parent_is_root: bool = False,
+    ) -> RecordedTurn:
+        """Store a whole turn in one transaction; see the module docstring.
+
+        Appends to the owner's conversation ``conversation_id`` if there is one; otherwise
+        creates one as ``create`` says (ConversationNotFound if ``create`` is None), the chain
+        at its root. A ``parent_id`` not in the conversation is :class:`InvalidParent`, or the
+        root if ``unknown_parent_is_root``.
+        """
         ...
 
     async def get_message(

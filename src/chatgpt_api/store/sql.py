@@ -13,6 +13,14 @@ database and get consecutive ``position`` values.
 Cancellation: a write, once started, runs to its end even if the caller is cancelled (a client
 that goes away must not leave a turn half-done or a connection in an unknown state); the caller
 still sees :class:`asyncio.CancelledError` at once.
+
+Turns (:meth:`SQLStore.record_turn`, the service's one write per turn) are written by
+:func:`.turns.write_turns`. On SQLite they go through a :class:`.batcher.WriteBatcher`: one
+writer task, holding the same write lock as every other write, commits everything queued so far
+in one transaction; on a SQLite file it does so in a dedicated thread on a synchronous
+connection (:func:`.engine.sqlite_writer_engine`), one thread hop per batch. On PostgreSQL each
+turn is its own transaction, run in parallel. :meth:`SQLStore.close` first writes what is
+queued.
 """
 
 from __future__ import annotations
@@ -22,15 +30,18 @@ import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Row, Select, delete, func, insert, literal, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatgpt_api.messages import Usage
-from chatgpt_api.store.engine import writer
+from chatgpt_api.store.batcher import WriteBatcher
+from chatgpt_api.store.engine import EngineOptions, sqlite_writer_engine, writer
 from chatgpt_api.store.errors import (
     ConversationNotFound,
     InvalidParent,
@@ -40,10 +51,13 @@ from chatgpt_api.store.errors import (
 from chatgpt_api.store.protocol import ConversationStore
 from chatgpt_api.store.schema import conversations as conv_table
 from chatgpt_api.store.schema import messages as msg_table
+from chatgpt_api.store.turns import Outcome, TurnWrite, write_turns
 from chatgpt_api.store.values import (
     Conversation,
     MessageStatus,
+    NewConversation,
     NewMessage,
+    RecordedTurn,
     StoredMessage,
     StoredRole,
     new_id,
@@ -89,10 +103,21 @@ def _forget(task: asyncio.Task[Any]) -> None:
 class SQLStore:
     """A conversation store on an async SQLAlchemy engine (made by :func:`open_store`)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, options: EngineOptions | None = None) -> None:
         self._engine = engine
         self._writer = writer(engine)
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock() if sqlite else None
+        #: The writer thread and its engine (SQLite file only; the thread starts at first use).
+        self._turn_engine: Engine | None = sqlite_writer_engine(engine.url, options)
+        self._turn_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="chatgpt-api-store-writer")
+            if self._turn_engine is not None
+            else None
+        )
+        self._turns: WriteBatcher[TurnWrite, RecordedTurn] | None = (
+            WriteBatcher(self._write_turns) if sqlite else None
+        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -139,21 +164,27 @@ class SQLStore:
         title: str | None = None,
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
+        messages: Sequence[NewMessage] = (),
     ) -> Conversation:
         now = utcnow()
+        conversation_id = conversation_id or new_id()
+        stored = _chain(conversation_id, None, messages, now)
         conversation = Conversation(
-            id=conversation_id or new_id(),
+            id=conversation_id,
             title=None if title is None else storable_text(title),
             owner=owner,
             backend=backend,
             model=model,
             upstream_conversation_id=upstream_conversation_id,
-            current_node=None,
+            current_node=stored[-1].id if stored else None,
             created_at=now,
             updated_at=now,
         )
         async with self._write() as connection:
             await connection.execute(insert(conv_table).values(**_fields(conversation)))
+            if stored:
+                rows = [_fields(m) | {"position": i + 1} for i, m in enumerate(stored)]
+                await connection.execute(insert(msg_table), rows)
         return conversation
 
     async def get_conversation(
@@ -268,6 +299,57 @@ class SQLStore:
             await connection.execute(insert(msg_table), rows)
         return stored
 
+    async def record_turn(
+        self,
+        conversation_id: str | None,
+        *,
+        owner: str | None,
+        create: NewConversation | None,
+        parent_id: str | None,
+        messages: Sequence[NewMessage],
+        unknown_parent_is_root: bool = False,
+    ) -> RecordedTurn:
+        if not messages:
+            raise ValueError("record_turn needs at least one message")
+        if create is not None and create.title is not None:
+            create = dataclasses.replace(create, title=storable_text(create.title))
+        now = utcnow()
+        turn = TurnWrite(
+            conversation_id=conversation_id,
+            owner=owner,
+            create=create,
+            parent_id=parent_id,
+            unknown_parent_is_root=unknown_parent_is_root,
+            chain=tuple(_chain(conversation_id or "", parent_id, messages, now)),
+            now=now,
+        )
+        if self._turns is not None:
+            return await self._turns.submit(turn)
+        return await self._record_alone(turn)
+
+    @_finishes_when_cancelled
+    async def _record_alone(self, turn: TurnWrite) -> RecordedTurn:
+        [outcome] = await self._write_turns([turn])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _write_turns(self, turns: Sequence[TurnWrite]) -> list[Outcome]:
+        """One batch: in the writer thread on a SQLite file, else on a pooled connection."""
+        lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
+        async with lock:
+            if self._turn_thread is not None:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._turn_thread, self._write_in_thread, turns)
+            with translate_errors():
+                async with self._writer.connect() as connection:
+                    return await connection.run_sync(write_turns, turns)
+
+    def _write_in_thread(self, turns: Sequence[TurnWrite]) -> list[Outcome]:
+        assert self._turn_engine is not None
+        with translate_errors(), self._turn_engine.connect() as connection:
+            return write_turns(connection, turns)
+
     async def get_message(self, message_id: str, *, conversation_id: str) -> StoredMessage | None:
         query = _select_messages(conversation_id).where(msg_table.c.id == message_id)
         async with self._read() as connection:
@@ -317,6 +399,14 @@ class SQLStore:
             await connection.scalar(select(literal(1)))
 
     async def close(self) -> None:
+        """Write the queued turns, then close every connection."""
+        if self._turns is not None:
+            await self._turns.drain()
+        thread, engine = self._turn_thread, self._turn_engine
+        if thread is not None and engine is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown(wait=False)
+        self._turn_thread = self._turn_engine = None
         await self._engine.dispose()
 
 

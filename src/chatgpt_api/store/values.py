@@ -109,3 +109,27 @@ class NewMessage:
             )
         if self.latency_ms is not None and self.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversation:
+    """How :meth:`ConversationStore.record_turn` creates the conversation when it must.
+
+    ``id=None`` → a new uuid4; ``title`` is made storable like message text.
+    """
+
+    backend: str
+    model: str
+    title: str | None = None
+    upstream_conversation_id: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTurn:
+    """What :meth:`ConversationStore.record_turn` wrote: the conversation the turn is in (and
+    whether the call created it) and the turn's messages, root-most first."""
+
+    conversation_id: str
+    created: bool
+    messages: list[StoredMessage]

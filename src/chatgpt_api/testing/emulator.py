@@ -166,6 +166,9 @@ async def _serve_fixture(
         return _json(504, {"detail": "emulator stall limit reached"})
     if stall > 0:
         await asyncio.sleep(stall)
+    if fixture.ending == "reset-headers":
+        await _reset(request)
+        return web.Response()  # never sent: the transport is gone
     headers = dict(fixture.headers)
     location = headers.get("Location")
     if location is not None and location.startswith("/"):

@@ -13,7 +13,9 @@ what happens after the last chunk:
 ``stall``
     nothing more is sent until the client goes away (capped at 10 minutes);
 ``stall-headers``
-    not even the status line and headers are sent (capped at 10 minutes).
+    not even the status line and headers are sent (capped at 10 minutes);
+``reset-headers``
+    the TCP connection is reset before the status line (the request was read).
 
 The SSE bodies are byte-exact copies of the reference: the JSON of each event is produced by
 ``json.dumps`` with its default separators (``", "`` and ``": "``), which is exactly the
@@ -39,7 +41,7 @@ __all__ = [
     "sse_event",
 ]
 
-Ending = Literal["close", "reset", "never-ends", "stall", "stall-headers"]
+Ending = Literal["close", "reset", "never-ends", "stall", "stall-headers", "reset-headers"]
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
@@ -394,6 +396,12 @@ F9_BODIES: dict[str, tuple[int, str, bytes]] = {
         b' before sending another message, or wait one minute."}',
     ),
     "F9-500": (500, "text/plain", b"Internal Server Error"),
+    "F9-502": (
+        502,
+        "text/html",
+        b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+        b"</h1></center><hr><center>cloudflare</center></body></html>",
+    ),
 }
 
 _F11 = (
@@ -462,6 +470,14 @@ def _build() -> dict[str, Fixture]:
     }
     for name, (status, ctype, body) in F9_BODIES.items():
         fx[name] = Fixture(status, ctype, (body,), chunked=False, description="HTTP error")
+    fx["F9-503"] = Fixture(
+        503,
+        JSON_CONTENT_TYPE,
+        (b'{"detail":"The server is overloaded. Please try again later."}',),
+        headers=MappingProxyType({"Retry-After": "30"}),
+        chunked=False,
+        description="HTTP error with Retry-After",
+    )
     fx["F10"] = Fixture(
         200,
         JSON_CONTENT_TYPE,
@@ -504,6 +520,17 @@ def _build() -> dict[str, Fixture]:
         headers=MappingProxyType({"Location": "/fixtures/F1/backend-api/conversation"}),
         chunked=False,
         description="302 to another emulator URL (relative Location made absolute)",
+    )
+    fx["redirect-host"] = Fixture(
+        307,
+        None,
+        (),
+        headers=MappingProxyType({"Location": "http://127.0.0.2:9/backend-api/conversation"}),
+        chunked=False,
+        description="307 to another host",
+    )
+    fx["reset-headers"] = Fixture(
+        200, sse, (), "reset-headers", description="TCP reset before the status line"
     )
     fx["huge-line"] = Fixture(200, sse, _HUGE_LINE, description="one 10 MiB data line")
     fx["garbage"] = Fixture(200, sse, _GARBAGE, description="random non-UTF-8 bytes")

@@ -1,0 +1,140 @@
+"""Graceful shutdown: how requests still running when the server stops come to an end.
+
+On SIGTERM (or Ctrl-C) uvicorn closes the listening socket at once — new connections are
+refused — closes idle keep-alive connections and lets in-flight requests run for up to
+``shutdown_grace`` seconds (its ``timeout_graceful_shutdown``). Requests still running then are
+cancelled by uvicorn (0.54: ``Server.shutdown`` cancels its request tasks at the deadline), and
+it starts the lifespan's shutdown right away, without waiting for them. This module makes that
+cancellation a clean end instead of a cut connection and a traceback:
+
+* a stream still running is ended by :class:`~chatgpt_api.api.streaming.EventStreamResponse`
+  with its surface's error frame (:func:`seed_shutdown_frame`, :func:`openai_shutdown_frame`)
+  and a proper end of the body; the turn is stored as ``partial`` on the way out;
+* a request not answered yet gets a 503 (seed routes ``{"message": ...}``, ``/v1`` routes an
+  OpenAI error body with code ``shutting_down``) — see :class:`InFlightMiddleware`;
+* the lifespan waits (up to :data:`END_SECONDS`) for every request to end before it closes the
+  store, so the partial turns are written before the database goes away.
+
+Nothing waits without bound: ending a stream writes one frame, given :data:`SEND_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("chatgpt_api.shutdown")
+
+#: How long the lifespan waits, after the grace period, for cancelled requests to end.
+END_SECONDS: Final = 5.0
+#: How long a cancelled stream may take to write its last frame to a slow client.
+SEND_SECONDS: Final = 1.0
+SHUTDOWN_MESSAGE: Final = "the service is shutting down: the answer was cut off"
+
+
+def seed_shutdown_frame() -> bytes:
+    return b"event: error\ndata: " + orjson.dumps({"message": SHUTDOWN_MESSAGE}) + b"\n\n"
+
+
+def openai_shutdown_frame() -> bytes:
+    error = {"message": SHUTDOWN_MESSAGE, "type": "server_error", "param": None}
+    return b"data: " + orjson.dumps({"error": error | {"code": "shutting_down"}}) + b"\n\n"
+
+
+async def end_cut_off_stream(send: Send, frame: bytes) -> None:
+    """Write ``frame`` and the end of the body, giving a slow client :data:`SEND_SECONDS`."""
+    try:
+        async with asyncio.timeout(SEND_SECONDS):
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except (TimeoutError, OSError):
+        pass
+
+
+def swallow_cancellation() -> None:
+    """Consume the cancellation uvicorn sent this task: it ends on its own, now."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+class InFlight:
+    """Counts the HTTP requests being answered; :meth:`wait_idle` waits for none to be."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Wait up to :data:`END_SECONDS` for every request to end."""
+        if self.count == 0:
+            return
+        log.info("waiting for %d request(s) to end before closing the store", self.count)
+        try:
+            async with asyncio.timeout(END_SECONDS):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("%d request(s) still running at shutdown", self.count)
+
+
+class InFlightMiddleware:
+    """The outermost middleware: counts requests and answers a cancelled one with a 503."""
+
+    def __init__(self, app: ASGIApp, in_flight: InFlight) -> None:
+        self.app = app
+        self.in_flight = in_flight
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        self.in_flight.enter()
+        try:
+            await self.app(scope, receive, tracked_send)
+        except asyncio.CancelledError:
+            # Only uvicorn cancels a request task (a client that goes away is handled inside):
+            # the grace period is over. A response already under way cannot be answered again.
+            if started:
+                raise
+            swallow_cancellation()
+            await _refuse(scope, send)
+        finally:
+            self.in_flight.leave()
+
+
+async def _refuse(scope: Scope, send: Send) -> None:
+    body: dict[str, object] = {"message": SHUTDOWN_MESSAGE}
+    if str(scope.get("path", "")).startswith("/v1/"):
+        body = {"error": body | {"type": "server_error", "param": None, "code": "shutting_down"}}
+    headers = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"connection", b"close"),
+    ]
+    try:
+        async with asyncio.timeout(SEND_SECONDS):
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": orjson.dumps(body)})
+    except (TimeoutError, OSError):
+        pass
