@@ -36,6 +36,19 @@ bench: $(STAMP)  ## the full benchmark (< 10 min): bench/results/<date>.json, se
 bench-quick: $(STAMP)  ## a < 1 min benchmark that fails only on a gross ratio regression (CI)
 	$(BIN)/python -m bench quick
 
+RELIABILITY_TESTS = tests/test_faults.py tests/test_faults_load.py tests/test_client_faults.py \
+	tests/test_durability.py tests/test_durability_outage.py tests/test_store_outage.py \
+	tests/test_shutdown.py tests/test_ssrf_policy.py tests/test_ssrf_service.py \
+	tests/test_ssrf_rebinding.py tests/test_keys.py tests/test_secret_leaks.py \
+	tests/test_fuzz_api.py tests/test_fuzz_properties.py tests/test_sse.py tests/test_bodies.py \
+	tests/test_web_answer.py
+
+reliability: $(STAMP)  ## run the reliability suites and regenerate docs/reliability.md
+	rm -rf test-output/reliability && mkdir -p test-output/reliability
+	-$(BIN)/python -m pytest -q -p no:cacheprovider \
+		--junitxml=test-output/reliability/junit.xml $(RELIABILITY_TESTS)
+	$(BIN)/python -m tests.report_reliability
+
 docs: $(STAMP)  ## regenerate the README's configuration table from the settings model
 	$(BIN)/chatgpt-api settings --write-readme README.md
 

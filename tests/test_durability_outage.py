@@ -224,7 +224,7 @@ class FailingSecondWrite:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.inner, name)
-        if name not in ("create_conversation", "add_turn"):
+        if name not in ("create_conversation", "add_turn", "record_turn"):
             return attribute
 
         async def write(*args: Any, **kwargs: Any) -> Any:
@@ -264,7 +264,7 @@ def test_a_new_conversation_is_written_with_its_first_turn(
         return failing.writes, answer
 
     writes, answer = asyncio.run(scenario())
-    assert writes == 1  # one transaction for the conversation and its first turn
+    assert writes == 1  # one write (one transaction) for the conversation and its first turn
     snapshot = sqlite_snapshot(tmp_path / "db.sqlite")
     assert_consistent(snapshot)
     assert snapshot.messages[answer.message_id][3:] == ("complete", answer.text)

@@ -131,6 +131,15 @@ def test_parse_json_only_raises_request_error(body: bytes) -> None:
     assert all(value is not None for value in fields.values())
 
 
+@pytest.mark.parametrize("depth", [990, 1000, 1023])
+def test_parse_json_nesting_within_orjsons_limit_is_not_a_crash(depth: int) -> None:
+    # Outside hypothesis (which raises the recursion limit), as the service runs it.
+    try:
+        parse_json(nested(depth))
+    except RequestError as exc:
+        assert exc.message == "invalid JSON body: nested too deeply"
+
+
 form_bytes = st.lists(
     st.sampled_from([b"&", b"=", b"+", b"%", b"%2", b"%E4%BD", b"%ZZ", b"a", b"\xff", b"\xc3"])
     | st.binary(max_size=4),
@@ -269,8 +278,8 @@ field_values: st.SearchStrategy[FieldValue] = (
     | st.booleans()
     | st.integers()
     | st.floats()
-    | st.lists(st.integers(), max_size=2)
-    | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)
+    | st.lists(st.integers(), max_size=2).map(list[object])
+    | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2).map(dict[str, object])
     | long_digits
     | st.sampled_from(["-1", "0x" + "f" * 300, "1e999", "NaN", "Infinity", " 12 "])
 )

@@ -927,8 +927,8 @@ async def test_close_writes_the_queued_turns(backend: Backend, store: SQLStore) 
 async def test_sqlite_turns_share_transactions(tmp_path: Path) -> None:
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
     commits: list[int] = []
-    assert store._turn_engine is not None
-    event.listen(store._turn_engine, "commit", lambda _connection: commits.append(1))
+    assert store._thread_engine is not None
+    event.listen(store._thread_engine, "commit", lambda _connection: commits.append(1))
     try:
         await asyncio.gather(
             *(
@@ -953,8 +953,8 @@ async def test_sqlite_full_database_fails_only_the_big_turn(tmp_path: Path) -> N
         cursor.execute("PRAGMA max_page_count = 60")  # a "disk" of about 240 KiB
         cursor.close()
 
-    assert store._turn_engine is not None
-    event.listen(store._turn_engine, "connect", limit_size)
+    assert store._thread_engine is not None
+    event.listen(store._thread_engine, "connect", limit_size)
     try:
 
         async def turn(n: int) -> Any:

@@ -27,6 +27,7 @@ from chatgpt_api.api.conversations import (
     rename_conversation,
 )
 from chatgpt_api.api.drain import InFlight, InFlightMiddleware
+from chatgpt_api.api.header_limits import HeaderLimitMiddleware
 from chatgpt_api.api.home import home_page, not_found
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
 from chatgpt_api.api.openapi import openapi_route
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     middleware = [
+        Middleware(HeaderLimitMiddleware),
         Middleware(InFlightMiddleware, in_flight=in_flight),
         Middleware(ObservabilityMiddleware, metrics=metrics),
     ]

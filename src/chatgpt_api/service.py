@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -53,6 +54,9 @@ from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.store import ConversationStore, DuplicateId, NewConversation, NewMessage
 
 log = logging.getLogger("chatgpt_api.service")
+
+#: Seconds during which a successful store ping is trusted (the fail-fast check of new turns).
+STORE_CHECK_INTERVAL = 1.0
 
 #: Refusals that happen before any upstream is contacted: such a turn is not stored.
 NOT_STORED: tuple[type[BaseException], ...] = (RequestError, PoolUnavailable, PoolBusy)
@@ -115,6 +119,7 @@ class ChatService:
         self._store = store
         self._budget = budget or HistoryBudget()
         self._pool = pool
+        self._store_checked_at = -math.inf
 
     async def open_turn(self, turn: TurnInput) -> Turn:
         route = self.registry.resolve(turn.model)
@@ -122,7 +127,7 @@ class ChatService:
         if self._store is not None and turn.conversation_id is None:
             # A follow-up reads the store while planning; a new conversation would not touch
             # it before the answer is in. Fail fast (503) rather than lose the answer then.
-            await self._store.ping()
+            await self._check_store(self._store)
         plan = await self._plan(route, turn)
         backend = self._backends.for_route(route)
         if turn.upstream_url is not None and not turn.credential:
@@ -138,6 +143,14 @@ class ChatService:
         if self._store is None:
             return Turn(route, events)
         return Turn(route, self._recorded(plan, events))
+
+    async def _check_store(self, store: ConversationStore) -> None:
+        """Ping the store, at most once per ``STORE_CHECK_INTERVAL`` while it answers."""
+        now = time.monotonic()
+        if now - self._store_checked_at < STORE_CHECK_INTERVAL:
+            return
+        await store.ping()
+        self._store_checked_at = now
 
     async def _plan(self, route: ModelRoute, turn: TurnInput) -> _Plan:
         # A per-request upstream only ever gets the request's own credential.

@@ -124,7 +124,7 @@ class SSEDecoder:
         elif field == b"id":
             if b"\x00" not in value:
                 self._id = value.decode("utf-8", "replace")
-        elif field == b"retry" and value.isdigit():
+        elif field == b"retry" and value.isdigit() and len(value) <= _MAX_RETRY_DIGITS:
             self._retry = int(value)
         return None
 

@@ -110,7 +110,10 @@ def _refuse_repeated_keys(body: bytes) -> None:
         objects.append(pairs)
         return dict(pairs)
 
-    json.loads(body, object_pairs_hook=remember)
+    try:
+        json.loads(body, object_pairs_hook=remember)
+    except RecursionError:  # orjson takes 1,024 levels, the json module fewer
+        raise RequestError("invalid JSON body: nested too deeply") from None
     seen: set[str] = set()
     for key, _ in objects[-1]:  # the outermost object is the last one completed
         if key in seen:

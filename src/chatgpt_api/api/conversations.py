@@ -92,7 +92,7 @@ def _int(request: Request, name: str, default: int, high: int) -> int:
     # ASCII digits only ("²".isdigit() is True but int() refuses it), and no more of them than
     # ``high`` has (int() refuses over 4,300 digits): either would be an unexpected 500.
     digits = raw.lstrip("0") or "0"
-    if not raw.isdigit() or int(raw) > high:
+    if not (raw.isascii() and raw.isdigit()) or len(digits) > len(str(high)) or int(digits) > high:
         raise RequestError(f"Invalid '{name}': expected an integer from 0 to {high}.", param=name)
     return int(digits)
 

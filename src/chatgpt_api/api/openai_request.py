@@ -96,7 +96,7 @@ def _messages(body: dict[str, Any]) -> tuple[Message, ...]:
         if not isinstance(item, dict):
             raise _fail("Each message must be an object.", f"messages[{index}]")
         role = item.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:  # a dict or list is unhashable
             raise _fail(
                 f"Invalid 'role': expected one of {', '.join(sorted(ROLES))}.",
                 f"messages[{index}].role",

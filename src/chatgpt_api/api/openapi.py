@@ -2,7 +2,10 @@
 
 Written out by hand (the routes are plain Starlette handlers) and checked by the tests against
 the app's route table, so a route cannot be added without being documented. The seed routes'
-contract is encoded as it is: every failure is HTTP 500 ``{"message": ...}``.
+contract is encoded as it is: every failure is HTTP 500 ``{"message": ...}``, except the
+gateway's own refusals (401 key, 429 rate limit, 503 busy). Every status a route can answer is
+listed, and request schemas say what is valid (tests/test_fuzz_api.py fuzzes every operation
+against this document and fails on any other status or shape).
 """
 
 from __future__ import annotations
@@ -186,7 +189,7 @@ _PATHS: dict[str, Any] = {
             "summary": "List models",
             "responses": {
                 "200": _json("#/components/schemas/ModelList", "Models."),
-                **_openai_errors(401),
+                **_openai_errors(401, 503),
             },
         }
     },
@@ -204,7 +207,7 @@ _PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": _json("#/components/schemas/Model", "The model."),
-                **_openai_errors(401, 404),
+                **_openai_errors(401, 404, 503),
             },
         }
     },

@@ -101,7 +101,7 @@ def _resolve(node: Any, tokens: list[str]) -> Any:
 
 def _is_index(token: str) -> bool:
     # No list is 10**20 long; the bound also keeps int() from refusing a 4,301-digit token.
-    return token.isascii() and token.isdigit()
+    return token.isascii() and token.isdigit() and len(token) <= 20
 
 
 def _index(items: list[Any], token: str) -> int | None:

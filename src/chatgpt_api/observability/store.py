@@ -66,7 +66,6 @@ class TimedStore:
         title: str | None = None,
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
-        messages: Sequence[NewMessage] = (),
     ) -> Conversation:
         return await self._timed(
             "create_conversation",
@@ -77,7 +76,6 @@ class TimedStore:
                 title=title,
                 conversation_id=conversation_id,
                 upstream_conversation_id=upstream_conversation_id,
-                messages=messages,
             ),
         )
 

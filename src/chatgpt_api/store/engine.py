@@ -16,9 +16,9 @@ waiting). PostgreSQL connections get a connect timeout and ``pool_pre_ping``, so
 the server dropped is replaced at the next checkout (SQLite has no server to drop one: no ping,
 which saves a round trip through aiosqlite's thread per checkout).
 
-:func:`sqlite_writer_engine` makes the synchronous engine (plain ``sqlite3``, same pragmas, every
-transaction ``BEGIN IMMEDIATE``) that the store's writer thread uses for batched turns on a
-SQLite file.
+:func:`sqlite_thread_engine` makes the synchronous engine (plain ``sqlite3``, same pragmas) that
+the store's own threads use on a SQLite file: its reader threads, and its writer thread for
+batched turns (through :func:`sync_writer`, ``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -131,34 +131,41 @@ def writer(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{_WRITE_OPTION: True})
 
 
+def sync_writer(engine: Engine) -> Engine:
+    """:func:`writer` for a synchronous engine made by :func:`sqlite_thread_engine`."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
 def _sqlite_engine(url: URL, options: EngineOptions) -> AsyncEngine:
     pool: dict[str, Any] = {}
     if sqlite_path(url) is None:
         # One connection holds the whole in-memory database; checkouts take turns on it.
         pool = {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0}
     engine = create_async_engine(url, connect_args={"timeout": options.busy_timeout}, **pool)
-    _configure_sqlite(engine.sync_engine, options, always_immediate=False)
+    _configure_sqlite(engine.sync_engine, options)
     return engine
 
 
-def sqlite_writer_engine(url: URL, options: EngineOptions | None = None) -> Engine | None:
-    """A synchronous engine on the same SQLite file for one writer thread (one connection, every
-    transaction ``BEGIN IMMEDIATE``); None for PostgreSQL or an in-memory database."""
+def sqlite_thread_engine(
+    url: URL, options: EngineOptions | None = None, *, connections: int = 1
+) -> Engine | None:
+    """A synchronous engine on the same SQLite file for the store's own threads (``connections``
+    pooled, usable from any thread); None for PostgreSQL or an in-memory database."""
     if url.get_backend_name() != "sqlite" or sqlite_path(url) is None:
         return None
     options = options or EngineOptions()
     engine = create_sync_engine(
         url.set(drivername=_SQLITE_SYNC_DRIVER),
         poolclass=QueuePool,
-        pool_size=1,
+        pool_size=connections,
         max_overflow=0,
         connect_args={"timeout": options.busy_timeout, "check_same_thread": False},
     )
-    _configure_sqlite(engine, options, always_immediate=True)
+    _configure_sqlite(engine, options)
     return engine
 
 
-def _configure_sqlite(engine: Engine, options: EngineOptions, *, always_immediate: bool) -> None:
+def _configure_sqlite(engine: Engine, options: EngineOptions) -> None:
     """The pragmas of every new connection, and ``BEGIN`` / ``BEGIN IMMEDIATE`` emitted by us."""
     busy_ms = max(0, int(options.busy_timeout * 1000))
 
@@ -174,7 +181,7 @@ def _configure_sqlite(engine: Engine, options: EngineOptions, *, always_immediat
             cursor.close()
 
     def on_begin(connection: Connection) -> None:
-        write = always_immediate or connection.get_execution_options().get(_WRITE_OPTION, False)
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     event.listen(engine, "connect", on_connect)

@@ -47,11 +47,8 @@ class ConversationStore(Protocol):
         title: str | None = None,
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
-        messages: Sequence[NewMessage] = (),
     ) -> Conversation:
-        """A new conversation (a uuid4 id unless ``conversation_id`` is given): empty, or with
-        ``messages`` as its first turn (a chain from the root, ``current_node`` its last),
-        written in the same transaction — never a conversation without its first turn."""
+        """A new, empty conversation (a uuid4 id unless ``conversation_id`` is given)."""
         ...
 
     async def get_conversation(

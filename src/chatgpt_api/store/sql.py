@@ -18,9 +18,13 @@ Turns (:meth:`SQLStore.record_turn`, the service's one write per turn) are writt
 :func:`.turns.write_turns`. On SQLite they go through a :class:`.batcher.WriteBatcher`: one
 writer task, holding the same write lock as every other write, commits everything queued so far
 in one transaction; on a SQLite file it does so in a dedicated thread on a synchronous
-connection (:func:`.engine.sqlite_writer_engine`), one thread hop per batch. On PostgreSQL each
+connection (:func:`.engine.sqlite_thread_engine`), one thread hop per batch. On PostgreSQL each
 turn is its own transaction, run in parallel. :meth:`SQLStore.close` first writes what is
 queued.
+
+Reads on a SQLite file run the same queries on that synchronous engine in a few reader threads:
+one thread hop per read, where aiosqlite makes several per statement (cursor, execute, fetch,
+close, plus ``BEGIN`` and ``ROLLBACK``). Elsewhere they use the async engine.
 """
 
 from __future__ import annotations
@@ -38,10 +42,11 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 from sqlalchemy import ColumnElement, Row, Select, delete, func, insert, literal, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
 
 from chatgpt_api.messages import Usage
 from chatgpt_api.store.batcher import WriteBatcher
-from chatgpt_api.store.engine import EngineOptions, sqlite_writer_engine, writer
+from chatgpt_api.store.engine import EngineOptions, sqlite_thread_engine, sync_writer, writer
 from chatgpt_api.store.errors import (
     ConversationNotFound,
     InvalidParent,
@@ -70,6 +75,8 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _S = TypeVar("_S")
 _UNFINISHED: set[asyncio.Task[Any]] = set()
+#: Reader threads on a SQLite file (reads run concurrently in WAL mode).
+_READER_THREADS = 2
 
 
 def utcnow() -> datetime:
@@ -108,13 +115,20 @@ class SQLStore:
         self._writer = writer(engine)
         sqlite = engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock() if sqlite else None
-        #: The writer thread and its engine (SQLite file only; the thread starts at first use).
-        self._turn_engine: Engine | None = sqlite_writer_engine(engine.url, options)
-        self._turn_thread = (
-            ThreadPoolExecutor(1, thread_name_prefix="chatgpt-api-store-writer")
-            if self._turn_engine is not None
-            else None
+        #: SQLite file only: the synchronous engine of the store's reader threads and of its
+        #: writer thread (threads start at first use).
+        self._thread_engine: Engine | None = sqlite_thread_engine(
+            engine.url, options, connections=_READER_THREADS + 1
         )
+        self._reader_threads: ThreadPoolExecutor | None = None
+        self._writer_thread: ThreadPoolExecutor | None = None
+        if self._thread_engine is not None:
+            self._reader_threads = ThreadPoolExecutor(
+                _READER_THREADS, thread_name_prefix="chatgpt-api-store-reader"
+            )
+            self._writer_thread = ThreadPoolExecutor(
+                1, thread_name_prefix="chatgpt-api-store-writer"
+            )
         self._turns: WriteBatcher[TurnWrite, RecordedTurn] | None = (
             WriteBatcher(self._write_turns) if sqlite else None
         )
@@ -164,41 +178,33 @@ class SQLStore:
         title: str | None = None,
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
-        messages: Sequence[NewMessage] = (),
     ) -> Conversation:
         now = utcnow()
-        conversation_id = conversation_id or new_id()
-        stored = _chain(conversation_id, None, messages, now)
         conversation = Conversation(
-            id=conversation_id,
+            id=conversation_id or new_id(),
             title=None if title is None else storable_text(title),
             owner=owner,
             backend=backend,
             model=model,
             upstream_conversation_id=upstream_conversation_id,
-            current_node=stored[-1].id if stored else None,
+            current_node=None,
             created_at=now,
             updated_at=now,
         )
         async with self._write() as connection:
             await connection.execute(insert(conv_table).values(**_fields(conversation)))
-            if stored:
-                rows = [_fields(m) | {"position": i + 1} for i, m in enumerate(stored)]
-                await connection.execute(insert(msg_table), rows)
         return conversation
 
     async def get_conversation(
         self, conversation_id: str, *, owner: str | None
     ) -> Conversation | None:
         query = select(conv_table).where(conv_table.c.id == conversation_id, _owned_by(owner))
-        async with self._read() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else _conversation(row)
+        rows = await self._rows(query)
+        return _conversation(rows[0]) if rows else None
 
     async def conversation_exists(self, conversation_id: str) -> bool:
         query = select(conv_table.c.id).where(conv_table.c.id == conversation_id)
-        async with self._read() as connection:
-            return (await connection.execute(query)).first() is not None
+        return len(await self._rows(query)) > 0
 
     async def list_conversations(
         self, *, owner: str | None, limit: int = 20, offset: int = 0
@@ -212,14 +218,12 @@ class SQLStore:
             .limit(limit)
             .offset(offset)
         )
-        async with self._read() as connection:
-            rows = (await connection.execute(query)).all()
-        return [_conversation(row) for row in rows]
+        return [_conversation(row) for row in await self._rows(query)]
 
     async def count_conversations(self, *, owner: str | None) -> int:
         query = select(func.count()).select_from(conv_table).where(_owned_by(owner))
-        async with self._read() as connection:
-            return int(await connection.scalar(query) or 0)
+        rows = await self._rows(query)
+        return int(rows[0][0] or 0) if rows else 0
 
     @_finishes_when_cancelled
     async def rename(self, conversation_id: str, title: str | None, *, owner: str | None) -> bool:
@@ -311,8 +315,11 @@ class SQLStore:
     ) -> RecordedTurn:
         if not messages:
             raise ValueError("record_turn needs at least one message")
-        if create is not None and create.title is not None:
-            create = dataclasses.replace(create, title=storable_text(create.title))
+        if create is not None:
+            # The id of a conversation to create is chosen now, so the chain is built in it.
+            title = None if create.title is None else storable_text(create.title)
+            create = dataclasses.replace(create, title=title, id=create.id or new_id())
+        home = conversation_id or (create.id if create is not None else None) or ""
         now = utcnow()
         turn = TurnWrite(
             conversation_id=conversation_id,
@@ -320,7 +327,7 @@ class SQLStore:
             create=create,
             parent_id=parent_id,
             unknown_parent_is_root=unknown_parent_is_root,
-            chain=tuple(_chain(conversation_id or "", parent_id, messages, now)),
+            chain=tuple(_chain(home, parent_id, messages, now)),
             now=now,
         )
         if self._turns is not None:
@@ -338,23 +345,35 @@ class SQLStore:
         """One batch: in the writer thread on a SQLite file, else on a pooled connection."""
         lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
         async with lock:
-            if self._turn_thread is not None:
+            if self._writer_thread is not None:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._turn_thread, self._write_in_thread, turns)
+                return await loop.run_in_executor(self._writer_thread, self._write_in_thread, turns)
             with translate_errors():
                 async with self._writer.connect() as connection:
                     return await connection.run_sync(write_turns, turns)
 
     def _write_in_thread(self, turns: Sequence[TurnWrite]) -> list[Outcome]:
-        assert self._turn_engine is not None
-        with translate_errors(), self._turn_engine.connect() as connection:
+        assert self._thread_engine is not None
+        with translate_errors(), sync_writer(self._thread_engine).connect() as connection:
             return write_turns(connection, turns)
+
+    async def _rows(self, query: Executable) -> Sequence[Row[Any]]:
+        """A read query's rows: one thread hop on a SQLite file, a pooled connection else."""
+        if self._reader_threads is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._reader_threads, self._rows_in_thread, query)
+        async with self._read() as connection:
+            return (await connection.execute(query)).all()
+
+    def _rows_in_thread(self, query: Executable) -> Sequence[Row[Any]]:
+        assert self._thread_engine is not None
+        with translate_errors(), self._thread_engine.connect() as connection:
+            return connection.execute(query).all()
 
     async def get_message(self, message_id: str, *, conversation_id: str) -> StoredMessage | None:
         query = _select_messages(conversation_id).where(msg_table.c.id == message_id)
-        async with self._read() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else _message(row)
+        rows = await self._rows(query)
+        return _message(rows[0]) if rows else None
 
     async def messages_of(self, conversation_id: str) -> list[StoredMessage]:
         query = _select_messages(conversation_id).order_by(msg_table.c.position)
@@ -388,25 +407,24 @@ class SQLStore:
         return await self._messages(query)
 
     async def _messages(self, query: Select[Any]) -> list[StoredMessage]:
-        async with self._read() as connection:
-            rows = (await connection.execute(query)).all()
-        return [_message(row) for row in rows]
+        return [_message(row) for row in await self._rows(query)]
 
     # --- lifecycle -----------------------------------------------------------------------
 
     async def ping(self) -> None:
-        async with self._read() as connection:
-            await connection.scalar(select(literal(1)))
+        await self._rows(select(literal(1)))
 
     async def close(self) -> None:
         """Write the queued turns, then close every connection."""
         if self._turns is not None:
             await self._turns.drain()
-        thread, engine = self._turn_thread, self._turn_engine
-        if thread is not None and engine is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
-            thread.shutdown(wait=False)
-        self._turn_thread = self._turn_engine = None
+        engine, threads = self._thread_engine, (self._reader_threads, self._writer_thread)
+        if engine is not None and self._writer_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, engine.dispose)
+        for pool in threads:
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self._thread_engine = self._reader_threads = self._writer_thread = None
         await self._engine.dispose()
 
 
