@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import pytest
 
 from chatgpt_api.testing import EmulatorThread
+from tests.pg import allow_connections, create_pg_database, drop_pg_database
 from tests.servers import ServiceThread
 
 
@@ -33,6 +37,22 @@ def service(emulator: EmulatorThread) -> Iterator[ServiceThread]:
 def client(service: ServiceThread) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service.url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture()
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards (mandatory in CI, skipped elsewhere)."""
+    try:
+        name = asyncio.run(create_pg_database())
+    except (OSError, asyncpg.PostgresError) as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is unreachable in CI: {error!r}")
+        pytest.skip(f"PostgreSQL is unreachable: {error!r}")
+    try:
+        yield name
+    finally:
+        asyncio.run(allow_connections(name, True))
+        asyncio.run(drop_pg_database(name))
 
 
 def fixture_url(emulator: EmulatorThread, name: str) -> str:

@@ -39,7 +39,7 @@ import httpx
 import pytest
 
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread
-from tests.pg import allow_connections, create_pg_database, drop_pg_database, pg_url
+from tests.pg import pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_DIR = ROOT / "test-output" / "reliability"
@@ -401,21 +401,6 @@ def slow_upstream() -> Iterator[EmulatorThread]:
     """Answers of 12 chunks, 80 ms apart: about a second each, so 100 are always in flight."""
     with EmulatorThread(EmulatorOptions(chunks=10, chunk_delay_ms=60)) as emu:
         yield emu
-
-
-@pytest.fixture()
-def pg_database() -> Iterator[str]:
-    try:
-        name = asyncio.run(create_pg_database())
-    except (OSError, asyncpg.PostgresError) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is unreachable in CI: {error!r}")
-        pytest.skip(f"PostgreSQL is unreachable: {error!r}")
-    try:
-        yield name
-    finally:
-        asyncio.run(allow_connections(name, True))
-        asyncio.run(drop_pg_database(name))
 
 
 # --- the tests -----------------------------------------------------------------------------------

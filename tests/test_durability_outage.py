@@ -33,14 +33,11 @@ from tests.servers import ServiceThread
 from tests.test_durability import (
     CHECKS,
     assert_consistent,
-    pg_database,
     pg_snapshot,
     sqlite_snapshot,
     sse_events,
     write_report,
 )
-
-__all__ = ["pg_database"]
 
 UNAVAILABLE = "the conversation store is unavailable: "
 

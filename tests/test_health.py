@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 import redis
 
 from chatgpt_api.observability import health
 from chatgpt_api.observability.health import ReadinessChecks
-from tests.pg import allow_connections, create_pg_database, drop_pg_database, pg_url
+from tests.pg import allow_connections, pg_url
 from tests.servers import ServiceThread
 
 REDIS_URL = os.environ.get("CHATGPT_API_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -41,21 +39,6 @@ def test_probes_need_no_api_key(tmp_path: Path) -> None:
         assert httpx.get(f"{svc.url}/v1/models").status_code == 401
         assert httpx.get(f"{svc.url}/healthz").status_code == 200
         assert httpx.get(f"{svc.url}/readyz").status_code == 200
-
-
-@pytest.fixture()
-def pg_database() -> Iterator[str]:
-    try:
-        name = asyncio.run(create_pg_database())
-    except (OSError, asyncpg.PostgresError) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is unreachable in CI: {error!r}")
-        pytest.skip(f"PostgreSQL is unreachable: {error!r}")
-    try:
-        yield name
-    finally:
-        asyncio.run(allow_connections(name, True))
-        asyncio.run(drop_pg_database(name))
 
 
 def test_readyz_is_503_while_the_database_refuses_connections(pg_database: str) -> None:

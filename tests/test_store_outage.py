@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
 
 import asyncpg
 import httpx
-import pytest
 
 from chatgpt_api.testing import EmulatorThread
-from tests.pg import allow_connections, create_pg_database, drop_pg_database, pg_url
+from tests.pg import allow_connections, pg_url
 from tests.servers import ServiceThread
 
 UNAVAILABLE = "the conversation store is unavailable: "
-
-
-@pytest.fixture()
-def pg_database() -> Iterator[str]:
-    try:
-        name = asyncio.run(create_pg_database())
-    except (OSError, asyncpg.PostgresError) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is unreachable in CI: {error!r}")
-        pytest.skip(f"PostgreSQL is unreachable: {error!r}")
-    try:
-        yield name
-    finally:
-        asyncio.run(allow_connections(name, True))
-        asyncio.run(drop_pg_database(name))
 
 
 def count_messages(name: str) -> int:

@@ -96,3 +96,11 @@ async def raise_for_status(
 
 #: Exceptions that mean "the body was cut off before its end" while reading a response.
 BODY_ERRORS = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError)
+
+
+def finish(response: aiohttp.ClientResponse) -> None:
+    """Give a connection back to the pool if its body was read to the end, else close it."""
+    if response.content.is_eof():
+        response.release()
+    else:
+        response.close()

@@ -119,10 +119,7 @@ class ChatGPTWebBackend:
                 f"{UPSTREAM_NAME} sent an event larger than {exc.limit} bytes"
             ) from None
         finally:
-            if response.content.is_eof():
-                response.release()
-            else:
-                response.close()
+            _http.finish(response)
 
 
 async def _raise_json_reply(response: aiohttp.ClientResponse, first: bytes, token: str) -> None:

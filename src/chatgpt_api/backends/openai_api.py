@@ -130,10 +130,7 @@ class OpenAIBackend:
                 f"the upstream sent an event larger than {exc.limit} bytes"
             ) from None
         finally:
-            if response.content.is_eof():
-                response.release()
-            else:
-                response.close()
+            _http.finish(response)
 
 
 class _ChunkReader:
