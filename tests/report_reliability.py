@@ -66,10 +66,23 @@ def _figures(figures: dict[str, Any]) -> str:
     return "; ".join(f"{key}: {_cell(value)}" for key, value in figures.items())
 
 
+def _total(value: Any) -> int:
+    """A figure as a number: counts are summed, nested counts (``{"fds": 0, ...}``) too."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, dict):
+        return sum(_total(v) for v in value.values())
+    return 0
+
+
 def render(records: list[dict[str, Any]], counts: dict[str, Counter[str]]) -> str:
-    total_lost = sum(int(r.get("figures", {}).get("data_lost", 0) or 0) for r in records)
-    leaks = sum(int(r.get("figures", {}).get("leaks", 0) or 0) for r in records)
-    requests = sum(int(r.get("figures", {}).get("requests", 0) or 0) for r in records)
+    def figure(name: str) -> int:
+        return sum(_total(r.get("figures", {}).get(name, 0)) for r in records)
+
+    total_lost, leaks = figure("data_lost"), figure("leaks")
+    requests = figure("requests") + figure("requests_under_fault")
     lines = [
         "# Reliability and security",
         "",
