@@ -8,6 +8,7 @@ secrets out of the message.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 
 import aiohttp
@@ -98,9 +99,36 @@ async def raise_for_status(
 BODY_ERRORS = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError)
 
 
-def finish(response: aiohttp.ClientResponse) -> None:
-    """Give a connection back to the pool if its body was read to the end, else close it."""
+#: Bounds for reading the rest of a body after its answer is complete (see :func:`finish`).
+DRAIN_SECONDS = 1.0
+DRAIN_BYTES = 64 * 1024
+_draining: set[asyncio.Task[None]] = set()
+
+
+def finish(response: aiohttp.ClientResponse, *, answered: bool = False) -> None:
+    """Give a connection back to the pool if its body was read to the end, else close it.
+
+    An answer ends at ``[DONE]``, often before the chunked body's terminator has arrived: then
+    (``answered``) the rest is read in the background, bounded in time and size, so the
+    connection can still be reused — without delaying the client. A stream abandoned midway
+    (error, timeout, client gone) is closed at once, which cancels the upstream's work.
+    """
     if response.content.is_eof():
         response.release()
+    elif answered:
+        task = asyncio.get_running_loop().create_task(_drain(response))
+        _draining.add(task)
+        task.add_done_callback(_draining.discard)
     else:
         response.close()
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            read = 0
+            while read <= DRAIN_BYTES and (chunk := await response.content.readany()):
+                read += len(chunk)
+    except (TimeoutError, *BODY_ERRORS):
+        pass
+    finish(response)

@@ -119,7 +119,7 @@ class ChatGPTWebBackend:
                 f"{UPSTREAM_NAME} sent an event larger than {exc.limit} bytes"
             ) from None
         finally:
-            _http.finish(response)
+            _http.finish(response, answered=reader.done)
 
 
 async def _raise_json_reply(response: aiohttp.ClientResponse, first: bytes, token: str) -> None:

@@ -100,6 +100,7 @@ class OpenAIBackend:
         session, url = self._target(request)
         response = await _http.open_stream(session, url, headers, body)
         reader = _ChunkReader()
+        answered = False
         try:
             if not 200 <= response.status < 300:
                 raise await _status_error(response, request.credential)
@@ -112,6 +113,7 @@ class OpenAIBackend:
             async for chunk in response.content.iter_any():
                 for sse in decoder.feed(chunk):
                     if sse.data == "[DONE]":
+                        answered = True
                         yield reader.finish()
                         return
                     delta = reader.feed(sse.data)
@@ -130,7 +132,7 @@ class OpenAIBackend:
                 f"the upstream sent an event larger than {exc.limit} bytes"
             ) from None
         finally:
-            _http.finish(response)
+            _http.finish(response, answered=answered)
 
 
 class _ChunkReader:

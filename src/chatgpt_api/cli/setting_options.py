@@ -1,5 +1,7 @@
-"""Give every setting a ``serve`` flag: options generated from the Settings model for the
-fields that have no hand-written option, so a new setting can never lack its flag.
+"""Give every setting a ``serve`` flag, generated from the Settings model (name, type, help
+from the field's description, environment variable and default), so a new setting can never
+lack its flag and the help can never disagree with the model. A command may still declare an
+option by hand; the generator then leaves that field alone.
 """
 
 from __future__ import annotations
@@ -43,7 +45,13 @@ def with_setting_options(command: F) -> F:
         kind, is_flag = _click_type(field.annotation)
         flag = "--" + name.replace("_", "-")
         env = f"CHATGPT_API_{name.upper()}"
-        help_text = f"{field.description or name} [env {env}]"
+        default = field.default if field.default_factory is None else None
+        shown = (
+            ""
+            if default is None
+            else f"; default {str(default).lower() if isinstance(default, bool) else default}"
+        )
+        help_text = f"{field.description or name} [env {env}{shown}]"
         if is_flag:
             option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
         else:
