@@ -71,6 +71,16 @@ def ask(backend: ChatGPTWebBackend, port: int) -> asyncio.Future[list[object]]:
     return asyncio.ensure_future(collect())
 
 
+def pinned_backend(dns: RebindingDNS) -> tuple[RequestUpstreams, ChatGPTWebBackend]:
+    """A web backend whose per-request upstreams go through the policy, resolved by ``dns``."""
+    policy = UpstreamPolicy(allowlist=Allowlist.parse("127.0.0.1"), resolve=dns)
+    upstreams = RequestUpstreams(policy, connect_timeout=5)
+    backend = ChatGPTWebBackend(
+        upstreams.session, default_url=None, max_event_size=1 << 20, request_upstreams=upstreams
+    )
+    return upstreams, backend
+
+
 def test_the_connection_goes_to_the_checked_address(
     servers: tuple[EmulatorThread, EmulatorThread],
 ) -> None:
@@ -81,11 +91,7 @@ def test_the_connection_goes_to_the_checked_address(
     dns = RebindingDNS("127.0.0.1", "127.0.0.2")
 
     async def scenario() -> None:
-        policy = UpstreamPolicy(allowlist=Allowlist.parse("127.0.0.1"), resolve=dns)
-        upstreams = RequestUpstreams(policy, connect_timeout=5)
-        backend = ChatGPTWebBackend(
-            upstreams.session, default_url=None, max_event_size=1 << 20, request_upstreams=upstreams
-        )
+        upstreams, backend = pinned_backend(dns)
         try:
             events = await ask(backend, port)
             assert isinstance(events[-1], Finished)
@@ -114,11 +120,7 @@ def test_keep_alive_reuses_the_checked_connection_without_a_lookup(
     dns = RebindingDNS("127.0.0.1", "127.0.0.2")
 
     async def scenario() -> None:
-        policy = UpstreamPolicy(allowlist=Allowlist.parse("127.0.0.1"), resolve=dns)
-        upstreams = RequestUpstreams(policy, connect_timeout=5)
-        backend = ChatGPTWebBackend(
-            upstreams.session, default_url=None, max_event_size=1 << 20, request_upstreams=upstreams
-        )
+        upstreams, backend = pinned_backend(dns)
         try:
             for _ in range(3):
                 await ask(backend, port)
