@@ -25,9 +25,10 @@ Contract (checked for every implementation by ``tests/test_store_contract.py``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
+from chatgpt_api.store.attachments import Attachment
 from chatgpt_api.store.values import (
     Conversation,
     NewConversation,
@@ -126,6 +127,10 @@ class ConversationStore(Protocol):
 
     async def delete_conversation(self, conversation_id: str, *, owner: str | None) -> bool:
         """True if the owner's conversation (and all its messages) was deleted."""
+        ...
+
+    async def attachments(self, hashes: Collection[str]) -> dict[str, Attachment]:
+        """The stored attachments among ``hashes`` (SHA-256 hex), by hash."""
         ...
 
     async def ping(self) -> None:
