@@ -225,6 +225,7 @@ async def _status_error(response: aiohttp.ClientResponse, credential: str) -> Up
     raw = (await _http.read_limited(response)).decode("utf-8", "replace")
     message = f"upstream error {response.status}: {raw}"
     code: str | None = None
+    param: str | None = None
     try:
         error = orjson.loads(raw).get("error")
     except (orjson.JSONDecodeError, AttributeError):
@@ -232,14 +233,17 @@ async def _status_error(response: aiohttp.ClientResponse, credential: str) -> Up
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         message = error["message"]
         code = _str(error.get("code"))
+        param = _str(error.get("param"))
     elif isinstance(error, str):
         message = error
-    return UpstreamStatusError(
+    failure = UpstreamStatusError(
         redact_text(message, (credential,)),
         response.status,
         retry_after=_retry_after(response.headers.get("Retry-After")),
         upstream_code=code,
     )
+    failure.param = param
+    return failure
 
 
 def _retry_after(value: str | None) -> float | None:

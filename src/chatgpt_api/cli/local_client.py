@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from chatgpt_api.api.openai_compat import estimate_tokens
+from chatgpt_api.api.chat_render import estimate_tokens
 from chatgpt_api.api.openai_request import parse_completion_request
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import identify

@@ -125,6 +125,7 @@ class TimedStore:
         parent_id: str | None,
         messages: Sequence[NewMessage],
         unknown_parent_is_root: bool = False,
+        alternatives: Sequence[NewMessage] = (),
     ) -> RecordedTurn:
         return await self._timed(
             "record_turn",
@@ -135,6 +136,7 @@ class TimedStore:
                 parent_id=parent_id,
                 messages=messages,
                 unknown_parent_is_root=unknown_parent_is_root,
+                alternatives=alternatives,
             ),
         )
 

@@ -87,13 +87,15 @@ class ConversationStore(Protocol):
         parent_id: str | None,
         messages: Sequence[NewMessage],
         unknown_parent_is_root: bool = False,
+        alternatives: Sequence[NewMessage] = (),
     ) -> RecordedTurn:
         """Store a whole turn in one transaction; see the module docstring.
 
         Appends to the owner's conversation ``conversation_id`` if there is one; otherwise
         creates one as ``create`` says (ConversationNotFound if ``create`` is None), the chain
         at its root. A ``parent_id`` not in the conversation is :class:`InvalidParent`, or the
-        root if ``unknown_parent_is_root``.
+        root if ``unknown_parent_is_root``. ``alternatives`` (the other choices of an answer)
+        are written as siblings of the chain's last message; the tip stays on that message.
         """
         ...
 

@@ -317,6 +317,7 @@ class SQLStore:
         parent_id: str | None,
         messages: Sequence[NewMessage],
         unknown_parent_is_root: bool = False,
+        alternatives: Sequence[NewMessage] = (),
     ) -> RecordedTurn:
         if not messages:
             raise ValueError("record_turn needs at least one message")
@@ -328,6 +329,8 @@ class SQLStore:
         now = utcnow()
         found: list[Attachment] = []
         chain = tuple(_chain(home, parent_id, messages, now, found))
+        # The other choices hang from the chain's last message's parent (placed when written).
+        others = tuple(_chain(home, None, alternatives, now, found, siblings=True))
         turn = TurnWrite(
             conversation_id=conversation_id,
             owner=owner,
@@ -337,6 +340,7 @@ class SQLStore:
             chain=chain,
             now=now,
             attachments=tuple(found),
+            alternatives=others,
         )
         if self._turns is not None:
             return await self._turns.submit(turn)
@@ -489,8 +493,13 @@ def _chain(
     new: Sequence[NewMessage],
     now: datetime,
     found: list[Attachment] | None = None,
+    *,
+    siblings: bool = False,
 ) -> list[StoredMessage]:
-    """The messages as stored; inline data of their payloads is moved to ``found``."""
+    """The messages as stored; inline data of their payloads is moved to ``found``.
+
+    A chain (each message the parent of the next), or ``siblings`` (all under ``parent_id``).
+    """
     found = [] if found is None else found
     chain: list[StoredMessage] = []
     for message in new:
@@ -498,7 +507,7 @@ def _chain(
             StoredMessage(
                 id=message.id or new_id(),
                 conversation_id=conversation_id,
-                parent_id=chain[-1].id if chain else parent_id,
+                parent_id=chain[-1].id if chain and not siblings else parent_id,
                 role=message.role,
                 content=storable_text(message.content),
                 model=message.model,

@@ -69,6 +69,8 @@ class TurnWrite:
     now: datetime
     #: Inline data taken out of the chain's payloads, written once by hash.
     attachments: tuple[Attachment, ...] = ()
+    #: Siblings of the chain's last message (other choices of an answer), written after it.
+    alternatives: tuple[StoredMessage, ...] = ()
 
 
 _REFUSALS = (InvalidParent, ConversationNotFound, DuplicateId)
@@ -181,11 +183,14 @@ def _record(connection: Connection, turn: TurnWrite) -> RecordedTurn:
             raise InvalidParent()
         parent_id = None
     chain = _placed(turn.chain, conversation_id, parent_id)
-    rows = [_message_row(m, start + n) for n, m in enumerate(chain)]
+    others = _siblings(turn.alternatives, chain, conversation_id)
+    rows = [_message_row(m, start + n) for n, m in enumerate((*chain, *others))]
     if turn.attachments:
         write_attachments(connection, turn.attachments, turn.now)
     connection.execute(_INSERT_MESSAGES, rows)
-    return RecordedTurn(conversation_id=conversation_id, created=not touched, messages=chain)
+    return RecordedTurn(
+        conversation_id=conversation_id, created=not touched, messages=chain, alternatives=others
+    )
 
 
 def write_attachments(
@@ -216,6 +221,17 @@ def _placed(
         if placed[n].conversation_id != conversation_id:
             placed[n] = dataclasses.replace(placed[n], conversation_id=conversation_id)
     return placed
+
+
+def _siblings(
+    alternatives: tuple[StoredMessage, ...], chain: list[StoredMessage], conversation_id: str
+) -> list[StoredMessage]:
+    """``alternatives`` placed beside the chain's last message (under the same parent)."""
+    parent = chain[-1].parent_id
+    return [
+        dataclasses.replace(m, conversation_id=conversation_id, parent_id=parent)
+        for m in alternatives
+    ]
 
 
 def _conversation_row(turn: TurnWrite, create: NewConversation, conversation_id: str) -> Any:

@@ -8,6 +8,7 @@ and ``current_node`` is the message at the tip of the branch the user is on.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -138,3 +139,5 @@ class RecordedTurn:
     conversation_id: str
     created: bool
     messages: list[StoredMessage]
+    #: The siblings of the last message written with it (other choices of an answer).
+    alternatives: list[StoredMessage] = dataclasses.field(default_factory=list)

@@ -1,0 +1,65 @@
+"""The one turn runner every surface uses: admit, open the turn, read it under a deadline.
+
+:func:`run_turn` charges the caller's limits (:func:`~chatgpt_api.api.admission.admit`), opens
+the turn on the service (cancelled if the client leaves meanwhile), releases the charge if that
+fails, and holds it while the answer streams. It then either waits for the first event (a
+stream: the route formats the rest) or collects the whole answer. A route only parses its input
+and formats the :class:`RunningTurn` in its own shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from chatgpt_api.api.admission import admit
+from chatgpt_api.api.disconnect import cancel_on_disconnect
+from chatgpt_api.api.state import AppState
+from chatgpt_api.auth.gate import Caller
+from chatgpt_api.messages import ChatEvent, Finished
+from chatgpt_api.observability.context import note_first_token
+from chatgpt_api.registry import ModelRoute
+from chatgpt_api.service import TurnInput, collect_answer, next_event
+
+
+@dataclass(slots=True)
+class RunningTurn:
+    """A streamed turn: its first event and the rest (``answer`` is None)."""
+
+    first: ChatEvent | None
+    events: AsyncGenerator[ChatEvent, None]
+    route: ModelRoute
+    #: The whole answer, for a turn that was not streamed.
+    answer: Finished | None = None
+
+
+async def run_turn(
+    state: AppState,
+    request: Request,
+    caller: Caller,
+    turn: TurnInput,
+    *,
+    stream: bool,
+    deadline: float | None,
+    chars: int | None = None,
+) -> RunningTurn:
+    """Admit and open ``turn``; wait for its first event (``stream``) or its whole answer."""
+    if chars is None:
+        chars = sum(len(m.content) for m in turn.messages)
+    admission = await admit(state, request, caller, chars)
+    try:
+        opened = await cancel_on_disconnect(request.receive, state.service.open_turn(turn))
+    except BaseException:
+        if admission is not None:
+            await admission.release()
+        raise
+    events = opened.events if admission is None else admission.wrap(opened.events)
+    if stream:
+        first = await cancel_on_disconnect(request.receive, next_event(events, deadline))
+        note_first_token(stream=True)
+        return RunningTurn(first, events, opened.route)
+    answer = await cancel_on_disconnect(request.receive, collect_answer(events, deadline))
+    note_first_token(stream=False)
+    return RunningTurn(None, events, opened.route, answer)
