@@ -67,7 +67,12 @@ async def chat_completions(request: Request) -> Response:
             owner=caller.owner,
         )
         turn = await run_turn(
-            state, request, caller, parsed.turn, stream=parsed.stream, deadline=deadline
+            state,
+            parsed.turn,
+            stream=parsed.stream,
+            deadline=deadline,
+            request=request,
+            caller=caller,
         )
         route = turn.route
         meta = CompletionMeta(

@@ -144,7 +144,12 @@ async def send_message(request: Request) -> Response:
         )
         deadline = deadline_after(params.timeout_seconds)
         turn = await run_turn(
-            state, request, caller, params.turn, stream=params.stream, deadline=deadline
+            state,
+            params.turn,
+            stream=params.stream,
+            deadline=deadline,
+            request=request,
+            caller=caller,
         )
         if turn.answer is None:
             assert turn.first is not None
