@@ -435,3 +435,40 @@ def test_relay_is_lossless_both_ways(
         got.pop("conversation_id")
         got.pop("message_id")
         assert got == {**reply, "model": "relay"}
+
+
+def test_conversations_show_structured_messages_and_attachments(
+    http: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    data = base64.b64encode(b"\x89PNG" + bytes(600)).decode()
+    image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}}
+    html = base64.b64encode(b"<script>alert(1)</script>" * 40).decode()
+    page = {"type": "file", "file": {"file_data": f"data:text/html;base64,{html}"}}
+    question = {"role": "user", "content": [{"type": "text", "text": "see"}, image, page]}
+    upstream.replies.append(_completion({"role": "assistant", "content": "seen"}))
+    got = http.post("/v1/chat/completions", json={"model": "relay", "messages": [question]})
+    conversation_id = got.json()["conversation_id"]
+    tree = http.get(f"/v1/conversations/{conversation_id}").json()
+    user = next(m for m in tree["messages"] if m["role"] == "user")
+    url = user["message"]["content"][1]["image_url"]["url"]
+    assert url.startswith("attachment:sha256:")
+    picture = http.get(f"/v1/conversations/{conversation_id}/attachments/{url.split(':')[-1]}")
+    assert picture.content == base64.b64decode(data)
+    assert picture.headers["content-type"] == "image/png"
+    assert "content-disposition" not in picture.headers
+    ref = user["message"]["content"][2]["file"]["file_data"].split(":")[-1]
+    risky = http.get(f"/v1/conversations/{conversation_id}/attachments/{ref}")
+    assert risky.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in risky.headers["content-security-policy"]
+    assert risky.headers["x-content-type-options"] == "nosniff"
+    missing = http.get(f"/v1/conversations/{conversation_id}/attachments/{'0' * 64}")
+    assert missing.status_code == 404
+
+
+def test_a_body_over_the_limit_is_a_clear_413(relay: ServiceThread) -> None:
+    with httpx.Client(base_url=relay.url, timeout=30) as http:
+        big = "x" * (relay.settings.max_body_size + 1)
+        body = {"model": "relay", "messages": [{"role": "user", "content": big}]}
+        response = http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 413
+    assert "max_body_size" in response.json()["error"]["message"]

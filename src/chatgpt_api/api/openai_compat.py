@@ -37,14 +37,20 @@ from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.capabilities import CAPABILITIES
-from chatgpt_api.errors import ModelNotFound, RequestError
+from chatgpt_api.errors import BodyTooLarge, ModelNotFound, RequestError
 from chatgpt_api.service import deadline_after
 
 STARTED = int(time.time())
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    body = await read_body(request, limit)
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge:
+        raise BodyTooLarge(
+            f"The request body is larger than {limit} bytes, the limit of this service "
+            "(setting max_body_size, CHATGPT_API_MAX_BODY_SIZE)."
+        ) from None
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
