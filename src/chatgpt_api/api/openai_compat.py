@@ -34,6 +34,7 @@ from chatgpt_api.api.disconnect import cancel_on_disconnect
 from chatgpt_api.api.drain import openai_shutdown_frame
 from chatgpt_api.api.errors import openai_error_body, openai_error_response
 from chatgpt_api.api.openai_request import parse_completion_request
+from chatgpt_api.api.request_limits import check_request_size
 from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import DONE_FRAME, EventStreamResponse
@@ -168,6 +169,7 @@ async def chat_completions(request: Request) -> Response:
             credential=caller.upstream_credential,
             owner=caller.owner,
         )
+        check_request_size(parsed.turn.messages, state.settings)
         chars = sum(len(m.content) for m in parsed.turn.messages)
         admission = await admit(state, request, caller, chars)
         try:
