@@ -169,8 +169,9 @@ class Settings(BaseSettings):
     api_key_cache_ttl: float = Field(
         5.0,
         ge=0,
-        description="Seconds a key check (and the active-key count) is cached per instance: "
-        "a revoked key stops working everywhere within this time.",
+        description="Seconds a key check (and whether keys are required) is cached per "
+        "instance: a revoked key, or 'keys require on|off', takes effect everywhere within this "
+        "time.",
     )
     redis_url: str | None = Field(
         None,
