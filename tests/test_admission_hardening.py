@@ -344,3 +344,27 @@ def test_keys_require_help_and_bad_values(tmp_path: Path) -> None:
     assert "even after" in group.stdout and "keys require off" in group.stdout
     bad = keys_cli("require", "maybe", home=tmp_path)
     assert bad.returncode == 2 and "'maybe' is not one of 'on', 'off'" in bad.stderr
+
+
+def test_key_requirement_on_postgresql(pg_database: str) -> None:
+    from tests.pg import pg_url
+
+    async def scenario() -> list[bool]:
+        store = await open_store(pg_url(pg_database))
+        try:
+            keys = KeyStore(store.engine, cache_ttl=0)
+            seen = [await keys.policy.required()]
+            await keys.create("alice")
+            await keys.create("bob")  # the second create keeps the stored "on"
+            await keys.revoke("alice")
+            await keys.revoke("bob")
+            seen.append(await keys.policy.required())
+            await keys.policy.set(False)
+            seen.append(await keys.policy.required())
+            await keys.policy.set(True)
+            seen.append(await keys.policy.required())
+            return seen
+        finally:
+            await store.close()
+
+    assert asyncio.run(scenario()) == [False, True, False, True]

@@ -152,7 +152,11 @@ def list_keys(database_url: str | None, home: Path | None) -> None:
 @_database
 @_home
 def revoke(name_or_id: str, database_url: str | None, home: Path | None) -> None:
-    """Revoke a key by name or id (running services stop accepting it within the cache TTL)."""
+    """Revoke a key by name or id (running services stop accepting it within the cache TTL).
+
+    Revoking keys, even the last one, never stops keys from being required: see
+    'chatgpt-api keys require'.
+    """
     if not _with_keys(database_url, home, lambda store: store.revoke(name_or_id)):
         raise click.ClickException(f"no active API key named or with id {name_or_id!r}")
     click.echo(f"revoked key {name_or_id!r}")
