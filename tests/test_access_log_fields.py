@@ -35,6 +35,7 @@ SECRETS = {
     "X-Amz-Signature": "abcdef0123456789",
 }
 BARE = "opaque-bare-value-6"
+OTHERS = [BARE, "opaque-value-4", "frag-7", "json-shaped-8"]
 FORGING_AGENT = b'curl/8" 200 1 "-" "forged\t\\x22'
 FORGING_REFERER = b'https://example.com/page?ref="x" 500 0 "'
 
@@ -95,6 +96,7 @@ def _traffic(served: Served) -> list[int]:
                 f"Referer: https://app.example/cb?state=ok&{query}#access_token=frag-7".encode(),
             )
         ),
+        served.send(_request(b"/healthz", b'User-Agent: {"password": "json-shaped-8"}')),
     ]
 
 
@@ -105,7 +107,7 @@ def test_text_access_lines_cannot_be_forged(tmp_path: Path) -> None:
     finally:
         out, err = served.stop()
     lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == len(statuses) == 6, out
+    assert len(lines) == len(statuses) == 7, out
     parsed = [COMBINED.fullmatch(line) for line in lines]
     assert all(parsed), lines  # one well-formed combined line per request, no forged field
     fields = [m.groupdict() for m in parsed if m is not None]
@@ -123,7 +125,9 @@ def test_text_access_lines_cannot_be_forged(tmp_path: Path) -> None:
     assert fields[5]["referer"] == (
         f"https://app.example/cb?state=[REDACTED]&{redacted}#access_token=[REDACTED]"
     )
-    leaked = [v for v in [*SECRETS.values(), BARE, "opaque-value-4", "frag-7"] if v in out + err]
+    # A secret that needs escaping is masked before it is escaped.
+    assert fields[6]["agent"] == "{\\x22password\\x22: \\x22[REDACTED]\\x22}"
+    leaked = [v for v in [*SECRETS.values(), *OTHERS] if v in out + err]
     assert leaked == []
     record(
         "access-log-field-injection-text",
@@ -142,7 +146,7 @@ def test_text_access_lines_cannot_be_forged(tmp_path: Path) -> None:
         "secret=, client_secret=, session=, authorization=Bearer%20..., code=, "
         "X-Amz-Signature=, a bare ?value, and a Referer with a query and #access_token=",
         "every query and fragment value logged as [REDACTED] but limit/offset-style names",
-        f"0 of {len(SECRETS) + 3} values in stdout or stderr; limit=5 kept",
+        f"0 of {len(SECRETS) + len(OTHERS)} values in stdout or stderr; limit=5 kept",
         requests=len(statuses),
         leaks=len(leaked),
     )
@@ -156,7 +160,7 @@ def test_json_access_records_keep_client_text_inside_fields(tmp_path: Path) -> N
         out, err = served.stop()
     records = [json.loads(line) for line in out.splitlines() if line.strip()]
     access = [r for r in records if r["logger"] == "chatgpt_api.access"]
-    assert len(access) == len(statuses) == 6
+    assert len(access) == len(statuses) == 7
     assert access[0]["user_agent"] == FORGING_AGENT.decode("latin-1")
     assert access[1]["referer"] == "https://example.com/page?ref=[REDACTED]"
     assert access[2]["path"] == '/health"z\\' and access[2]["user_agent"] == "latin-\xe9"
@@ -164,7 +168,8 @@ def test_json_access_records_keep_client_text_inside_fields(tmp_path: Path) -> N
     assert access[3]["path"] == f"/healthz?{redacted}&limit=5"
     assert access[4]["path"] == "/healthz?[REDACTED]"
     assert access[5]["referer"].endswith("#access_token=[REDACTED]")
-    for value in [*SECRETS.values(), BARE, "opaque-value-4", "frag-7"]:
+    assert access[6]["user_agent"] == '{"password": "[REDACTED]"}'
+    for value in [*SECRETS.values(), *OTHERS]:
         assert value not in out + err
 
 

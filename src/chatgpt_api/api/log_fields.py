@@ -8,8 +8,8 @@
   ``\\``, control characters and every byte above 126 become ``\\xHH`` (upper-case hex; a
   character beyond Latin-1 is escaped byte by byte in UTF-8). A quote or a line break in a
   User-Agent, Referer or path then cannot close a field or start a forged line.
-* :func:`clean_field` does both secret masking (:func:`~chatgpt_api.redact.redact_text`, which
-  needs the unescaped text to see JSON-shaped secrets) and escaping, in that order.
+* :func:`clean_field` escapes a field, masking secrets first
+  (:func:`~chatgpt_api.redact.redact_text` needs the unescaped text to see JSON-shaped ones).
 """
 
 from __future__ import annotations
@@ -44,8 +44,14 @@ def escape_field(text: str) -> str:
 
 
 def clean_field(text: str) -> str:
-    """``text`` with secrets masked, then escaped for a quoted access-log field."""
-    return escape_field(redact_text(text))
+    """``text`` escaped for a quoted access-log field, its secrets masked first when escaping
+    changes it (``\\x22`` would hide a JSON-shaped secret from the patterns). Text that needs
+    no escaping is returned as it is: the access log's
+    :class:`~chatgpt_api.redact.RedactingFilter` masks the whole line, which costs one pass
+    instead of one per field."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    return _NEEDS_ESCAPE.sub(_escape_char, redact_text(text))
 
 
 def _redact_parameters(query: str) -> str:
