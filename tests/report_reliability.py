@@ -38,6 +38,10 @@ SUITES = {
     "test_sse": "SSE decoder properties (item 1)",
     "test_bodies": "Body parser properties (item 1)",
     "test_web_answer": "Answer reader and delta patcher properties (item 1)",
+    "test_admission_hardening": "Logins rate-limited, request size caps, keys stay required "
+    "(issue 13 items 5-7)",
+    "test_access_log_fields": "Access-log field escaping and query-value redaction "
+    "(issue 13 items 8, 12)",
 }
 
 

@@ -239,8 +239,11 @@ def test_keys_become_required_once_one_exists(svc: ServiceThread, home: Path) ->
     time.sleep(TTL + 0.2)
     assert_all_401(svc, bearer(key), None)
     assert_all_401(svc, {}, key)
-    # No active key left: open again (require_api_key unset).
+    # No active key left: still closed (require_api_key unset), until the operator says so.
     assert keys_cli("revoke", "bob", home=home).returncode == 0
+    time.sleep(TTL + 0.2)
+    assert_all_401(svc, {}, None)
+    assert keys_cli("require", "off", home=home).returncode == 0
     time.sleep(TTL + 0.2)
     assert seed_ask(svc, None, "open again").status_code == 200
 

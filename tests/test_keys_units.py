@@ -195,8 +195,13 @@ async def test_identify_rules(store: SQLStore) -> None:
     # Not required: anonymous, and a non-key Bearer is the upstream credential.
     assert await who(False) == Caller(None)
     assert await who(False, bearer="sk-upstream") == Caller(None, "sk-upstream")
-    # Unset and no active key: not required.
+    # Unset and no active key left: still required (revoking keys never reopens the service)...
     await keys.revoke("alice")
+    for bearer in (None, "sk-upstream"):
+        with pytest.raises(InvalidAPIKey):
+            await who(None, bearer=bearer)
+    # ... until the operator turns the requirement off explicitly.
+    await keys.policy.set(False)
     assert await who(None, bearer="sk-upstream") == Caller(None, "sk-upstream")
     with pytest.raises(InvalidAPIKey):
         await who(True)
@@ -205,3 +210,41 @@ async def test_identify_rules(store: SQLStore) -> None:
     with pytest.raises(InvalidAPIKey):
         await identify(None, None, bearer=key, field_value=None)
     assert revoked.name == "old"
+
+
+async def test_key_requirement_is_stored_and_survives_revocation(store: SQLStore) -> None:
+    clock = Clock()
+    keys = KeyStore(store.engine, cache_ttl=5.0, clock=clock)
+    elsewhere = KeyStore(store.engine, cache_ttl=5.0, clock=clock)  # another instance
+    assert await keys.policy.stored() is None and not await keys.policy.required()
+    assert not await elsewhere.policy.required()  # cached now
+    await keys.create("alice")
+    assert await keys.policy.stored() == "on" and await keys.policy.required()
+    assert not await elsewhere.policy.required()  # within the TTL
+    clock.now += 5.1
+    assert await elsewhere.policy.required()  # every instance, within the TTL
+    await keys.revoke("alice")
+    clock.now += 5.1
+    assert await keys.count_active() == 0
+    assert await keys.policy.required() and await elsewhere.policy.required()
+    # Only an explicit "off" admits anonymous callers; creating a key does not undo it.
+    await keys.policy.set(False)
+    assert await keys.policy.stored() == "off" and not await keys.policy.required()
+    await keys.create("bob")
+    assert await keys.policy.stored() == "off" and not await keys.policy.required()
+    await keys.policy.set(True)
+    assert await keys.policy.required()
+
+
+async def test_keys_made_before_the_stored_requirement_still_require_keys(
+    store: SQLStore,
+) -> None:
+    from chatgpt_api.store.schema import gateway_settings
+
+    keys = KeyStore(store.engine, cache_ttl=0)
+    await keys.create("old")
+    await keys.revoke("old")
+    async with store.engine.begin() as connection:  # as a database upgraded from 0003 holds it
+        await connection.execute(gateway_settings.delete())
+    assert await keys.policy.stored() is None
+    assert await keys.policy.required()

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest accepted request body, in bytes (images and files travel inline).",
     )
+    # Request limits (issue 13 item 6): how much one chat request may carry.
+    max_request_messages: int = Field(
+        2048,
+        ge=1,
+        description="Most messages accepted in one chat request (more: 400, nothing stored or "
+        "sent upstream).",
+    )
+    max_request_chars: int = Field(
+        MiB,
+        ge=1,
+        description="Most characters of message text accepted in one chat request, all "
+        "messages together (more: 400, nothing stored or sent upstream).",
+    )
     max_event_size: int = Field(
         8 * MiB, ge=1024, description="Largest accepted upstream event (one SSE event), in bytes."
     )
@@ -152,14 +165,17 @@ class Settings(BaseSettings):
         description="Require a gateway API key on the API routes (/send_message, "
         "/get_access_token, /v1/*; the status page, /openapi.json, /playground, /healthz, "
         "/readyz and /metrics stay open): "
-        "unset = required as soon as one active key exists, true = always (no keys: every "
-        "request is refused), false = never (a valid key still identifies its owner).",
+        "unset = as the database says: required from the moment the first key is created, "
+        "even after every key is revoked, until 'chatgpt-api keys require off'; true = always "
+        "(no keys: every request is refused); false = never (a valid key still identifies its "
+        "owner).",
     )
     api_key_cache_ttl: float = Field(
         5.0,
         ge=0,
-        description="Seconds a key check (and the active-key count) is cached per instance: "
-        "a revoked key stops working everywhere within this time.",
+        description="Seconds a key check (and whether keys are required) is cached per "
+        "instance: a revoked key, or 'keys require on|off', takes effect everywhere within this "
+        "time.",
     )
     redis_url: str | None = Field(
         None,

@@ -2,13 +2,21 @@
 
 ``127.0.0.1 - - [26/Nov/2026:13:58:33 +0000] "POST /send_message HTTP/1.1" 200 97 "-" "curl/8.0"``
 
-The query string is redacted (a secret in a URL never reaches the log). A request whose client
-went away before an answer was sent is logged with status and length ``-``.
+Every query value of a logged URL (the request target and the Referer) is replaced by
+``[REDACTED]``, except the values of the few harmless parameter names in
+:data:`~chatgpt_api.api.log_fields.HARMLESS_QUERY_NAMES`, whatever the other names are — a
+secret in a URL never reaches the log. Client-chosen text (method, target, Referer, User-Agent)
+is escaped as nginx escapes it: ``"``, ``\\``, control characters and bytes above 126 become
+``\\xHH``, so no client can forge or split a field (see :mod:`chatgpt_api.api.log_fields`). A
+request whose client went away before an answer was sent is logged with status and length
+``-``.
 
 With ``structured=True`` (``log_format=json``) the line is a short message (``POST /path 200``)
 and the record carries an ``access`` dict — method, path, status (499 when the client went away,
 null when nothing was answered), bytes, duration_ms, client, referer, user_agent — that
-:class:`~chatgpt_api.observability.logformat.JsonFormatter` writes as fields (redacted there).
+:class:`~chatgpt_api.observability.logformat.JsonFormatter` writes as fields (redacted there;
+JSON escaping keeps quotes and control characters inside their field; query values are
+redacted as in the text line).
 The request id is on every record (see :mod:`chatgpt_api.logs`).
 """
 
@@ -19,8 +27,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatgpt_api.api.log_fields import clean_field, redact_url
 from chatgpt_api.logs import ACCESS_LOGGER
-from chatgpt_api.redact import redact_text
 
 log = logging.getLogger(ACCESS_LOGGER)
 
@@ -67,43 +75,47 @@ def _timestamp() -> str:
     return _stamp[1]
 
 
-def _line(scope: Scope, status: int | None, length: int) -> str:
-    client = scope.get("client")
-    host = client[0] if client else "-"
-    target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
-    query = scope.get("query_string", b"")
-    if query:
-        target = f"{target}?{redact_text(query.decode('latin-1'))}"
-    referer = agent = "-"
-    for name, value in scope["headers"]:  # the last one wins, as dict() did
-        if name == b"referer":
-            referer = value.decode("latin-1")
-        elif name == b"user-agent":
-            agent = value.decode("latin-1")
-    when = _timestamp()
-    shown_status = "-" if status is None or status == 499 else str(status)
-    shown_length = "-" if shown_status == "-" else str(length)
-    return (
-        f'{host} - - [{when}] "{scope["method"]} {target} HTTP/{scope["http_version"]}" '
-        f'{shown_status} {shown_length} "{referer}" "{agent}"'
-    )
-
-
-def _log_structured(scope: Scope, status: int | None, length: int, seconds: float) -> None:
-    client = scope.get("client")
+def _target(scope: Scope) -> str:
+    """The request target as the client sent it, with its query values redacted."""
     target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
     query = scope.get("query_string", b"")
     if query:
         target = f"{target}?{query.decode('latin-1')}"
+    return redact_url(target)
+
+
+def _client_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The Referer (its query values redacted) and User-Agent; the last of each wins."""
     referer = agent = None
     for name, value in scope["headers"]:
         if name == b"referer":
             referer = value.decode("latin-1")
         elif name == b"user-agent":
             agent = value.decode("latin-1")
+    return (None if referer is None else redact_url(referer)), agent
+
+
+def _line(scope: Scope, status: int | None, length: int) -> str:
+    client = scope.get("client")
+    host = client[0] if client else "-"
+    referer, agent = _client_headers(scope)
+    when = _timestamp()
+    shown_status = "-" if status is None or status == 499 else str(status)
+    shown_length = "-" if shown_status == "-" else str(length)
+    method, target = clean_field(scope["method"]), clean_field(_target(scope))
+    return (
+        f'{host} - - [{when}] "{method} {target} HTTP/{scope["http_version"]}" '
+        f'{shown_status} {shown_length} "{clean_field(referer or "-")}" '
+        f'"{clean_field(agent or "-")}"'
+    )
+
+
+def _log_structured(scope: Scope, status: int | None, length: int, seconds: float) -> None:
+    client = scope.get("client")
+    referer, agent = _client_headers(scope)
     fields = {
         "method": scope["method"],
-        "path": target,
+        "path": _target(scope),
         "status": status,
         "bytes": length if status is not None else None,
         "duration_ms": round(seconds * 1000, 3),

@@ -12,6 +12,11 @@ Every failure is HTTP 500 ``{"message": ...}``, except a missing or invalid gate
 (an ``api_key`` field or ``Authorization: Bearer``; see :mod:`chatgpt_api.auth.gate`), which is
 HTTP 401 ``{"message": "invalid or missing API key"}``. The key is checked after the body is
 read and before any other validation; the caller's key owns the conversation.
+
+Both routes then pass the caller's rate limits (:func:`~chatgpt_api.api.admission.admit`: 429
+``{"message"}`` with ``Retry-After``) before any upstream is reached, the login service
+included; ``/send_message`` also checks the request limits
+(:func:`~chatgpt_api.api.request_limits.check_request_size`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api import auth_client
+from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import Fields, read_fields
 from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
 from chatgpt_api.api.disconnect import cancel_on_disconnect
@@ -160,38 +166,71 @@ async def send_message(request: Request) -> Response:
     return JSONResponse(seed_answer_object(turn.answer))
 
 
-async def get_access_token(request: Request) -> Response:
-    state: AppState = request.app.state.chatgpt
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """What ``/get_access_token`` asks the login service for: a session or a password login."""
+
+    session_token: str | None
+    email: str = ""
+    password: str = ""
+    proxy: str = ""
+
+
+def parse_token_request(fields: Fields) -> TokenRequest:
+    """``/get_access_token`` fields in the seed's order: a session token, else email + password."""
+    session_token = text_field(fields, "session_token")
+    if session_token:
+        return TokenRequest(session_token)
+    email = text_field(fields, "email")
+    password = text_field(fields, "password")
+    if not email or not password:
+        raise RequestError(MISSING_CREDENTIALS)
+    return TokenRequest(None, email, password, text_field(fields, "proxy") or "")
+
+
+async def fetch_token(
+    state: AppState, request: Request, ask: TokenRequest
+) -> dict[str, str | None]:
+    """The answer body: from the token cache, else from the login or session service."""
     settings = state.settings
-    try:
-        fields = await read_fields(request, settings.max_body_size)
-        await authenticate(request, field_value=text_field(fields, "api_key"))
-        session_token = text_field(fields, "session_token")
-        if session_token:
-            url = require(settings.session_url, "SESSION_URL", "--session-url")
-            cache_key = TokenCache.key("session", url, session_token)
-            token = state.token_cache.get(cache_key)
-            if token is None:
-                token = await cancel_on_disconnect(
-                    request.receive,
-                    auth_client.token_from_session(state.http, url, session_token),
-                )
-                state.token_cache.put(cache_key, token)
-            return JSONResponse({"access_token": token.access_token, "expires": token.expires})
-        email = text_field(fields, "email")
-        password = text_field(fields, "password")
-        if not email or not password:
-            raise RequestError(MISSING_CREDENTIALS)
-        url = require(settings.auth_url, "AUTH_URL", "--auth-url")
-        proxy = text_field(fields, "proxy") or ""
-        cache_key = TokenCache.key("login", url, email, password, proxy)
+    if ask.session_token:
+        url = require(settings.session_url, "SESSION_URL", "--session-url")
+        cache_key = TokenCache.key("session", url, ask.session_token)
         token = state.token_cache.get(cache_key)
         if token is None:
             token = await cancel_on_disconnect(
                 request.receive,
-                auth_client.login_with_password(state.http, url, email, password, proxy),
+                auth_client.token_from_session(state.http, url, ask.session_token),
             )
             state.token_cache.put(cache_key, token)
+        return {"access_token": token.access_token, "expires": token.expires}
+    url = require(settings.auth_url, "AUTH_URL", "--auth-url")
+    cache_key = TokenCache.key("login", url, ask.email, ask.password, ask.proxy)
+    token = state.token_cache.get(cache_key)
+    if token is None:
+        token = await cancel_on_disconnect(
+            request.receive,
+            auth_client.login_with_password(state.http, url, ask.email, ask.password, ask.proxy),
+        )
+        state.token_cache.put(cache_key, token)
+    return {"access_token": token.access_token}
+
+
+async def get_access_token(request: Request) -> Response:
+    """Like ``/send_message``, every login passes the caller's key check and rate limits
+    (requests per minute, answers in progress) before the login service is reached, so the
+    route cannot relay a password-guessing run."""
+    state: AppState = request.app.state.chatgpt
+    try:
+        fields = await read_fields(request, state.settings.max_body_size)
+        caller = await authenticate(request, field_value=text_field(fields, "api_key"))
+        ask = parse_token_request(fields)
+        admission = await admit(state, request, caller, 0)
+        try:
+            body = await fetch_token(state, request, ask)
+        finally:
+            if admission is not None:
+                await admission.release()
     except Exception as exc:
         return seed_error_response(exc)
-    return JSONResponse({"access_token": token.access_token})
+    return JSONResponse(body)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 
 from chatgpt_api.api.admission import admit
 from chatgpt_api.api.disconnect import cancel_on_disconnect
+from chatgpt_api.api.request_limits import check_request_size
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import Caller
 from chatgpt_api.messages import ChatEvent, Finished
@@ -53,6 +54,7 @@ async def run_turn(
     With an HTTP ``request`` (and its ``caller``), the caller's limits are charged and the
     client leaving cancels the turn.
     """
+    check_request_size(turn.messages, state.settings)
     admission = None
     if request is not None and caller is not None:
         chars = sum(len(m.content) for m in turn.messages)

@@ -1,8 +1,10 @@
-"""``chatgpt-api keys create|list|revoke``: the gateway API keys clients present.
+"""``chatgpt-api keys create|list|revoke|require``: the gateway API keys clients present.
 
 Each command opens the database the service uses (``--database-url`` / ``--home`` or their
 ``CHATGPT_API_*`` twins, as ``db upgrade`` does), applying the schema migrations first. A key is
-printed once, by ``create``; ``list`` shows only its prefix. Errors are one line and exit 1.
+printed once, by ``create``; ``list`` shows only its prefix. ``require on|off`` is the one way
+to change whether keys are required once the first key exists (revoking keys never does).
+Errors are one line and exit 1.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from chatgpt_api.auth.key_policy import StoredRequirement
 from chatgpt_api.auth.keystore import ApiKey, KeyStore
 from chatgpt_api.config import Settings
 
@@ -32,6 +35,14 @@ _home = click.option(
 )
 
 
+def _settings(database_url: str | None, home: Path | None) -> Settings:
+    options: dict[str, Any] = {"database_url": database_url, "home": home}
+    try:
+        return Settings(**{k: v for k, v in options.items() if v})
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings: {exc.errors()[0]['msg']}") from None
+
+
 def _with_keys(
     database_url: str | None, home: Path | None, action: Callable[[KeyStore], Awaitable[T]]
 ) -> T:
@@ -39,11 +50,7 @@ def _with_keys(
     from chatgpt_api.errors import ServiceError
     from chatgpt_api.store import default_database_url, open_store
 
-    options: dict[str, Any] = {"database_url": database_url, "home": home}
-    try:
-        settings = Settings(**{k: v for k, v in options.items() if v})
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid settings: {exc.errors()[0]['msg']}") from None
+    settings = _settings(database_url, home)
 
     async def run() -> T:
         store = await open_store(settings.database_url or default_database_url(settings.home))
@@ -90,8 +97,12 @@ def keys() -> None:
     """Gateway API keys: what clients send as 'Authorization: Bearer <key>'.
 
     \b
-    As soon as one active key exists, every route but GET / and /openapi.json needs a key
-    (see CHATGPT_API_REQUIRE_API_KEY). Conversations belong to the key that made them.
+    From the moment the first key is created, every API route (/send_message,
+    /get_access_token, /v1/*) needs a valid key, and keeps needing one even after
+    every key is revoked (then only the status page, /openapi.json, /playground,
+    /healthz, /readyz and /metrics answer) until you run 'chatgpt-api keys require off'.
+    CHATGPT_API_REQUIRE_API_KEY=true|false on a service overrides this.
+    Conversations belong to the key that made them.
     """
 
 
@@ -106,10 +117,21 @@ def create(name: str, database_url: str | None, home: Path | None) -> None:
     Example:
       chatgpt-api keys create --name alice
     """
-    record, key = _with_keys(database_url, home, lambda store: store.create(name))
+
+    async def create_key(store: KeyStore) -> tuple[ApiKey, str, StoredRequirement | None]:
+        record, key = await store.create(name)
+        return record, key, await store.policy.stored()
+
+    record, key, requirement = _with_keys(database_url, home, create_key)
     click.echo(key)
     click.echo(f"created key {record.name!r} (id {record.id}, prefix {record.prefix}…)", err=True)
     click.echo(STORE_WARNING, err=True)
+    if requirement == "off":
+        click.echo(
+            "note: keys are not required (turned off earlier); require them with: "
+            "chatgpt-api keys require on",
+            err=True,
+        )
 
 
 @keys.command("list")
@@ -130,7 +152,56 @@ def list_keys(database_url: str | None, home: Path | None) -> None:
 @_database
 @_home
 def revoke(name_or_id: str, database_url: str | None, home: Path | None) -> None:
-    """Revoke a key by name or id (running services stop accepting it within the cache TTL)."""
+    """Revoke a key by name or id (running services stop accepting it within the cache TTL).
+
+    Revoking keys, even the last one, never stops keys from being required: see
+    'chatgpt-api keys require'.
+    """
     if not _with_keys(database_url, home, lambda store: store.revoke(name_or_id)):
         raise click.ClickException(f"no active API key named or with id {name_or_id!r}")
     click.echo(f"revoked key {name_or_id!r}")
+
+
+_STATES = {
+    "on": "keys are required (revoking every key does not change that; "
+    "to admit anonymous callers again: chatgpt-api keys require off)",
+    "off": "keys are not required: anonymous callers are admitted, a valid key still "
+    "identifies its owner (to require them: chatgpt-api keys require on)",
+    None: "keys are not required yet: they will be from the moment the first key is created",
+}
+
+
+@keys.command("require")
+@click.argument("state", required=False, type=click.Choice(["on", "off"]))
+@_database
+@_home
+def require(state: str | None, database_url: str | None, home: Path | None) -> None:
+    """Show, or set (on|off), whether every API route needs a key.
+
+    \b
+    'on' is set by itself when the first key is created and stays on when keys are
+    revoked: with no active key left, the API routes refuse everybody. 'off' admits
+    anonymous callers again. Running services follow within the key cache TTL
+    (CHATGPT_API_API_KEY_CACHE_TTL). CHATGPT_API_REQUIRE_API_KEY=true|false, where set
+    on a service, overrides what is stored here.
+
+    \b
+    Examples:
+      chatgpt-api keys require
+      chatgpt-api keys require off
+    """
+
+    async def apply(store: KeyStore) -> StoredRequirement | None:
+        if state is not None:
+            await store.policy.set(state == "on")
+        return await store.policy.stored()
+
+    stored = _with_keys(database_url, home, apply)
+    click.echo(_STATES[stored])
+    override = _settings(database_url, home).require_api_key
+    if override is not None:
+        click.echo(
+            f"note: CHATGPT_API_REQUIRE_API_KEY={str(override).lower()} is set here: a service "
+            "started with it ignores this stored value",
+            err=True,
+        )

@@ -12,10 +12,12 @@ given, else the ``Authorization: Bearer`` value. Rules:
   malformed — and an ``api_key`` field that does not verify are refused with
   :class:`~chatgpt_api.errors.InvalidAPIKey` (401), whether keys are required or not: such a
   value must never reach an upstream.
-* Keys are required when ``require_api_key`` is True, or when it is unset (None) and at least one
-  active key exists (the cached :meth:`KeyStore.count_active`). Then a request without a valid
-  key is refused; in particular a Bearer value that is not a gateway key is refused rather than
-  passed through.
+* Keys are required when ``require_api_key`` is True, or when it is unset (None) and the
+  database says so (the cached :meth:`KeyPolicy.required
+  <chatgpt_api.auth.key_policy.KeyPolicy.required>`): from the moment the first key is created
+  until the operator runs ``chatgpt-api keys require off`` — revoking every key does not open
+  the service again. Then a request without a valid key is refused; in particular a Bearer
+  value that is not a gateway key is refused rather than passed through.
 * Keys not required and no key presented: ``owner`` is None (anonymous) and a Bearer value is
   today's pass-through upstream credential (a ChatGPT access token or an OpenAI key on /v1).
 
@@ -103,4 +105,4 @@ async def identify(
 async def _required(keys: KeyStore | None, require: bool | None) -> bool:
     if require is not None:
         return require
-    return keys is not None and await keys.count_active() > 0
+    return keys is not None and await keys.policy.required()

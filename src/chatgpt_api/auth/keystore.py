@@ -4,6 +4,10 @@ Works on the conversation store's SQLAlchemy engine (SQLite or PostgreSQL, one c
 Rows hold the key's id, its unique name, its visible prefix and the SHA-256 of the whole key —
 never the key itself, which :meth:`KeyStore.create` returns once.
 
+Creating the first key also records, in the same transaction, that keys are now required
+(:mod:`chatgpt_api.auth.key_policy`, reached as :attr:`KeyStore.policy`): revoking keys never
+undoes that, only ``chatgpt-api keys require off`` does.
+
 Hot path. :meth:`KeyStore.verify` and :meth:`KeyStore.count_active` answer from an in-process
 cache whose entries live ``cache_ttl`` seconds (the ``api_key_cache_ttl`` setting, 5 s by
 default). A revoke made anywhere — another instance, the CLI — therefore takes effect on every
@@ -33,6 +37,7 @@ from typing import Any, Final
 from sqlalchemy import RowMapping, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatgpt_api.auth.key_policy import KeyPolicy
 from chatgpt_api.auth.keys import (
     KEY_LENGTH,
     generate_key,
@@ -123,6 +128,8 @@ class KeyStore:
         self._count: tuple[int, float] | None = None
         self._touched: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Whether keys are required (stored in the database; see :mod:`.key_policy`).
+        self.policy = KeyPolicy(engine, cache_ttl=cache_ttl, clock=clock)
 
     @property
     def cache_ttl(self) -> float:
@@ -146,6 +153,7 @@ class KeyStore:
             with translate_errors():
                 async with self._writer.begin() as connection:
                     await connection.execute(insert(api_keys).values(**row))
+                    await KeyPolicy.keys_in_use(connection)
         except DuplicateId:
             raise KeyNameTaken(
                 f"a key named {name!r} already exists (revoked keys keep their names)"
@@ -239,6 +247,7 @@ class KeyStore:
         """Drop everything cached (after a change made through this object)."""
         self._cache.clear()
         self._count = None
+        self.policy.forget()
 
     def _touch_soon(self, key_id: str) -> None:
         now = self._clock()

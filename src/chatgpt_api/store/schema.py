@@ -190,3 +190,13 @@ conversation_accounts = Table(
     Column("account_id", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Settings an operator changes at run time for every instance (chatgpt_api.auth.keystore):
+# ``require_api_key`` = ``on`` / ``off``.
+gateway_settings = Table(
+    "gateway_settings",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

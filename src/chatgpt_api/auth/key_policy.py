@@ -1,0 +1,109 @@
+"""Whether gateway keys are required, as the database says (``require_api_key`` unset).
+
+The answer is the ``require_api_key`` row of the ``gateway_settings`` table:
+
+* ``on`` — written when the first key is created (in the same transaction), so once keys are in
+  use they stay required: revoking every key then leaves only the routes that are open by design
+  (status page, /openapi.json, /playground, /healthz, /readyz, /metrics) reachable;
+* ``off`` — written only by the operator (``chatgpt-api keys require off``): anonymous callers
+  are admitted again, a valid key still identifies its owner;
+* no row — no key was ever created through this version: required when any key row exists
+  (a database whose keys predate the flag), otherwise not.
+
+The settings ``require_api_key=true|false`` override the database on the instance that sets
+them. :meth:`KeyPolicy.required` is cached for ``cache_ttl`` seconds, like key checks, so a
+change made anywhere takes effect on every instance within that time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from sqlalchemy import exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.expression import Executable
+
+from chatgpt_api.store.engine import writer
+from chatgpt_api.store.errors import translate_errors
+from chatgpt_api.store.schema import api_keys, gateway_settings
+
+SETTING: Final = "require_api_key"
+StoredRequirement = Literal["on", "off"]
+
+
+def _write(connection: AsyncConnection, value: StoredRequirement, *, overwrite: bool) -> Executable:
+    """``INSERT`` the setting; on an existing row, replace it (``overwrite``) or keep it."""
+    row = {"name": SETTING, "value": value, "updated_at": datetime.now(UTC)}
+    key = [gateway_settings.c.name]
+    if connection.dialect.name == "postgresql":
+        pg = postgresql.insert(gateway_settings).values(**row)
+        if overwrite:
+            return pg.on_conflict_do_update(
+                index_elements=key, set_={"value": value, "updated_at": row["updated_at"]}
+            )
+        return pg.on_conflict_do_nothing(index_elements=key)
+    lite = sqlite.insert(gateway_settings).values(**row)
+    if overwrite:
+        return lite.on_conflict_do_update(
+            index_elements=key, set_={"value": value, "updated_at": row["updated_at"]}
+        )
+    return lite.on_conflict_do_nothing(index_elements=key)
+
+
+class KeyPolicy:
+    """The stored key requirement on ``engine``; see the module docstring."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, cache_ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._ttl = cache_ttl
+        self._clock = clock
+        self._cached: tuple[bool, float] | None = None
+
+    async def stored(self) -> StoredRequirement | None:
+        """The stored value, or None when nothing was ever stored (not cached)."""
+        query = select(gateway_settings.c.value).where(gateway_settings.c.name == SETTING)
+        with translate_errors():
+            async with self._engine.connect() as connection:
+                value = await connection.scalar(query)
+        return "on" if value == "on" else "off" if value == "off" else None
+
+    async def required(self) -> bool:
+        """Whether a request needs a valid key (cached for ``cache_ttl`` seconds)."""
+        now = self._clock()
+        if self._cached is not None and self._cached[1] > now:
+            return self._cached[0]
+        value = await self.stored()
+        if value is None:
+            with translate_errors():
+                async with self._engine.connect() as connection:
+                    any_key = bool(await connection.scalar(select(exists().select_from(api_keys))))
+            required = any_key
+        else:
+            required = value == "on"
+        self._cached = (required, self._clock() + self._ttl)
+        return required
+
+    async def set(self, required: bool) -> None:
+        """Store the operator's explicit choice (``keys require on|off``)."""
+        with translate_errors():
+            async with self._writer.begin() as connection:
+                await connection.execute(
+                    _write(connection, "on" if required else "off", overwrite=True)
+                )
+        self.forget()
+
+    @staticmethod
+    async def keys_in_use(connection: AsyncConnection) -> None:
+        """Inside the transaction that creates a key: ``on``, unless a value is stored already
+        (an explicit ``off`` stays until the operator changes it)."""
+        await connection.execute(_write(connection, "on", overwrite=False))
+
+    def forget(self) -> None:
+        self._cached = None
