@@ -224,9 +224,11 @@ def test_keys_and_limits(emulator: EmulatorThread, tmp_path: Path) -> None:
     ) as svc:
         key = make_key(database)
         base = f"{svc.url}/v1"
-        with openai.OpenAI(base_url=base, api_key="not-a-key", max_retries=0) as anonymous:
-            with pytest.raises(openai.AuthenticationError):
-                anonymous.embeddings.create(model="embed", input="x")
+        with (
+            openai.OpenAI(base_url=base, api_key="not-a-key", max_retries=0) as anonymous,
+            pytest.raises(openai.AuthenticationError),
+        ):
+            anonymous.embeddings.create(model="embed", input="x")
         with openai.OpenAI(base_url=base, api_key=key, max_retries=0) as client:
             emulator.clear()
             assert len(client.embeddings.create(model="embed", input="x").data) == 1
