@@ -226,22 +226,25 @@ class _Builder:
             if (not integer or hint == int(hint)) and low <= hint <= high:
                 del self.hints.numbers[index]
                 return int(hint) if integer else hint
-        default = 1.0 if low <= 1 <= high else low if low > float("-inf") else high
+        default = 1.0 if low <= 1 <= high else low if low > -math.inf else high
         return int(default) if integer else default
 
 
 def _bounds(schema: dict[str, Any], *, integer: bool) -> tuple[float, float]:
-    step = 1 if integer else 1e-6
-    low, high = float("-inf"), float("inf")
+    """The closed interval of allowed values (exclusive bounds moved to the next value)."""
+    low, high = -math.inf, math.inf
     if isinstance(schema.get("minimum"), int | float):
         low = float(schema["minimum"])
-    if isinstance(schema.get("exclusiveMinimum"), int | float):
-        low = max(low, float(schema["exclusiveMinimum"]) + step)
     if isinstance(schema.get("maximum"), int | float):
         high = float(schema["maximum"])
-    if isinstance(schema.get("exclusiveMaximum"), int | float):
-        high = min(high, float(schema["exclusiveMaximum"]) - step)
+    above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    if isinstance(above, int | float):
+        bound = float(math.floor(above) + 1) if integer else math.nextafter(above, math.inf)
+        low = max(low, bound)
+    if isinstance(below, int | float):
+        bound = float(math.ceil(below) - 1) if integer else math.nextafter(below, -math.inf)
+        high = min(high, bound)
     if integer:
-        low = float(math.ceil(low)) if low > float("-inf") else low
-        high = float(math.floor(high)) if high < float("inf") else high
+        low = float(math.ceil(low)) if low > -math.inf else low
+        high = float(math.floor(high)) if high < math.inf else high
     return low, high
