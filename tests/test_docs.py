@@ -33,3 +33,21 @@ def test_markers_are_required() -> None:
         assert START in str(error) and END in str(error)
     else:
         raise AssertionError("a README without markers must be refused")
+
+
+def test_the_capability_table_in_the_docs_is_the_code_s() -> None:
+    from chatgpt_api.capabilities import CAPABILITIES
+
+    text = (Path(__file__).parent.parent / "docs" / "compatibility.md").read_text()
+    table = text.split("## Capabilities per backend", 1)[1].split("\n\n")[2]
+    header, _, *rows = table.splitlines()
+    backends = [cell.strip() for cell in header.strip("|").split("|")][1:]
+    documented = {}
+    for row in rows:
+        name, *cells = (cell.strip() for cell in row.strip("|").split("|"))
+        documented[name] = dict(zip(backends, cells, strict=True))
+    expected = {
+        name: {backend: CAPABILITIES[backend][name] for backend in backends}
+        for name in CAPABILITIES["openai"]
+    }
+    assert documented == expected

@@ -22,6 +22,7 @@ from chatgpt_api.api.access_log import AccessLogMiddleware
 from chatgpt_api.api.conversations import (
     delete_conversation,
     export_conversation,
+    get_attachment,
     get_conversation,
     list_conversations,
     rename_conversation,
@@ -130,6 +131,11 @@ def create_app(settings: Settings) -> Starlette:
             Route("/v1/conversations/{id}", rename_conversation, methods=["PATCH"]),
             Route("/v1/conversations/{id}", delete_conversation, methods=["DELETE"]),
             Route("/v1/conversations/{id}/export", export_conversation, methods=["GET"]),
+            Route(
+                "/v1/conversations/{id}/attachments/{sha256}",
+                get_attachment,
+                methods=["GET"],
+            ),
             *playground_routes(),
         ],
         middleware=middleware,

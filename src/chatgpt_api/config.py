@@ -45,7 +45,11 @@ class Settings(BaseSettings):
         description="URL of the /api/auth/session endpoint used by /get_access_token with a "
         "session_token.",
     )
-    max_body_size: int = Field(MiB, ge=1024, description="Largest accepted request body, in bytes.")
+    max_body_size: int = Field(
+        20 * MiB,
+        ge=1024,
+        description="Largest accepted request body, in bytes (images and files travel inline).",
+    )
     max_event_size: int = Field(
         8 * MiB, ge=1024, description="Largest accepted upstream event (one SSE event), in bytes."
     )

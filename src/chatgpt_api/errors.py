@@ -56,8 +56,8 @@ class BodyTooLarge(RequestError):
     status = 413
     code = "request_too_large"
 
-    def __init__(self) -> None:
-        super().__init__("request entity too large")
+    def __init__(self, message: str = "request entity too large") -> None:
+        super().__init__(message)
 
 
 class UnsupportedMediaType(RequestError):

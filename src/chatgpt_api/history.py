@@ -35,6 +35,9 @@ def trim_history(
         kept.append(message)
         used += len(message.content)
     kept.reverse()
+    # A tool result without the assistant message that called it is refused by upstreams.
+    while len(kept) > 1 and kept[0].role == "tool":
+        kept.pop(0)
     return (*system, *kept)
 
 

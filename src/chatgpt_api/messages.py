@@ -1,21 +1,44 @@
 """Value types shared by the API layer, the service and the backends.
 
-A backend turns a :class:`ChatRequest` into an async stream of :data:`ChatEvent` values; raw
-upstream JSON never leaves the backend. A non-streaming answer is the collected stream.
+A backend turns a :class:`ChatRequest` into an async stream of :data:`ChatEvent` values. A
+non-streaming answer is the collected stream.
+
+Lossless relay. A message keeps, beside its plain ``content`` text, the OpenAI chat message it
+came from (``raw``: tool calls, content parts, names, ids, unknown fields). A request from the
+chat completions surface keeps every other field the client sent (``ChatRequest.passthrough``).
+An OpenAI-style backend sends both upstream unchanged and hands back every upstream chunk as
+it came (``TextDelta.raw``, ``Finished.raw``), so the same surface can forward it verbatim;
+other surfaces and the store read the parsed view (text, :class:`Choice`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 
+#: An OpenAI chat message or chunk as JSON (parsed, never mutated once built).
+JSONObject = Mapping[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
+    """A message of the conversation.
+
+    ``content`` is its text (what a text-only upstream gets); ``raw`` is the OpenAI chat message
+    exactly as the client sent it or the upstream answered it, when there is one.
+    """
+
     role: Role
     content: str
+    raw: JSONObject | None = None
+
+    def wire(self) -> JSONObject:
+        """The message in OpenAI chat format: ``raw``, else role and text."""
+        return self.raw if self.raw is not None else {"role": self.role, "content": self.content}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +72,10 @@ class ChatRequest:
     params: GenerationParams = field(default_factory=GenerationParams)
     #: Id to give the new user message upstream (stateful backends); ``None`` → a fresh uuid4.
     user_message_id: str | None = None
+    #: Every other field of a chat completions request, as the client sent it (``stream``,
+    #: ``tools``, ``n``, unknown fields…); ``None`` for the other surfaces. OpenAI-style
+    #: backends send these instead of ``params``.
+    passthrough: JSONObject | None = None
 
     @property
     def prompt(self) -> str:
@@ -68,9 +95,15 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    """New answer text, to be appended to what was emitted before."""
+    """New answer text, to be appended to what was emitted before.
+
+    ``raw`` is the upstream's ``chat.completion.chunk`` it came from (OpenAI-style backends), to
+    forward as it is; ``text`` is then choice 0's ``content`` fragment (possibly empty, for a
+    chunk that carries only tool-call fragments, a refusal or logprobs).
+    """
 
     text: str
+    raw: JSONObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +126,36 @@ class Finished:
     message_id: str
     finish_reason: str = "stop"
     usage: Usage | None = None
+    #: Every choice of the answer (``n`` > 1, tool calls, refusals); empty means one choice,
+    #: the plain ``text``.
+    choices: tuple[Choice, ...] = ()
+    #: The upstream's whole ``chat.completion`` (a non-streamed OpenAI-style answer), to
+    #: forward as it is.
+    raw: JSONObject | None = None
+    #: The stored id of each choice, in choice order (``message_id`` is the first).
+    message_ids: tuple[str, ...] = ()
+
+    def all_choices(self) -> tuple[Choice, ...]:
+        if self.choices:
+            return self.choices
+        message = {"role": "assistant", "content": self.text}
+        return (Choice(0, message, self.finish_reason),)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One choice of an answer: the assistant message in OpenAI chat format (``content``,
+    ``tool_calls``, ``refusal``, reasoning fields…), its finish reason and logprobs."""
+
+    index: int
+    message: JSONObject
+    finish_reason: str | None
+    logprobs: Any = None
+
+    @property
+    def text(self) -> str:
+        content = self.message.get("content")
+        return content if isinstance(content, str) else ""
 
 
 ChatEvent = TextDelta | TextReset | Finished

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from chatgpt_api.accounts.pool import AccountPool, PoolUnavailable
 from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.pool import BackendPool
+from chatgpt_api.capabilities import check_web_request
 from chatgpt_api.errors import (
     AuthenticationError,
     NotFound,
@@ -45,13 +46,21 @@ from chatgpt_api.messages import (
     ChatRequest,
     Finished,
     GenerationParams,
+    JSONObject,
     Message,
     TextDelta,
     TextReset,
 )
 from chatgpt_api.observability.context import note_route
 from chatgpt_api.registry import ModelRegistry, ModelRoute
-from chatgpt_api.store import ConversationStore, DuplicateId, NewConversation, NewMessage
+from chatgpt_api.store import (
+    ConversationStore,
+    DuplicateId,
+    NewConversation,
+    NewMessage,
+    StoredMessage,
+)
+from chatgpt_api.store.attachments import references, resolve
 
 log = logging.getLogger("chatgpt_api.service")
 
@@ -78,6 +87,8 @@ class TurnInput:
     upstream_url: str | None = None
     params: GenerationParams = field(default_factory=GenerationParams)
     owner: str | None = None
+    #: The chat completions surface's other fields, relayed as sent (see ChatRequest).
+    passthrough: JSONObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +175,10 @@ class ChatService:
             credential=credential,
             upstream_url=turn.upstream_url,
             params=turn.params,
+            passthrough=turn.passthrough,
         )
         if route.backend == "chatgpt-web":
+            check_web_request(turn.passthrough, turn.messages, model=route.name)
             await self._check_web_owner(turn)
             return self._plan_web(route, turn, base)
         return await self._plan_stateless(route, turn, base)
@@ -214,7 +227,7 @@ class ChatService:
                 path = await self._store.path_to(parent_id, conversation_id=conversation.id)
                 if not path:
                     raise NotFound("parent message not found in this conversation")
-                history = tuple(Message(m.role, m.content) for m in path)
+                history = await self._replayed(path)
         messages = trim_history(
             (*history, *turn.messages),
             max_messages=self._budget.max_messages,
@@ -228,6 +241,23 @@ class ChatService:
             turn.messages,
             turn.owner,
             False,
+        )
+
+    async def _replayed(self, path: list[StoredMessage]) -> tuple[Message, ...]:
+        """Stored messages as the upstream first received them (attachments put back)."""
+        assert self._store is not None
+        wanted: set[str] = set()
+        for stored in path:
+            if stored.payload is not None:
+                wanted |= references(stored.payload)
+        found = await self._store.attachments(wanted) if wanted else {}
+        return tuple(
+            Message(
+                m.role,
+                m.content,
+                None if m.payload is None else resolve(m.payload, found),
+            )
+            for m in path
         )
 
     async def _pooled(
@@ -309,6 +339,8 @@ class ChatService:
                     await self._store_failed(plan, "".join(parts), outcome, started)
 
     async def _store_finished(self, plan: _Plan, answer: Finished, started: float) -> Finished:
+        latency_ms = int((time.monotonic() - started) * 1000)
+        first, *others = answer.all_choices()
         assistant = NewMessage(
             role="assistant",
             content=answer.text,
@@ -316,12 +348,29 @@ class ChatService:
             id=answer.message_id if plan.stateful else None,
             upstream_message_id=answer.message_id,
             usage=_usage_dict(answer),
-            latency_ms=int((time.monotonic() - started) * 1000),
+            latency_ms=latency_ms,
+            payload=_structured(first.message),
         )
-        conversation_id, message_id = await self._save(
-            plan, assistant, upstream_conversation=answer.conversation_id
+        alternatives = [
+            NewMessage(
+                role="assistant",
+                content=choice.text,
+                model=plan.route.name,
+                upstream_message_id=answer.message_id,
+                latency_ms=latency_ms,
+                payload=_structured(choice.message),
+            )
+            for choice in others
+        ]
+        conversation_id, message_ids = await self._save(
+            plan, assistant, alternatives, upstream_conversation=answer.conversation_id
         )
-        return replace(answer, conversation_id=conversation_id, message_id=message_id)
+        return replace(
+            answer,
+            conversation_id=conversation_id,
+            message_id=message_ids[0],
+            message_ids=tuple(message_ids),
+        )
 
     async def _store_failed(
         self, plan: _Plan, text: str, error: BaseException | None, started: float
@@ -339,14 +388,20 @@ class ChatService:
             latency_ms=int((time.monotonic() - started) * 1000),
         )
         try:
-            await asyncio.shield(self._save(plan, assistant, upstream_conversation=None))
+            await asyncio.shield(self._save(plan, assistant, [], upstream_conversation=None))
         except Exception:
             log.warning("could not store a failed turn", exc_info=True)
 
     async def _save(
-        self, plan: _Plan, assistant: NewMessage, *, upstream_conversation: str | None
-    ) -> tuple[str, str]:
-        """Store the turn; returns the (conversation id, answer id) to give the client.
+        self,
+        plan: _Plan,
+        assistant: NewMessage,
+        alternatives: list[NewMessage],
+        *,
+        upstream_conversation: str | None,
+    ) -> tuple[str, list[str]]:
+        """Store the turn; returns the conversation id and the answer ids to give the client
+        (``alternatives``, the other choices of the answer, are siblings of ``assistant``).
 
         Web turns are stored under the upstream's ids so that follow-ups need no mapping. If
         those ids are already taken (a replayed upstream answer, a conversation id owned by
@@ -354,28 +409,38 @@ class ChatService:
         """
         assert self._store is not None
         try:
-            return await self._save_turn(plan, assistant, upstream_conversation, fresh_ids=False)
+            return await self._save_turn(
+                plan, assistant, alternatives, upstream_conversation, fresh_ids=False
+            )
         except DuplicateId:
             if not plan.stateful:
                 raise
-            await self._save_turn(plan, assistant, upstream_conversation, fresh_ids=True)
-            return upstream_conversation or "", assistant.id or ""
+            _, ids = await self._save_turn(
+                plan, assistant, alternatives, upstream_conversation, fresh_ids=True
+            )
+            return upstream_conversation or "", [assistant.id or "", *ids[1:]]
 
     async def _save_turn(
         self,
         plan: _Plan,
         assistant: NewMessage,
+        alternatives: list[NewMessage],
         upstream_conversation: str | None,
         *,
         fresh_ids: bool,
-    ) -> tuple[str, str]:
+    ) -> tuple[str, list[str]]:
         assert self._store is not None
         keep_ids = plan.stateful and not fresh_ids
         conversation_id = plan.stored_conversation or upstream_conversation
         user_id = plan.request.user_message_id if keep_ids else None
         last = len(plan.new_messages) - 1
         new = [
-            NewMessage(role=m.role, content=m.content, id=user_id if i == last else None)
+            NewMessage(
+                role=m.role,
+                content=m.content,
+                id=user_id if i == last else None,
+                payload=None if m.raw is None else _structured(m.raw),
+            )
             for i, m in enumerate(plan.new_messages)
         ]
         answer = assistant if keep_ids else replace(assistant, id=None)
@@ -397,8 +462,17 @@ class ChatService:
             parent_id=plan.parent_id or None,
             messages=[*new, answer],
             unknown_parent_is_root=True,
+            alternatives=alternatives,
         )
-        return recorded.conversation_id, recorded.messages[-1].id
+        ids = [recorded.messages[-1].id, *(m.id for m in recorded.alternatives)]
+        return recorded.conversation_id, ids
+
+
+def _structured(message: JSONObject) -> JSONObject | None:
+    """The message to keep as a payload: None when role and text say it all."""
+    if message.keys() <= {"role", "content"} and isinstance(message.get("content"), str):
+        return None
+    return message
 
 
 def _usage_dict(answer: Finished) -> dict[str, int] | None:

@@ -2,7 +2,12 @@
 
 ``GET /v1/conversations?limit=&offset=`` (newest first), ``GET /v1/conversations/{id}``,
 ``PATCH /v1/conversations/{id}`` (``{"title": ...}``), ``DELETE /v1/conversations/{id}``,
-``GET /v1/conversations/{id}/export`` (the whole conversation as a JSON download).
+``GET /v1/conversations/{id}/export`` (the whole conversation as a JSON download),
+``GET /v1/conversations/{id}/attachments/{sha256}`` (an image or file of the conversation).
+
+A message's ``message`` field is its OpenAI chat form when it has more than text (tool calls, a
+tool result with its ``tool_call_id``, content parts, a name); inline images and files in it
+appear as ``attachment:sha256:<hex>`` references, fetched from the attachments route.
 
 A conversation that does not exist and one that belongs to another owner both answer the same
 404: nothing is revealed about other owners' conversations. The owner is the caller's gateway
@@ -24,7 +29,10 @@ from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.store import Conversation, ConversationStore, StoredMessage
+from chatgpt_api.store.attachments import references
 
+#: Attachments a browser may show inline (pictures that cannot carry scripts).
+INLINE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 MAX_PAGE = 100
 MAX_TITLE = 500
 
@@ -57,6 +65,7 @@ def message_object(message: StoredMessage, children: list[str]) -> dict[str, Any
         "usage": message.usage,
         "latency_ms": message.latency_ms,
         "created_at": int(message.created_at.timestamp()),
+        "message": message.payload,
     }
 
 
@@ -155,6 +164,30 @@ async def export_conversation(request: Request) -> Response:
         _tree(conversation, messages),
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+async def get_attachment(request: Request) -> Response:
+    """An attachment that a message of the caller's conversation refers to."""
+    try:
+        store, conversation = await _owned(request, await _owner(request))
+        sha = request.path_params["sha256"]
+        messages = await store.messages_of(conversation.id)
+        if not any(m.payload is not None and sha in references(m.payload) for m in messages):
+            raise NotFound("attachment not found in this conversation", param="sha256")
+        found = (await store.attachments([sha])).get(sha)
+        if found is None:
+            raise NotFound("attachment not found in this conversation", param="sha256")
+    except Exception as exc:
+        return openai_error_response(exc)
+    # The media type is the client's word: never let the browser run it on our origin.
+    headers = {
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    }
+    if found.media_type not in INLINE_MEDIA_TYPES:
+        headers["Content-Disposition"] = f'attachment; filename="{sha}"'
+    return Response(found.data, media_type=found.media_type, headers=headers)
 
 
 async def rename_conversation(request: Request) -> Response:

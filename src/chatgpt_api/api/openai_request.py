@@ -1,10 +1,13 @@
-"""Parsing an OpenAI ``POST /v1/chat/completions`` body into a :class:`TurnInput`.
+"""Turning an OpenAI ``POST /v1/chat/completions`` body into a :class:`TurnInput`.
 
-Accepted: ``messages`` (text content, as a string or a list of ``{"type": "text"}`` parts),
-``model``, ``stream``, ``temperature``, ``top_p``, ``max_tokens`` / ``max_completion_tokens``,
-``stop``, ``user``, ``n`` (1 only), ``stream_options.include_usage``, and the extensions
-``conversation_id`` / ``parent_message_id``. Unknown fields are ignored, as OpenAI-compatible
-servers do. Every problem is a 400 naming the field (``param``).
+Nothing is dropped: each message keeps its OpenAI form (``Message.raw``: content parts, tool
+calls, ``tool_call_id``, ``name``, unknown fields), and every field other than ``model``,
+``messages`` and the gateway's extensions ``conversation_id`` / ``parent_message_id`` is kept as
+the turn's ``passthrough``, relayed as it is by OpenAI-style backends (a backend that cannot
+honour a field refuses it: :mod:`chatgpt_api.capabilities`). The checks here are those the
+gateway itself relies on; every problem is a 400 naming the field (``param``).
+
+The legacy ``function`` role is kept as it is in ``raw`` and stored as a ``tool`` message.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import GenerationParams, Message, Role
 from chatgpt_api.service import TurnInput
 
-ROLES: frozenset[str] = frozenset({"system", "developer", "user", "assistant", "tool"})
+ROLES: frozenset[str] = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+#: Fields that are the gateway's own and never go upstream (besides ``model``/``messages``).
+EXTENSIONS: frozenset[str] = frozenset(
+    {"model", "messages", "conversation_id", "parent_message_id"}
+)
 MAX_STOP = 4
 
 
@@ -69,6 +76,7 @@ def _stop(body: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _content(value: Any, index: int) -> str:
+    """The message's text: a string, or its text parts joined (other parts are kept in raw)."""
     param = f"messages[{index}].content"
     if value is None:
         return ""
@@ -76,13 +84,17 @@ def _content(value: Any, index: int) -> str:
         return value
     if isinstance(value, list):
         texts = []
-        for part in value:
-            if not isinstance(part, dict) or part.get("type") != "text":
-                raise _fail("Only text content parts are supported.", param)
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise _fail("Invalid text part: 'text' must be a string.", param)
-            texts.append(text)
+        for part_index, part in enumerate(value):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise _fail("Each content part must be an object with a 'type'.", param)
+            if part["type"] in ("text", "refusal"):
+                text = part.get(part["type"])
+                if not isinstance(text, str):
+                    raise _fail(
+                        f"Invalid {part['type']} part: '{part['type']}' must be a string.",
+                        f"{param}[{part_index}]",
+                    )
+                texts.append(text)
         return "\n".join(texts)
     raise _fail("Invalid type for content: expected a string or a list of parts.", param)
 
@@ -101,7 +113,10 @@ def _messages(body: dict[str, Any]) -> tuple[Message, ...]:
                 f"Invalid 'role': expected one of {', '.join(sorted(ROLES))}.",
                 f"messages[{index}].role",
             )
-        messages.append(Message(cast(Role, role), _content(item.get("content"), index)))
+        stored_role = "tool" if role == "function" else role
+        messages.append(
+            Message(cast(Role, stored_role), _content(item.get("content"), index), item)
+        )
     return tuple(messages)
 
 
@@ -130,8 +145,8 @@ def parse_completion_request(
     if not isinstance(model, str) or not model:
         raise _fail("Invalid 'model': expected a non-empty string.", "model")
     n = body.get("n")
-    if n is not None and n != 1:
-        raise _fail("Only n=1 is supported: ask for one choice per request.", "n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128):
+        raise _fail("Invalid 'n': expected an integer from 1 to 128.", "n")
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise _fail("Invalid type for 'user': expected a string.", "user")
@@ -158,5 +173,6 @@ def parse_completion_request(
         parent_message_id=parent_id,
         params=params,
         owner=owner,
+        passthrough={k: v for k, v in body.items() if k not in EXTENSIONS},
     )
     return CompletionInput(turn, _flag(body, "stream"), include_usage)

@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api import auth_client
-from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import Fields, read_fields
 from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
 from chatgpt_api.api.disconnect import cancel_on_disconnect
@@ -32,12 +31,12 @@ from chatgpt_api.api.errors import seed_error_response
 from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse, seed_answer_object, seed_frames
+from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.config import require
 from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import Message
-from chatgpt_api.observability.context import note_first_token
-from chatgpt_api.service import TurnInput, collect_answer, deadline_after, next_event
+from chatgpt_api.service import TurnInput, deadline_after
 from chatgpt_api.token_cache import TokenCache
 
 _API = "ChatGPTUnofficialProxyAPI.sendMessage"
@@ -144,24 +143,21 @@ async def send_message(request: Request) -> Response:
             fields, state.settings.model, token_optional=token_optional, owner=caller.owner
         )
         deadline = deadline_after(params.timeout_seconds)
-        admission = await admit(state, request, caller, len(params.turn.messages[-1].content))
-        try:
-            turn = await cancel_on_disconnect(request.receive, state.service.open_turn(params.turn))
-        except BaseException:
-            if admission is not None:
-                await admission.release()
-            raise
-        events = turn.events if admission is None else admission.wrap(turn.events)
-        if params.stream:
-            first = await cancel_on_disconnect(request.receive, next_event(events, deadline))
-            note_first_token(stream=True)
-            frames = seed_frames(first, events, deadline)
+        turn = await run_turn(
+            state,
+            params.turn,
+            stream=params.stream,
+            deadline=deadline,
+            request=request,
+            caller=caller,
+        )
+        if turn.answer is None:
+            assert turn.first is not None
+            frames = seed_frames(turn.first, turn.events, deadline)
             return EventStreamResponse(frames, seed_shutdown_frame())  # type: ignore[return-value]
-        answer = await cancel_on_disconnect(request.receive, collect_answer(events, deadline))
-        note_first_token(stream=False)
     except Exception as exc:
         return seed_error_response(exc)
-    return JSONResponse(seed_answer_object(answer))
+    return JSONResponse(seed_answer_object(turn.answer))
 
 
 async def get_access_token(request: Request) -> Response:

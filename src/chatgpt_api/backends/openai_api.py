@@ -1,11 +1,14 @@
 """The OpenAI chat completions backend, for the OpenAI API and any compatible server.
 
-``POST {base_url}/chat/completions`` with ``stream: true`` (and ``stream_options.include_usage``
-unless the route turns it off for servers that reject it); ``chat.completion.chunk`` events are
-turned into text deltas, the final chunk's ``finish_reason`` and the usage chunk into
-:class:`~chatgpt_api.messages.Finished`. A server that ignores ``stream`` and answers one JSON
-``chat.completion`` is accepted too. Upstream errors keep their status, message, code and
-``Retry-After`` (see :class:`~chatgpt_api.errors.UpstreamStatusError`).
+``POST {base_url}/chat/completions``. A request from the chat completions surface goes upstream
+as the client sent it (passthrough: every field, unknown ones included, ``stream`` as asked);
+from the other surfaces it is streamed, with ``stream_options.include_usage`` unless the route
+turns it off. Each ``chat.completion.chunk`` becomes a :class:`~chatgpt_api.messages.TextDelta`
+carrying the chunk itself; the choices are assembled (:mod:`.openai_chunks`) into
+:class:`~chatgpt_api.messages.Finished`. A JSON ``chat.completion`` (asked for, or sent by a
+server that ignores ``stream``) is accepted too and handed on whole. Upstream errors keep
+their status, message, code and ``Retry-After``
+(see :class:`~chatgpt_api.errors.UpstreamStatusError`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import orjson
 from yarl import URL
 
 from chatgpt_api.backends import _http
+from chatgpt_api.backends.openai_chunks import ChoiceAssembler
 from chatgpt_api.errors import (
     AuthenticationError,
     UpstreamNoAnswer,
@@ -27,19 +31,25 @@ from chatgpt_api.errors import (
     UpstreamStreamError,
     UpstreamTerminated,
 )
-from chatgpt_api.messages import ChatEvent, ChatRequest, Finished, TextDelta, Usage
+from chatgpt_api.messages import ChatEvent, ChatRequest, Finished, TextDelta
 from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
 from chatgpt_api.redact import redact_text
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
 
 
 def build_completion_body(request: ChatRequest, *, include_usage: bool) -> bytes:
+    """The upstream request body.
+
+    From the chat completions surface (``request.passthrough``): every field the client sent,
+    unchanged, with ``model`` set to the route's upstream model and ``messages`` to the history
+    (stored turns replayed in their original form) plus the client's messages. From the other
+    surfaces: a streamed request built from the generation parameters.
+    """
+    messages = [m.wire() for m in request.messages]
+    if request.passthrough is not None:
+        return orjson.dumps({**request.passthrough, "model": request.model, "messages": messages})
     params = request.params
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        "stream": True,
-    }
+    body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
     if include_usage:
         body["stream_options"] = {"include_usage": True}
     if params.temperature is not None:
@@ -99,15 +109,15 @@ class OpenAIBackend:
         body = build_completion_body(request, include_usage=self._include_usage)
         session, url = self._target(request)
         response = await _http.open_stream(session, url, headers, body)
-        reader = _ChunkReader()
+        reader = _ChunkReader(every_chunk=request.passthrough is not None)
         answered = False
         try:
             if not 200 <= response.status < 300:
                 raise await _status_error(response, request.credential)
             if "json" in response.headers.get("Content-Type", ""):
                 completion = await _read_json(response)
-                for event in reader.feed_completion(completion):
-                    yield event
+                answered = True
+                yield reader.finish_completion(completion)
                 return
             decoder = SSEDecoder(self._max_event_size)
             async for chunk in response.content.iter_any():
@@ -117,13 +127,13 @@ class OpenAIBackend:
                         yield reader.finish()
                         return
                     delta = reader.feed(sse.data)
-                    if delta:
-                        yield TextDelta(delta)
+                    if delta is not None:
+                        yield delta
             for sse in decoder.close():
                 if sse.data != "[DONE]":
                     delta = reader.feed(sse.data)
-                    if delta:
-                        yield TextDelta(delta)
+                    if delta is not None:
+                        yield delta
             yield reader.finish()
         except _http.BODY_ERRORS:
             raise UpstreamTerminated(reader.text) from None
@@ -136,21 +146,20 @@ class OpenAIBackend:
 
 
 class _ChunkReader:
-    """Accumulates ``chat.completion.chunk`` objects."""
+    """Parses ``chat.completion.chunk`` events into text deltas carrying the chunk itself."""
 
-    __slots__ = ("finish_reason", "id", "parts", "usage")
+    __slots__ = ("_assembler", "_every_chunk")
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.finish_reason: str | None = None
-        self.usage: Usage | None = None
-        self.id: str | None = None
+    def __init__(self, *, every_chunk: bool) -> None:
+        self._assembler = ChoiceAssembler()
+        #: Passthrough: every chunk is handed on (tool calls, logprobs, usage…), not only text.
+        self._every_chunk = every_chunk
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return self._assembler.text()
 
-    def feed(self, data: str) -> str:
+    def feed(self, data: str) -> TextDelta | None:
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -158,60 +167,39 @@ class _ChunkReader:
                 "the upstream sent an event that is not valid JSON"
             ) from None
         if not isinstance(chunk, dict):
-            return ""
+            return None
         if chunk.get("error"):
             raise UpstreamStreamError(_error_message(chunk["error"]))
-        self.id = self.id or _str(chunk.get("id"))
-        self.usage = _usage(chunk.get("usage")) or self.usage
-        choices = chunk.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            return ""
-        choice = choices[0]
-        if choice.get("finish_reason"):
-            self.finish_reason = str(choice["finish_reason"])
-        delta = choice.get("delta")
-        content = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(content, str) and content:
-            self.parts.append(content)
-            return content
-        return ""
+        text = self._assembler.feed_chunk(chunk)
+        if text or self._every_chunk:
+            return TextDelta(text, chunk)
+        return None
 
-    def feed_completion(self, completion: dict[str, Any]) -> list[ChatEvent]:
-        choices = completion.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    def finish_completion(self, completion: dict[str, Any]) -> Finished:
+        if not isinstance(completion.get("choices"), list) or not completion["choices"]:
             raise UpstreamNoAnswer("the upstream sent no answer")
-        message = choices[0].get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-        text = content if isinstance(content, str) else ""
-        self.parts.append(text)
-        self.finish_reason = _str(choices[0].get("finish_reason"))
-        self.usage = _usage(completion.get("usage"))
-        self.id = _str(completion.get("id"))
-        return [TextDelta(text), self.finish()] if text else [self.finish()]
+        self._assembler.take_completion(completion)
+        return self.finish(raw=completion)
 
-    def finish(self) -> Finished:
-        if self.finish_reason is None and not self.parts:
+    def finish(self, raw: dict[str, Any] | None = None) -> Finished:
+        assembler = self._assembler
+        if not assembler.answered:
             raise UpstreamNoAnswer("the upstream sent no answer")
+        choices = assembler.choices()
+        first = choices[0] if choices else None
         return Finished(
-            text=self.text,
+            text=first.text if first else "",
             conversation_id=None,
-            message_id=self.id or f"chatcmpl-{uuid.uuid4().hex}",
-            finish_reason=self.finish_reason or "stop",
-            usage=self.usage,
+            message_id=assembler.id or f"chatcmpl-{uuid.uuid4().hex}",
+            finish_reason=(first.finish_reason if first else None) or "stop",
+            usage=assembler.usage,
+            choices=choices,
+            raw=raw,
         )
 
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _usage(value: Any) -> Usage | None:
-    if not isinstance(value, dict):
-        return None
-    prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
-    if isinstance(prompt, int) and isinstance(completion, int):
-        return Usage(prompt, completion)
-    return None
 
 
 def _error_message(error: Any) -> str:
@@ -237,6 +225,7 @@ async def _status_error(response: aiohttp.ClientResponse, credential: str) -> Up
     raw = (await _http.read_limited(response)).decode("utf-8", "replace")
     message = f"upstream error {response.status}: {raw}"
     code: str | None = None
+    param: str | None = None
     try:
         error = orjson.loads(raw).get("error")
     except (orjson.JSONDecodeError, AttributeError):
@@ -244,14 +233,17 @@ async def _status_error(response: aiohttp.ClientResponse, credential: str) -> Up
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         message = error["message"]
         code = _str(error.get("code"))
+        param = _str(error.get("param"))
     elif isinstance(error, str):
         message = error
-    return UpstreamStatusError(
+    failure = UpstreamStatusError(
         redact_text(message, (credential,)),
         response.status,
         retry_after=_retry_after(response.headers.get("Retry-After")),
         upstream_code=code,
     )
+    failure.param = param
+    return failure
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -3,8 +3,9 @@
 :meth:`LocalClient.open` builds the app with :func:`chatgpt_api.app.create_app` and enters its
 lifespan, so the backends, the account pool and the conversation store are exactly those of
 ``chatgpt-api serve`` with the same ``CHATGPT_API_*`` settings (conversations persist in the
-configured store). Turns go straight to :meth:`ChatService.open_turn`, streamed as they arrive;
-the conversation commands go through the app's own ``/v1/conversations`` routes, in memory.
+configured store). Turns go through the one turn runner, :func:`chatgpt_api.api.turns.run_turn`,
+streamed; the conversation commands go through the app's own ``/v1/conversations`` routes, in
+memory.
 
 The API key is checked with the service's rules (:func:`chatgpt_api.auth.gate.identify`): a
 gateway key names the owner of the conversations, any other value is the upstream credential.
@@ -17,15 +18,16 @@ client stays usable for the next turn.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from contextlib import AsyncExitStack, aclosing
 from typing import Any, TypeVar
 
 import httpx
 
-from chatgpt_api.api.openai_compat import estimate_tokens
+from chatgpt_api.api.chat_render import estimate_tokens
 from chatgpt_api.api.openai_request import parse_completion_request
 from chatgpt_api.api.state import AppState
+from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import identify
 from chatgpt_api.cli.client import (
     CliError,
@@ -38,12 +40,20 @@ from chatgpt_api.cli.client import (
 from chatgpt_api.cli.http_client import decode_json, path_segment
 from chatgpt_api.config import Settings
 from chatgpt_api.errors import ServiceError
-from chatgpt_api.messages import Finished, TextDelta
+from chatgpt_api.messages import ChatEvent, Finished, TextDelta
 
 T = TypeVar("T")
 
 #: The credential sent to the built-in emulator in demo mode when no key is given.
 DEMO_CREDENTIAL = "demo"
+
+
+async def _chain(
+    first: ChatEvent, rest: AsyncGenerator[ChatEvent, None]
+) -> AsyncGenerator[ChatEvent, None]:
+    yield first
+    async for event in rest:
+        yield event
 
 
 def _one_line(exc: BaseException) -> str:
@@ -143,7 +153,7 @@ class LocalClient:
             credential=caller.upstream_credential,
             owner=caller.owner,
         )
-        opened = await state.service.open_turn(parsed.turn)
+        running = await run_turn(state, parsed.turn, stream=True, deadline=None)
         builder = CompletionBuilder(model=parsed.turn.model)
 
         def emit(text: str) -> None:
@@ -153,8 +163,9 @@ class LocalClient:
                     on_text(text[len(builder.text) :])
                 builder.text = text
 
-        async with aclosing(opened.events) as events:
-            async for event in events:
+        async with aclosing(running.events) as events:
+            assert running.first is not None
+            async for event in _chain(running.first, events):
                 if isinstance(event, Finished):
                     emit(event.text)
                     builder.text = event.text

@@ -8,7 +8,7 @@ makes a handful); ``ping`` and ``close`` are passed through untimed.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from typing import TypeVar
 
 from prometheus_client import Histogram
@@ -21,6 +21,7 @@ from chatgpt_api.store import (
     RecordedTurn,
     StoredMessage,
 )
+from chatgpt_api.store.attachments import Attachment
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ OPERATIONS = (
     "rename",
     "set_upstream_conversation_id",
     "delete_conversation",
+    "attachments",
 )
 
 
@@ -123,6 +125,7 @@ class TimedStore:
         parent_id: str | None,
         messages: Sequence[NewMessage],
         unknown_parent_is_root: bool = False,
+        alternatives: Sequence[NewMessage] = (),
     ) -> RecordedTurn:
         return await self._timed(
             "record_turn",
@@ -133,6 +136,7 @@ class TimedStore:
                 parent_id=parent_id,
                 messages=messages,
                 unknown_parent_is_root=unknown_parent_is_root,
+                alternatives=alternatives,
             ),
         )
 
@@ -172,6 +176,9 @@ class TimedStore:
         return await self._timed(
             "delete_conversation", self.inner.delete_conversation(conversation_id, owner=owner)
         )
+
+    async def attachments(self, hashes: Collection[str]) -> dict[str, Attachment]:
+        return await self._timed("attachments", self.inner.attachments(hashes))
 
     async def ping(self) -> None:
         await self.inner.ping()

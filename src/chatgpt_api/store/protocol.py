@@ -25,9 +25,10 @@ Contract (checked for every implementation by ``tests/test_store_contract.py``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
+from chatgpt_api.store.attachments import Attachment
 from chatgpt_api.store.values import (
     Conversation,
     NewConversation,
@@ -86,13 +87,15 @@ class ConversationStore(Protocol):
         parent_id: str | None,
         messages: Sequence[NewMessage],
         unknown_parent_is_root: bool = False,
+        alternatives: Sequence[NewMessage] = (),
     ) -> RecordedTurn:
         """Store a whole turn in one transaction; see the module docstring.
 
         Appends to the owner's conversation ``conversation_id`` if there is one; otherwise
         creates one as ``create`` says (ConversationNotFound if ``create`` is None), the chain
         at its root. A ``parent_id`` not in the conversation is :class:`InvalidParent`, or the
-        root if ``unknown_parent_is_root``.
+        root if ``unknown_parent_is_root``. ``alternatives`` (the other choices of an answer)
+        are written as siblings of the chain's last message; the tip stays on that message.
         """
         ...
 
@@ -126,6 +129,10 @@ class ConversationStore(Protocol):
 
     async def delete_conversation(self, conversation_id: str, *, owner: str | None) -> bool:
         """True if the owner's conversation (and all its messages) was deleted."""
+        ...
+
+    async def attachments(self, hashes: Collection[str]) -> dict[str, Attachment]:
+        """The stored attachments among ``hashes`` (SHA-256 hex), by hash."""
         ...
 
     async def ping(self) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -116,6 +117,7 @@ messages = Table(
     Column("usage", UsageJSON, nullable=True),
     Column("latency_ms", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("payload", JSON(none_as_null=True), nullable=True),
     UniqueConstraint("conversation_id", "id", name="uq_messages_conversation_id_id"),
     UniqueConstraint("conversation_id", "position", name="uq_messages_conversation_position"),
     ForeignKeyConstraint(
@@ -129,6 +131,17 @@ messages = Table(
     ),
     CheckConstraint("status IN ('complete', 'partial', 'error')", name="ck_messages_status"),
     Index("ix_messages_conversation_parent", "conversation_id", "parent_id"),
+)
+
+# Images, audio and files of stored messages, once each by content (store/attachments.py).
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("media_type", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 # Gateway API keys (see chatgpt_api.auth): only the SHA-256 of a key is kept, never the key.

@@ -33,7 +33,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from chatgpt_api.messages import Usage
+from chatgpt_api.store.attachments import Attachment, extract
 from chatgpt_api.store.batcher import WriteBatcher
 from chatgpt_api.store.engine import EngineOptions, sqlite_thread_engine, sync_writer, writer
 from chatgpt_api.store.errors import (
@@ -54,9 +55,10 @@ from chatgpt_api.store.errors import (
     translate_errors,
 )
 from chatgpt_api.store.protocol import ConversationStore
+from chatgpt_api.store.schema import attachments as attachment_table
 from chatgpt_api.store.schema import conversations as conv_table
 from chatgpt_api.store.schema import messages as msg_table
-from chatgpt_api.store.turns import Outcome, TurnWrite, write_turns
+from chatgpt_api.store.turns import Outcome, TurnWrite, write_attachments, write_turns
 from chatgpt_api.store.values import (
     Conversation,
     MessageStatus,
@@ -283,7 +285,8 @@ class SQLStore:
     ) -> list[StoredMessage]:
         if not messages:
             raise ValueError("add_turn needs at least one message")
-        stored = _chain(conversation_id, parent_id, messages, utcnow())
+        found: list[Attachment] = []
+        stored = _chain(conversation_id, parent_id, messages, utcnow(), found)
         tip = stored[-1]
         touch = (
             update(conv_table)
@@ -300,6 +303,8 @@ class SQLStore:
                 raise InvalidParent()
             start = await _next_position(connection, conversation_id)
             rows = [_fields(m) | {"position": start + i} for i, m in enumerate(stored)]
+            if found:
+                await connection.run_sync(write_attachments, found, tip.created_at)
             await connection.execute(insert(msg_table), rows)
         return stored
 
@@ -312,6 +317,7 @@ class SQLStore:
         parent_id: str | None,
         messages: Sequence[NewMessage],
         unknown_parent_is_root: bool = False,
+        alternatives: Sequence[NewMessage] = (),
     ) -> RecordedTurn:
         if not messages:
             raise ValueError("record_turn needs at least one message")
@@ -321,14 +327,20 @@ class SQLStore:
             create = dataclasses.replace(create, title=title, id=create.id or new_id())
         home = conversation_id or (create.id if create is not None else None) or ""
         now = utcnow()
+        found: list[Attachment] = []
+        chain = tuple(_chain(home, parent_id, messages, now, found))
+        # The other choices hang from the chain's last message's parent (placed when written).
+        others = tuple(_chain(home, None, alternatives, now, found, siblings=True))
         turn = TurnWrite(
             conversation_id=conversation_id,
             owner=owner,
             create=create,
             parent_id=parent_id,
             unknown_parent_is_root=unknown_parent_is_root,
-            chain=tuple(_chain(home, parent_id, messages, now)),
+            chain=chain,
             now=now,
+            attachments=tuple(found),
+            alternatives=others,
         )
         if self._turns is not None:
             return await self._turns.submit(turn)
@@ -406,6 +418,16 @@ class SQLStore:
         )
         return await self._messages(query)
 
+    async def attachments(self, hashes: Collection[str]) -> dict[str, Attachment]:
+        if not hashes:
+            return {}
+        table = attachment_table
+        query = select(table.c.sha256, table.c.media_type, table.c.data).where(
+            table.c.sha256.in_(sorted(hashes))
+        )
+        rows = await self._rows(query)
+        return {row.sha256: Attachment(row.sha256, row.media_type, bytes(row.data)) for row in rows}
+
     async def _messages(self, query: Select[Any]) -> list[StoredMessage]:
         return [_message(row) for row in await self._rows(query)]
 
@@ -457,16 +479,35 @@ async def _next_position(connection: AsyncConnection, conversation_id: str) -> i
     return 1 if last is None else int(last) + 1
 
 
+def _payload(message: NewMessage, found: list[Attachment]) -> Mapping[str, Any] | None:
+    if message.payload is None:
+        return None
+    payload, attachments = extract(message.payload)
+    found.extend(attachments)
+    return payload
+
+
 def _chain(
-    conversation_id: str, parent_id: str | None, new: Sequence[NewMessage], now: datetime
+    conversation_id: str,
+    parent_id: str | None,
+    new: Sequence[NewMessage],
+    now: datetime,
+    found: list[Attachment] | None = None,
+    *,
+    siblings: bool = False,
 ) -> list[StoredMessage]:
+    """The messages as stored; inline data of their payloads is moved to ``found``.
+
+    A chain (each message the parent of the next), or ``siblings`` (all under ``parent_id``).
+    """
+    found = [] if found is None else found
     chain: list[StoredMessage] = []
     for message in new:
         chain.append(
             StoredMessage(
                 id=message.id or new_id(),
                 conversation_id=conversation_id,
-                parent_id=chain[-1].id if chain else parent_id,
+                parent_id=chain[-1].id if chain and not siblings else parent_id,
                 role=message.role,
                 content=storable_text(message.content),
                 model=message.model,
@@ -476,6 +517,7 @@ def _chain(
                 usage=message.usage if isinstance(message.usage, Usage) else None,
                 latency_ms=message.latency_ms,
                 created_at=now,
+                payload=_payload(message, found),
             )
         )
     return chain

@@ -29,9 +29,12 @@ from datetime import datetime
 from typing import Any, Final, TypeAlias
 
 from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from chatgpt_api.errors import ServiceError
+from chatgpt_api.store.attachments import Attachment
 from chatgpt_api.store.errors import (
     ConversationNotFound,
     DuplicateId,
@@ -40,6 +43,7 @@ from chatgpt_api.store.errors import (
     is_unique_violation,
     unavailable_reason,
 )
+from chatgpt_api.store.schema import attachments as attachment_table
 from chatgpt_api.store.schema import conversations as conv_table
 from chatgpt_api.store.schema import messages as msg_table
 from chatgpt_api.store.values import NewConversation, RecordedTurn, StoredMessage, new_id
@@ -63,6 +67,10 @@ class TurnWrite:
     unknown_parent_is_root: bool
     chain: tuple[StoredMessage, ...]
     now: datetime
+    #: Inline data taken out of the chain's payloads, written once by hash.
+    attachments: tuple[Attachment, ...] = ()
+    #: Siblings of the chain's last message (other choices of an answer), written after it.
+    alternatives: tuple[StoredMessage, ...] = ()
 
 
 _REFUSALS = (InvalidParent, ConversationNotFound, DuplicateId)
@@ -175,9 +183,30 @@ def _record(connection: Connection, turn: TurnWrite) -> RecordedTurn:
             raise InvalidParent()
         parent_id = None
     chain = _placed(turn.chain, conversation_id, parent_id)
-    rows = [_message_row(m, start + n) for n, m in enumerate(chain)]
+    others = _siblings(turn.alternatives, chain, conversation_id)
+    rows = [_message_row(m, start + n) for n, m in enumerate((*chain, *others))]
+    if turn.attachments:
+        write_attachments(connection, turn.attachments, turn.now)
     connection.execute(_INSERT_MESSAGES, rows)
-    return RecordedTurn(conversation_id=conversation_id, created=not touched, messages=chain)
+    return RecordedTurn(
+        conversation_id=conversation_id, created=not touched, messages=chain, alternatives=others
+    )
+
+
+def write_attachments(
+    connection: Connection, attachments: Sequence[Attachment], now: datetime
+) -> None:
+    """Insert the attachments the database does not have yet (by hash; concurrent writers of
+    the same content do not conflict)."""
+    unique = {a.sha256: a for a in attachments}
+    rows = [
+        {"sha256": a.sha256, "media_type": a.media_type, "size": a.size, "data": a.data}
+        | {"created_at": now}
+        for a in unique.values()
+    ]
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(attachment_table).on_conflict_do_nothing(index_elements=["sha256"])
+    connection.execute(statement, rows)
 
 
 def _placed(
@@ -192,6 +221,17 @@ def _placed(
         if placed[n].conversation_id != conversation_id:
             placed[n] = dataclasses.replace(placed[n], conversation_id=conversation_id)
     return placed
+
+
+def _siblings(
+    alternatives: tuple[StoredMessage, ...], chain: list[StoredMessage], conversation_id: str
+) -> list[StoredMessage]:
+    """``alternatives`` placed beside the chain's last message (under the same parent)."""
+    parent = chain[-1].parent_id
+    return [
+        dataclasses.replace(m, conversation_id=conversation_id, parent_id=parent)
+        for m in alternatives
+    ]
 
 
 def _conversation_row(turn: TurnWrite, create: NewConversation, conversation_id: str) -> Any:

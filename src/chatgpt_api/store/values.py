@@ -8,11 +8,12 @@ and ``current_node`` is the message at the tip of the branch the user is on.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal, TypeAlias, get_args
+from typing import Any, Final, Literal, TypeAlias, get_args
 
 from chatgpt_api.messages import Role, Usage
 
@@ -81,6 +82,9 @@ class StoredMessage:
     usage: Usage | None
     latency_ms: int | None
     created_at: datetime
+    #: The message in OpenAI chat form when it has more than text (tool calls, a tool result,
+    #: content parts, a name…); large inline data is replaced by attachment references.
+    payload: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,8 @@ class NewMessage:
     usage: Usage | Mapping[str, int] | None = None
     latency_ms: int | None = None
     id: str | None = None
+    #: The message in OpenAI chat form, when it has more than ``role`` and ``content`` text.
+    payload: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.usage is not None and not isinstance(self.usage, Usage):
@@ -133,3 +139,5 @@ class RecordedTurn:
     conversation_id: str
     created: bool
     messages: list[StoredMessage]
+    #: The siblings of the last message written with it (other choices of an answer).
+    alternatives: list[StoredMessage] = dataclasses.field(default_factory=list)

@@ -1,0 +1,80 @@
+"""The one turn runner every surface uses: admit, open the turn, read it under a deadline.
+
+:func:`run_turn` charges the caller's limits (:func:`~chatgpt_api.api.admission.admit`), opens
+the turn on the service (cancelled if the client leaves meanwhile), releases the charge if that
+fails, and holds it while the answer streams. It then either waits for the first event (a
+stream: the route formats the rest) or collects the whole answer. A route only parses its input
+and formats the :class:`RunningTurn` in its own shapes. The CLI's in-process client runs its
+turns here too, without an HTTP request (no limits to charge, no client to watch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from starlette.requests import Request
+
+from chatgpt_api.api.admission import admit
+from chatgpt_api.api.disconnect import cancel_on_disconnect
+from chatgpt_api.api.state import AppState
+from chatgpt_api.auth.gate import Caller
+from chatgpt_api.messages import ChatEvent, Finished
+from chatgpt_api.observability.context import note_first_token
+from chatgpt_api.registry import ModelRoute
+from chatgpt_api.service import TurnInput, collect_answer, next_event
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class RunningTurn:
+    """A streamed turn: its first event and the rest (``answer`` is None)."""
+
+    first: ChatEvent | None
+    events: AsyncGenerator[ChatEvent, None]
+    route: ModelRoute
+    #: The whole answer, for a turn that was not streamed.
+    answer: Finished | None = None
+
+
+async def run_turn(
+    state: AppState,
+    turn: TurnInput,
+    *,
+    stream: bool,
+    deadline: float | None,
+    request: Request | None = None,
+    caller: Caller | None = None,
+) -> RunningTurn:
+    """Admit and open ``turn``; wait for its first event (``stream``) or its whole answer.
+
+    With an HTTP ``request`` (and its ``caller``), the caller's limits are charged and the
+    client leaving cancels the turn.
+    """
+    admission = None
+    if request is not None and caller is not None:
+        chars = sum(len(m.content) for m in turn.messages)
+        admission = await admit(state, request, caller, chars)
+    try:
+        opened = await _watched(request, state.service.open_turn(turn))
+    except BaseException:
+        if admission is not None:
+            await admission.release()
+        raise
+    events = opened.events if admission is None else admission.wrap(opened.events)
+    if stream:
+        first = await _watched(request, next_event(events, deadline))
+        note_first_token(stream=True)
+        return RunningTurn(first, events, opened.route)
+    answer = await _watched(request, collect_answer(events, deadline))
+    note_first_token(stream=False)
+    return RunningTurn(None, events, opened.route, answer)
+
+
+async def _watched(request: Request | None, work: Awaitable[T]) -> T:
+    """``work``, cancelled if the HTTP client goes away meanwhile."""
+    if request is None:
+        return await work
+    return await cancel_on_disconnect(request.receive, work)

@@ -1,0 +1,163 @@
+"""Assembling OpenAI ``chat.completion.chunk`` streams into whole choices, losing nothing.
+
+The chunks themselves are forwarded to a chat completions client as they came; this module
+builds the *parsed* view the store and the other surfaces need: for each choice index, the
+assistant message (``content``, ``refusal``, ``tool_calls`` with their argument fragments joined,
+reasoning fields, annotations, audio, and any field a compatible server adds), its
+``finish_reason`` and its ``logprobs``.
+
+Merging rule for a delta's fields: strings are concatenated, lists extended, objects merged
+with the same rule, except identity fields (``id``, ``type``, ``name``, ``index``,
+``expires_at``, ``role``), which are set once. ``tool_calls`` fragments are merged by their
+``index``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatgpt_api.messages import Choice, Usage
+
+#: Fields that identify rather than accumulate: the first value is kept.
+_SET_ONCE = frozenset({"id", "type", "name", "index", "expires_at", "role"})
+
+
+def merge_fragment(target: dict[str, Any], fragment: dict[str, Any]) -> None:
+    """Merge one delta (or part of one) into ``target`` in place."""
+    for key, value in fragment.items():
+        if value is None:
+            target.setdefault(key, None)
+            continue
+        current = target.get(key)
+        if key == "tool_calls" and isinstance(value, list):
+            _merge_tool_calls(target.setdefault("_calls", {}), value)
+        elif current is None:
+            target[key] = _fresh(value)
+        elif key in _SET_ONCE:
+            continue
+        elif isinstance(current, str) and isinstance(value, str):
+            target[key] = current + value
+        elif isinstance(current, list) and isinstance(value, list):
+            current.extend(value)
+        elif isinstance(current, dict) and isinstance(value, dict):
+            merge_fragment(current, value)
+        else:
+            target[key] = _fresh(value)
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of ``value`` that later merges may extend without touching the chunk."""
+    if isinstance(value, dict):
+        copy: dict[str, Any] = {}
+        merge_fragment(copy, value)
+        return copy
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _merge_tool_calls(calls: dict[int, dict[str, Any]], fragments: list[Any]) -> None:
+    for position, fragment in enumerate(fragments):
+        if not isinstance(fragment, dict):
+            continue
+        index = fragment.get("index", position)
+        key = index if isinstance(index, int) else position
+        merge_fragment(calls.setdefault(key, {}), fragment)
+
+
+def _message(accumulated: dict[str, Any]) -> dict[str, Any]:
+    message = {k: v for k, v in accumulated.items() if k != "_calls"}
+    message["role"] = "assistant"
+    calls = accumulated.get("_calls")
+    if calls:
+        message["tool_calls"] = [
+            {k: v for k, v in call.items() if k != "index"} for _, call in sorted(calls.items())
+        ]
+    message.setdefault("content", None if calls else "")
+    return message
+
+
+class ChoiceAssembler:
+    """Accumulates the choices of a chunk stream (or takes a whole ``chat.completion``)."""
+
+    __slots__ = ("_choices", "_finish", "_logprobs", "id", "usage")
+
+    def __init__(self) -> None:
+        self._choices: dict[int, dict[str, Any]] = {}
+        self._finish: dict[int, str] = {}
+        self._logprobs: dict[int, dict[str, Any]] = {}
+        self.usage: Usage | None = None
+        self.id: str | None = None
+
+    def feed_chunk(self, chunk: dict[str, Any]) -> str:
+        """Take one chunk; return choice 0's new ``content`` text."""
+        if self.id is None and isinstance(chunk.get("id"), str) and chunk["id"]:
+            self.id = chunk["id"]
+        self.usage = usage_of(chunk.get("usage")) or self.usage
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            return ""
+        text = ""
+        for position, choice in enumerate(choices):
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index", position)
+            index = index if isinstance(index, int) else position
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                merge_fragment(self._choices.setdefault(index, {}), delta)
+                content = delta.get("content")
+                if index == 0 and isinstance(content, str):
+                    text += content
+            else:
+                self._choices.setdefault(index, {})
+            if isinstance(choice.get("logprobs"), dict):
+                merge_fragment(self._logprobs.setdefault(index, {}), choice["logprobs"])
+            if choice.get("finish_reason"):
+                self._finish[index] = str(choice["finish_reason"])
+        return text
+
+    def take_completion(self, completion: dict[str, Any]) -> None:
+        """Take a whole ``chat.completion`` object."""
+        self.id = completion.get("id") if isinstance(completion.get("id"), str) else None
+        self.usage = usage_of(completion.get("usage"))
+        for position, choice in enumerate(completion.get("choices") or ()):
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index", position)
+            index = index if isinstance(index, int) else position
+            message = choice.get("message")
+            self._choices[index] = dict(message) if isinstance(message, dict) else {}
+            if isinstance(choice.get("logprobs"), dict):
+                self._logprobs[index] = choice["logprobs"]
+            if choice.get("finish_reason"):
+                self._finish[index] = str(choice["finish_reason"])
+
+    @property
+    def answered(self) -> bool:
+        return bool(self._choices) or bool(self._finish)
+
+    def text(self) -> str:
+        """Choice 0's text so far."""
+        content = self._choices.get(0, {}).get("content")
+        return content if isinstance(content, str) else ""
+
+    def choices(self) -> tuple[Choice, ...]:
+        return tuple(
+            Choice(
+                index,
+                _message(accumulated),
+                self._finish.get(index),
+                self._logprobs.get(index),
+            )
+            for index, accumulated in sorted(self._choices.items())
+        )
+
+
+def usage_of(value: Any) -> Usage | None:
+    if not isinstance(value, dict):
+        return None
+    prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return Usage(prompt, completion)
+    return None
