@@ -55,6 +55,12 @@ base_url = "{emu}/openai-faults/500/v1"
 upstream_model = "text-embedding-3-small"
 api_key = "sk-x"
 
+[models."embed-garbage"]
+backend = "openai-compatible"
+base_url = "{emu}/openai-faults/garbage/v1"
+upstream_model = "text-embedding-3-small"
+api_key = "sk-x"
+
 [models."embed-dropping"]
 backend = "openai-compatible"
 base_url = "{emu}/openai-faults/drop/v1"
@@ -190,6 +196,9 @@ def test_upstream_errors_are_mapped(sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.InternalServerError) as dropped:
         sdk.embeddings.create(model="embed-dropping", input="x", encoding_format="float")
     assert dropped.value.status_code == 502 and dropped.value.code == "upstream_terminated"
+    with pytest.raises(openai.InternalServerError) as garbled:
+        sdk.embeddings.create(model="embed-garbage", input="x")
+    assert garbled.value.status_code == 502 and garbled.value.code == "upstream_protocol_error"
 
 
 def test_metrics_label_the_route(sdk: openai.OpenAI, gateway: ServiceThread) -> None:

@@ -572,3 +572,14 @@ def test_embeddings_faults_and_chat_refuses_embedding_models(
         "/v1/chat/completions", json={"model": "text-embedding-3-small", "messages": user("x")}
     )
     assert r.status_code == 404
+
+
+def test_embeddings_slow_and_stall(emu: EmulatorThread, http: httpx.Client) -> None:
+    body = {"model": "text-embedding-3-small", "input": "x"}
+    slow = http.post("/openai-faults/slow/v1/embeddings", json=body)
+    assert slow.status_code == 200 and len(slow.json()["data"][0]["embedding"]) == 1536
+    emu.clear()
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/openai-faults/stall/v1/embeddings", json=body, timeout=0.3)
+    assert emu.wait_until_closed(0)
+    assert emu.requests[0].client_went_away
