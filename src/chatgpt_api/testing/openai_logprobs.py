@@ -31,12 +31,15 @@ def _entry(token: str, logprob: float) -> dict[str, Any]:
     return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
 
 
-def token_logprobs(tokens: list[str], top: int, *, start: int = 0) -> list[dict[str, Any]]:
-    """The ``logprobs.content`` entries of ``tokens`` (at positions from ``start``)."""
+def token_logprobs(
+    tokens: list[str], top: int, start: int = 0, stop: int | None = None
+) -> list[dict[str, Any]]:
+    """The ``logprobs.content`` entries of ``tokens[start:stop]`` (alternatives are drawn from
+    the whole answer, so a streamed piece gets the same entries as the whole answer)."""
     vocabulary = list(dict.fromkeys(t.strip() for t in tokens if t.strip()))
     out = []
-    for offset, token in enumerate(tokens):
-        position = start + offset
+    for position in range(start, len(tokens) if stop is None else stop):
+        token = tokens[position]
         logprob = _logprob(token, position)
         entry = _entry(token, logprob)
         alternatives = [" " + w for w in vocabulary if " " + w != token and w != token]

@@ -295,10 +295,10 @@ def _text_steps(request: ChatRequest, choice: Choice, pieces: int) -> list[_Step
         start = 0
         for group in range(groups):
             end = start + size + (1 if group < extra else 0)
-            part = tokens[start:end]
-            if part:
-                entries = token_logprobs(part, request.top_logprobs, start=start)
-                steps.append(({"content": "".join(part)}, None, logprobs_object(entries)))
+            if end > start:
+                entries = token_logprobs(tokens, request.top_logprobs, start, end)
+                content_piece = "".join(tokens[start:end])
+                steps.append(({"content": content_piece}, None, logprobs_object(entries)))
             start = end
     else:
         steps.extend(({"content": p}, None, None) for p in split_text(content, pieces) if p)

@@ -320,7 +320,9 @@ def tool_results_text(messages: tuple[dict[str, Any], ...]) -> str:
     """``The tool NAME returned: RESULT.`` for each trailing tool / function result; "" if none."""
     names: dict[str, str] = {}
     for message in messages:
-        for call in message.get("tool_calls") or () if message.get("role") == "assistant" else ():
+        if message.get("role") != "assistant":
+            continue
+        for call in message.get("tool_calls") or ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(call.get("id"), str):
                 names[call["id"]] = str(function.get("name"))
