@@ -31,6 +31,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from .demo import split_text
 from .json_schema_values import Hints, value_for_schema
 from .openai_chat_request import (
     MESSAGE_ROLES,
@@ -67,19 +68,6 @@ __all__ = [
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 _WORD = re.compile(r"\S+")
-
-
-def split_text(text: str, pieces: int) -> list[str]:
-    """``text`` cut into ``pieces`` non-empty parts of nearly equal length (fewer if short)."""
-    count = max(1, min(pieces, len(text)))
-    size, extra = divmod(len(text), count)
-    out: list[str] = []
-    start = 0
-    for i in range(count):
-        end = start + size + (1 if i < extra else 0)
-        out.append(text[start:end])
-        start = end
-    return out
 
 
 # --------------------------------------------------------------------------- the answer
