@@ -28,6 +28,9 @@ Faults (:data:`OPENAI_FAULTS`):
 ``slow``
     the normal answer with 100 ms between two chunks.
 
+On ``/v1/embeddings`` (a JSON answer) ``drop`` sends half the body then resets, ``garbage``
+sends half the body as a complete response, ``stall`` and ``slow`` behave as above.
+
 Except for the status faults, the request is authenticated and validated first; the models
 routes serve a normal answer for these. Missing bearer token → 401, keys ``sk-expired`` and
 ``bad-key`` → 401 ``invalid_api_key``, malformed body → 400, unknown model → 404
