@@ -62,6 +62,12 @@ backend = "openai-compatible"
 base_url = "{emu}/v1"
 upstream_model = "gpt-4o"
 api_key = "sk-fuzz"
+
+[models."text-embedding-3-small"]
+backend = "openai-compatible"
+base_url = "{emu}/v1"
+api_key = "sk-fuzz"
+kind = "embedding"
 """
 
 #: What a Python traceback or a leaked exception looks like in a response.
