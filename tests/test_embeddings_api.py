@@ -230,6 +230,7 @@ def test_keys_and_limits(emulator: EmulatorThread, tmp_path: Path) -> None:
         require_api_key=True,
         api_key_cache_ttl=0,
         rate_limit_rpm=2,
+        max_body_size=4096,
     ) as svc:
         key = make_key(database)
         base = f"{svc.url}/v1"
@@ -243,7 +244,11 @@ def test_keys_and_limits(emulator: EmulatorThread, tmp_path: Path) -> None:
             assert len(client.embeddings.create(model="embed", input="x").data) == 1
             # The gateway key never goes upstream; the route's key does.
             assert last_upstream(emulator).headers["authorization"] == "Bearer sk-configured"
-            client.embeddings.create(model="embed", input="y")
+            with pytest.raises(openai.APIStatusError) as too_large:
+                client.embeddings.create(model="embed", input="y" * 5000)
+            assert too_large.value.status_code == 413
+            assert "max_body_size" in too_large.value.message
+            client.embeddings.create(model="embed", input="y")  # a refused body was not charged
             with pytest.raises(openai.RateLimitError) as limited:
                 client.embeddings.create(model="embed", input="z")
             assert int(limited.value.response.headers["retry-after"]) >= 1

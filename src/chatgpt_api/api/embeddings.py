@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api.api.admission import admit
-from chatgpt_api.api.bodies import read_body
 from chatgpt_api.api.disconnect import cancel_on_disconnect
 from chatgpt_api.api.errors import openai_error_response
+from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.backends.openai_embeddings import create_embeddings
@@ -39,13 +38,8 @@ class EmbeddingsUnsupported(RequestError):
     code = "unsupported_model"
 
 
-def _body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(f"We could not parse the JSON body of your request: {exc}") from None
-    if not isinstance(body, dict):
-        raise RequestError("The request body must be a JSON object.")
+def _checked(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` if it names a model and has an input (the upstream judges the rest)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestError("'model' must be a non-empty string.", param="model")
@@ -81,7 +75,7 @@ async def embeddings(request: Request) -> Response:
     settings = state.settings
     try:
         caller = await authenticate(request)
-        body = _body(await read_body(request, settings.max_body_size))
+        body = _checked(await read_json_object(request, settings.max_body_size))
         route = _embeddings_route(state, body["model"])
         admission = await admit(state, request, caller, input_chars(body["input"]))
         try:
