@@ -17,8 +17,10 @@ def test_demo_mode_with_the_openai_sdk(tmp_path: Path) -> None:
     with ServiceThread(demo=True, home=tmp_path) as svc:
         client = openai.OpenAI(base_url=f"{svc.url}/v1", api_key="anything", max_retries=0)
         models = {m.id for m in client.models.list()}
-        assert {"gpt-3.5-turbo", "gpt-4o-mini", "gpt-4o"} <= models
-        for model in sorted(models):
+        assert {"gpt-3.5-turbo", "gpt-4o-mini", "gpt-4o", "text-embedding-3-small"} <= models
+        vectors = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+        assert [len(item.embedding) for item in vectors.data] == [1536, 1536]
+        for model in sorted(models - {"text-embedding-3-small"}):
             stream = client.chat.completions.create(
                 model=model, messages=[{"role": "user", "content": "hello"}], stream=True
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -20,6 +21,16 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 MODEL = "gpt-4o-mini"
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
 HELLO_ANSWER = 'You said: "Hello there". This is turn 1 of this conversation.'
+FINGERPRINT = "fp_" + hashlib.sha256(MODEL.encode()).hexdigest()[:10]
+DETAILS = {
+    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+    "completion_tokens_details": {
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +229,8 @@ def test_bad_requests_via_sdk(sdk: openai.OpenAI) -> None:
         sdk.chat.completions.create(model=MODEL, messages=[])
     assert (caught.value.param, caught.value.code) == ("messages", "empty_array")
     with pytest.raises(openai.BadRequestError) as caught:
-        sdk.chat.completions.create(model=MODEL, messages=HELLO, n=2)
-    assert caught.value.param == "n"
+        sdk.chat.completions.create(model=MODEL, messages=HELLO, n=129)
+    assert (caught.value.param, caught.value.code) == ("n", "integer_above_max_value")
 
 
 @pytest.mark.parametrize(
@@ -235,7 +246,7 @@ def test_bad_requests_via_sdk(sdk: openai.OpenAI) -> None:
         ({"model": MODEL, "messages": [{"role": "bot", "content": "x"}]}, None, "invalid_value"),
         ({"model": MODEL, "messages": [{"role": "user"}]}, "messages[0].content", None),
         ({"model": MODEL, "messages": [{"role": "user", "content": 3}]}, None, "invalid_type"),
-        ({"model": MODEL, "messages": HELLO, "n": 3}, "n", "unsupported_value"),
+        ({"model": MODEL, "messages": HELLO, "n": 0}, "n", "integer_below_min_value"),
         ({"model": MODEL, "messages": HELLO, "max_tokens": 0}, "max_tokens", None),
         ({"model": MODEL, "messages": HELLO, "stop": ["a"] * 5}, "stop", None),
         ({"model": MODEL, "messages": HELLO, "stream": "yes"}, "stream", "invalid_type"),
@@ -294,8 +305,9 @@ def test_raw_non_stream_shape(http: httpx.Client) -> None:
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 2, "completion_tokens": 11, "total_tokens": 13},
-        "system_fingerprint": None,
+        "usage": {"prompt_tokens": 2, "completion_tokens": 11, "total_tokens": 13, **DETAILS},
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
     }
 
 
@@ -320,7 +332,8 @@ def test_raw_sse_bytes(http: httpx.Client, include_usage: bool) -> None:
         out: dict[str, Any] = {
             "object": "chat.completion.chunk",
             "model": MODEL,
-            "system_fingerprint": None,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
         if include_usage:
@@ -334,7 +347,12 @@ def test_raw_sse_bytes(http: httpx.Client, include_usage: bool) -> None:
     if include_usage:
         final = chunk({})
         final["choices"] = []
-        final["usage"] = {"prompt_tokens": 2, "completion_tokens": 11, "total_tokens": 13}
+        final["usage"] = {
+            "prompt_tokens": 2,
+            "completion_tokens": 11,
+            "total_tokens": 13,
+            **DETAILS,
+        }
         expected.append(final)
     assert chunks == expected
     assert "".join(pieces) == HELLO_ANSWER

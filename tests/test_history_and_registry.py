@@ -75,6 +75,7 @@ def test_registry_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         'api_key_env = "MY_KEY"\n'
         '[models.local]\nbackend = "openai-compatible"\nbase_url = "http://127.0.0.1:1/v1"\n'
         "include_usage = false\n"
+        '[models.vectors]\nbackend = "openai"\nkind = "embedding"\n'
     )
     registry = ModelRegistry.from_file(path)
     fast = registry.resolve("fast")
@@ -85,9 +86,10 @@ def test_registry_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert "sk-from-env" not in repr(fast)
     assert registry.resolve("local").include_usage is False
+    assert (fast.kind, registry.resolve("vectors").kind) == ("chat", "embedding")
     with pytest.raises(ModelNotFound):
         registry.resolve("other")
-    assert [r.name for r in registry.listed()] == ["fast", "local"]
+    assert [r.name for r in registry.listed()] == ["fast", "local", "vectors"]
 
 
 @pytest.mark.parametrize(
@@ -97,6 +99,8 @@ def test_registry_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ('[models.x]\nbackend = "nope"\n', "invalid"),
         ('[models.x]\nbackend = "openai-compatible"\n', "needs a base_url"),
         ('[models.x]\nbackend = "openai"\ncolour = "red"\n', "invalid"),
+        ('[models.x]\nbackend = "openai"\nkind = "audio"\n', "invalid"),
+        ('[models.x]\nbackend = "chatgpt-web"\nkind = "embedding"\n', "needs an openai"),
     ],
 )
 def test_bad_registry_files(tmp_path: Path, text: str, needle: str) -> None:

@@ -152,6 +152,13 @@ def traffic(url: str) -> dict[str, str]:
     )
     assert stream.status_code == 200
     ids["stream"] = stream.headers["x-request-id"]
+    vectors = httpx.post(
+        f"{url}/v1/embeddings",
+        json={"model": "text-embedding-3-small", "input": "x"},
+        headers={"Authorization": f"Bearer {SECRETS[1]}"},
+    )
+    assert vectors.status_code == 200
+    ids["embeddings"] = vectors.headers["x-request-id"]
     assert ids["ok"] == "ok-request.1"
     return ids
 
@@ -180,6 +187,10 @@ def test_json_logs(json_service: Served) -> None:
     assert failed["path"] == "/send_message?api_key=[REDACTED]"
     assert failed["referer"] == "https://[REDACTED]@example.com/"
     assert access[ids["stream"]]["path"] == "/v1/chat/completions"
+    assert (access[ids["embeddings"]]["path"], access[ids["embeddings"]]["status"]) == (
+        "/v1/embeddings",
+        200,
+    )
 
     # A record emitted while answering carries the id of the request it belongs to.
     warning = [r for r in records if r["logger"] == "chatgpt_api.errors"]

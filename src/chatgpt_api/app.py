@@ -28,6 +28,7 @@ from chatgpt_api.api.conversations import (
     rename_conversation,
 )
 from chatgpt_api.api.drain import InFlight, InFlightMiddleware
+from chatgpt_api.api.embeddings import embeddings
 from chatgpt_api.api.header_limits import HeaderLimitMiddleware
 from chatgpt_api.api.home import home_page, not_found
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
@@ -122,6 +123,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/send_message", send_message, methods=["POST"]),
             Route("/get_access_token", get_access_token, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model:path}", get_model, methods=["GET"]),
             Route("/v1/conversations", list_conversations, methods=["GET"]),
@@ -188,6 +190,14 @@ async def _start_demo(
             ModelRoute(settings.model, "chatgpt-web", settings.model),
             ModelRoute("gpt-4o-mini", "openai", "gpt-4o-mini", f"{url}/v1", "demo-key"),
             ModelRoute("gpt-4o", "openai-compatible", "gpt-4o", f"{url}/v1", "demo-key"),
+            ModelRoute(
+                "text-embedding-3-small",
+                "openai",
+                "text-embedding-3-small",
+                f"{url}/v1",
+                "demo-key",
+                kind="embedding",
+            ),
         ]
     )
     return effective, registry

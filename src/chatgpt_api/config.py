@@ -197,6 +197,14 @@ class Settings(BaseSettings):
         "crashed instance frees its slots after at most this long.",
     )
 
+    # Embeddings (issue 10 item 7: POST /v1/embeddings).
+    max_embeddings_response_size: int = Field(
+        128 * MiB,
+        ge=1024,
+        description="Largest accepted upstream answer to POST /v1/embeddings, in bytes; a "
+        "larger one is refused with 502 upstream_protocol_error.",
+    )
+
 
 def _default_home() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

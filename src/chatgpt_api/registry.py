@@ -16,10 +16,18 @@ Read from a TOML file (``CHATGPT_API_MODELS_FILE``)::
     base_url = "http://127.0.0.1:11434/v1"  # required: vLLM, Ollama, LiteLLM, another gateway
     include_usage = true                    # false for servers that reject stream_options
 
+    [models."text-embedding-3-small"]
+    backend = "openai"
+    kind = "embedding"                      # chat (default) | embedding: for POST /v1/embeddings
+
 With no file, every model name goes to the ChatGPT web backend under its own name — the seed's
 behaviour. A ``chatgpt-web`` route may set ``base_url`` to its conversation URL (else the
 ``CHATGPT_API_REVERSE_PROXY`` setting is used). Secrets are never printed: ``repr`` of a
 route masks its key.
+
+``kind`` says what a model is for: ``chat`` (the default) or ``embedding``. Every listed model
+appears in ``GET /v1/models`` whatever its kind; ``POST /v1/embeddings`` accepts any model routed
+to an ``openai`` or ``openai-compatible`` backend, and an ``embedding`` model needs one.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from chatgpt_api.errors import ConfigurationError, ModelNotFound
 
 BackendKind = Literal["chatgpt-web", "openai", "openai-compatible"]
+ModelKind = Literal["chat", "embedding"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -47,6 +56,7 @@ class ModelRoute:
     api_key: str | None = field(default=None, repr=False)
     include_usage: bool = True
     listed: bool = True
+    kind: ModelKind = "chat"
 
 
 class _RouteFile(BaseModel):
@@ -58,6 +68,7 @@ class _RouteFile(BaseModel):
     api_key: str | None = None
     api_key_env: str | None = None
     include_usage: bool = True
+    kind: ModelKind = "chat"
 
 
 class _RegistryFile(BaseModel):
@@ -117,6 +128,10 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         base_url = OPENAI_BASE_URL
     if spec.backend == "openai-compatible" and base_url is None:
         raise ConfigurationError(f"model {name!r}: backend openai-compatible needs a base_url")
+    if spec.kind == "embedding" and spec.backend == "chatgpt-web":
+        raise ConfigurationError(
+            f"model {name!r}: an embedding model needs an openai or openai-compatible backend"
+        )
     return ModelRoute(
         name=name,
         backend=spec.backend,
@@ -124,4 +139,5 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         base_url=base_url,
         api_key=api_key,
         include_usage=spec.include_usage,
+        kind=spec.kind,
     )

@@ -184,6 +184,16 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v1/embeddings": {
+        "post": {
+            "summary": "OpenAI-compatible embeddings (openai / openai-compatible models only)",
+            "requestBody": _json_body("#/components/schemas/EmbeddingsRequest"),
+            "responses": {
+                "200": _json("#/components/schemas/EmbeddingList", "The upstream's answer."),
+                **_openai_errors(400, 401, 404, 413, 429, 500, 502, 503, 504),
+            },
+        }
+    },
     "/v1/models": {
         "get": {
             "summary": "List models",
@@ -446,6 +456,50 @@ _SCHEMAS: dict[str, Any] = {
             "usage": {"type": "object"},
             "conversation_id": _NULLABLE_STRING,
             "message_id": _STRING,
+        },
+    },
+    "EmbeddingsRequest": {
+        "type": "object",
+        "required": ["model", "input"],
+        "description": "Relayed upstream as sent (model replaced by the route's upstream model; "
+        "other fields kept).",
+        "properties": {
+            "model": _NON_EMPTY_STRING,
+            "input": {
+                "oneOf": [
+                    _STRING,
+                    {"type": "array", "items": _STRING},
+                    {"type": "array", "items": {"type": "integer"}},
+                    {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+                ]
+            },
+            "encoding_format": {"enum": ["float", "base64"]},
+            "dimensions": {"type": "integer", "minimum": 1},
+            "user": _STRING,
+        },
+        "examples": [{"model": "text-embedding-3-small", "input": "Hello"}],
+    },
+    "EmbeddingList": {
+        "type": "object",
+        "required": ["object", "data", "model"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["object", "index", "embedding"],
+                    "properties": {
+                        "object": {"const": "embedding"},
+                        "index": {"type": "integer"},
+                        "embedding": {
+                            "oneOf": [{"type": "array", "items": {"type": "number"}}, _STRING]
+                        },
+                    },
+                },
+            },
+            "model": _STRING,
+            "usage": {"type": "object"},
         },
     },
     "Model": {

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 
 import aiohttp
+import orjson
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
@@ -93,6 +94,45 @@ async def raise_for_status(
     body = (await read_limited(response)).decode("utf-8", "replace")
     message = redact_text(f"{name} error {response.status}: {body}", known_secrets)
     raise UpstreamStatusError(message, response.status)
+
+
+async def openai_status_error(
+    response: aiohttp.ClientResponse, known_secrets: Iterable[str | None]
+) -> UpstreamStatusError:
+    """An OpenAI-style upstream's non-2xx answer as an error: its ``error.message`` and
+    ``error.code`` when the body is an OpenAI error document (else the raw body), its status
+    and its ``Retry-After`` (seconds) — secrets masked."""
+    raw = (await read_limited(response)).decode("utf-8", "replace")
+    message = f"upstream error {response.status}: {raw}"
+    code: str | None = None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = None
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        message = error["message"]
+        upstream_code = error.get("code")
+        code = upstream_code if isinstance(upstream_code, str) and upstream_code else None
+    elif isinstance(error, str):
+        message = error
+    return UpstreamStatusError(
+        redact_text(message, known_secrets),
+        response.status,
+        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        upstream_code=code,
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header given in seconds, or None (absent, a date, or invalid)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
 
 
 #: Exceptions that mean "the body was cut off before its end" while reading a response.

@@ -2,9 +2,10 @@
 
 The emulator is a real HTTP server (aiohttp) playing the ChatGPT web backend
 (``/backend-api/conversation``: a dynamic demo backend or canned conformance fixtures) and the
-auth services (``/api/auth/session``, chatgpt-auth's ``/api``), plus an OpenAI-style chat
-completions API (``/v1/models``, ``/v1/chat/completions``, faults under
-``/openai-faults/<fault>/v1``) for ``openai`` SDK and LiteLLM clients. Use :class:`Emulator`
+auth services (``/api/auth/session``, chatgpt-auth's ``/api``), plus an OpenAI-style API
+(``/v1/models``, ``/v1/chat/completions`` with tool calls, structured outputs, image parts,
+``n`` choices and logprobs, ``/v1/embeddings``, faults under ``/openai-faults/<fault>/v1``)
+for ``openai`` SDK, LangChain, pydantic-ai and LiteLLM clients. Use :class:`Emulator`
 from async code, :class:`EmulatorThread` from synchronous tests::
 
     from chatgpt_api.testing import EmulatorThread

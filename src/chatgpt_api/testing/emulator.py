@@ -8,8 +8,8 @@ Routes (see the package docstring for the full contract):
 * ``/fixtures/<name>/<anything>`` (any method) — always the fixture ``<name>``;
 * ``GET /api/auth/session``, ``POST /api``, ``POST /auth``, ``/api-broken``, ``/api-nomessage``
   — the fake auth services (:mod:`.auth`);
-* ``GET /v1/models``, ``POST /v1/chat/completions`` and the same under
-  ``/openai-faults/<fault>/v1/...`` — an OpenAI-style chat completions API
+* ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and the same under
+  ``/openai-faults/<fault>/v1/...`` — an OpenAI-style API
   (:mod:`.openai_emulator`; the header ``X-Emulator-Fixture`` names a fault there);
 * ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``.
 

@@ -3,9 +3,11 @@
 Routes (``base_url = f"{emu.url}/v1"`` for the ``openai`` SDK):
 
 * ``GET /v1/models``, ``GET /v1/models/<id>`` — the models of ``EmulatorOptions.openai_models``;
-* ``POST /v1/chat/completions`` — a deterministic answer (:mod:`.openai_protocol`), as one
+* ``POST /v1/chat/completions`` — a deterministic answer (:mod:`.openai_protocol`: text, tool
+  calls, structured output, a description of images, ``n`` choices, logprobs), as one
   ``chat.completion`` object or, with ``"stream": true``, as ``chat.completion.chunk`` SSE
   events ending with ``data: [DONE]``;
+* ``POST /v1/embeddings`` — deterministic vectors (:mod:`.openai_embeddings`);
 * the same routes under ``/openai-faults/<fault>/v1/...`` answer with the fault ``<fault>``
   (``base_url = f"{emu.url}/openai-faults/429/v1"``); the per-request header
   ``X-Emulator-Fixture: <fault>`` selects a fault on the plain routes too.
@@ -26,6 +28,9 @@ Faults (:data:`OPENAI_FAULTS`):
 ``slow``
     the normal answer with 100 ms between two chunks.
 
+On ``/v1/embeddings`` (a JSON answer) ``drop`` sends half the body then resets, ``garbage``
+sends half the body as a complete response, ``stall`` and ``slow`` behave as above.
+
 Except for the status faults, the request is authenticated and validated first; the models
 routes serve a normal answer for these. Missing bearer token → 401, keys ``sk-expired`` and
 ``bad-key`` → 401 ``invalid_api_key``, malformed body → 400, unknown model → 404
@@ -43,7 +48,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from .demo import split_text
+from .openai_embeddings import embeddings_response, parse_embeddings_request
 from .openai_protocol import (
     ChatRequest,
     Completion,
@@ -55,6 +60,7 @@ from .openai_protocol import (
     models_list,
     new_completion_id,
     parse_chat_request,
+    split_text,
     sse_bytes,
     stream_objects,
 )
@@ -243,7 +249,7 @@ class _OpenAIRoutes:
         elif delay <= 0:
             delay = self.options.chunk_delay_ms / 1000.0
         if fault == "stall":
-            return await self._stall(request, chat)
+            return await self._stall(request, stream=chat.stream)
         if fault == "garbage":
             return await self._garbage(request, chat)
         if chat.stream:
@@ -259,7 +265,7 @@ class _OpenAIRoutes:
         *,
         drop: bool,
     ) -> web.StreamResponse:
-        pieces = split_text(completion.content, max(self.options.chunks, 3 if drop else 1))
+        pieces = max(self.options.chunks, 3 if drop else 1)
         objects = stream_objects(new_completion_id(), int(time.time()), chat, completion, pieces)
         events = [sse_bytes(obj) for obj in objects]
         if drop:
@@ -285,7 +291,13 @@ class _OpenAIRoutes:
         *,
         drop: bool,
     ) -> web.StreamResponse:
-        doc = chat_completion(new_completion_id(), int(time.time()), chat.model, completion)
+        doc = chat_completion(new_completion_id(), int(time.time()), chat, completion)
+        return await self._send_whole(request, doc, delay, drop=drop)
+
+    async def _send_whole(
+        self, request: web.Request, doc: dict[str, Any], delay: float, *, drop: bool
+    ) -> web.StreamResponse:
+        """A JSON answer: at once, paced in pieces (``delay``), or cut off (``drop``)."""
         data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
         if not drop and delay <= 0:
             return _json(200, doc)
@@ -306,8 +318,34 @@ class _OpenAIRoutes:
         await resp.write_eof()
         return resp
 
-    async def _stall(self, request: web.Request, chat: ChatRequest) -> web.StreamResponse:
-        content_type = SSE_CONTENT_TYPE if chat.stream else JSON_CONTENT_TYPE
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        """``POST /v1/embeddings`` (faults as for chat; ``garbage`` sends half a JSON body)."""
+        body = await request.read()
+        try:
+            fault, delay = await self._prologue(request)
+            if fault in _STATUS_FAULTS:
+                return _status_fault(fault or "", body)
+            if self.options.require_auth:
+                _check_key(request)
+            parsed = parse_embeddings_request(body, self.options.openai_models)
+        except OpenAIError as error:
+            return _error_response(error)
+        if fault == "stall":
+            return await self._stall(request, stream=False)
+        doc = embeddings_response(parsed)
+        if fault == "garbage":
+            data = json.dumps(doc).encode()
+            return web.Response(
+                body=data[: len(data) // 2],
+                headers=_request_id_headers(),
+                content_type=JSON_CONTENT_TYPE,
+            )
+        if fault == "slow":
+            delay = SLOW_CHUNK_DELAY_SECONDS
+        return await self._send_whole(request, doc, delay, drop=fault == "drop")
+
+    async def _stall(self, request: web.Request, *, stream: bool) -> web.StreamResponse:
+        content_type = SSE_CONTENT_TYPE if stream else JSON_CONTENT_TYPE
         resp = await start_stream(
             request, 200, content_type, chunked=True, headers=_request_id_headers()
         )
@@ -334,3 +372,4 @@ def add_openai_routes(app: web.Application, options: EmulatorOptions) -> None:
         app.router.add_get(f"{prefix}/v1/models", routes.list_models)
         app.router.add_get(f"{prefix}/v1/models/{{model:.+}}", routes.get_model)
         app.router.add_post(f"{prefix}/v1/chat/completions", routes.chat_completions)
+        app.router.add_post(f"{prefix}/v1/embeddings", routes.embeddings)

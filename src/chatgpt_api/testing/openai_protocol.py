@@ -1,26 +1,54 @@
-"""The OpenAI chat completions protocol as the emulator plays it: validation, answers, objects.
+"""The OpenAI chat completions protocol as the emulator plays it: answers and objects.
 
-Nothing here does I/O; :mod:`.openai_emulator` serves these objects over HTTP.
+Nothing here does I/O; :mod:`.openai_emulator` serves these objects over HTTP, and
+:mod:`.openai_chat_request` validates the request. The answer is deterministic:
 
-The answer is deterministic: ``You said: "<last user message>". This is turn N of this
-conversation.`` where N is the number of user messages in the request (so a history rebuilt
-by a gateway is visible in the answer). ``stop`` cuts the answer at the first stop string
-(finish reason ``stop``), ``max_tokens`` / ``max_completion_tokens`` keep that many words
-(finish reason ``length``). Tokens are counted as whitespace-separated words.
+* Text: ``You said: "<last user message>". This is turn N of this conversation.`` where N is
+  the number of user messages in the request (so a history rebuilt by a gateway is visible in
+  the answer), followed by the description of the last user message's images, audio and files
+  (:mod:`.openai_media`) and, after tool results, ``The tool NAME returned: RESULT.`` for each
+  (:mod:`.openai_tools`). With ``n`` > 1 each choice ends with `` (choice I of N)``.
+* Tool calls when the request's tools and ``tool_choice`` call for them (:mod:`.openai_tools`):
+  ``content: null``, ``tool_calls`` and finish reason ``tool_calls`` (``function_call`` for the
+  legacy ``functions``).
+* ``response_format`` ``json_schema``: JSON generated from the schema
+  (:mod:`.json_schema_values`); ``json_object``: ``{"you_said": ..., "turn": N}``.
+
+``stop`` cuts a text at the first stop string (finish reason ``stop``), ``max_tokens`` /
+``max_completion_tokens`` keep that many words (finish reason ``length``). Tokens are counted
+as whitespace-separated words. ``logprobs`` come from :mod:`.openai_logprobs`; ``usage`` carries
+OpenAI's token details; ``service_tier`` echoes the request's (``default`` for none or
+``auto``) and ``system_fingerprint`` is ``fp_`` + a hash of the model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from .demo import split_text
+from .json_schema_values import Hints, value_for_schema
+from .openai_chat_request import (
+    MESSAGE_ROLES,
+    ChatRequest,
+    ResponseFormat,
+    message_text,
+    parse_chat_request,
+)
+from .openai_errors import OpenAIError, error_body
+from .openai_logprobs import logprobs_object, split_tokens, token_logprobs
+from .openai_media import describe_media
+from .openai_tools import ToolCall, new_call_id, plan_calls, tool_results_text
 
 __all__ = [
     "MESSAGE_ROLES",
     "ChatRequest",
+    "Choice",
     "Completion",
     "OpenAIError",
     "chat_completion",
@@ -32,258 +60,14 @@ __all__ = [
     "models_list",
     "new_completion_id",
     "parse_chat_request",
+    "split_text",
     "sse_bytes",
     "stream_objects",
+    "system_fingerprint",
 ]
 
-MESSAGE_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
-_MAX_STOP = 4
 _ID_ALPHABET = string.ascii_letters + string.digits
 _WORD = re.compile(r"\S+")
-_NOT_JSON = (
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
-    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
-    "sent was not valid JSON.)"
-)
-
-
-def error_body(
-    message: str,
-    type_: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-) -> dict[str, Any]:
-    """An OpenAI error document: ``{"error": {message, type, param, code}}``."""
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-@dataclass
-class OpenAIError(Exception):
-    """A request the emulator refuses, with the OpenAI error body to answer."""
-
-    status: int
-    message: str
-    type: str = "invalid_request_error"
-    param: str | None = None
-    code: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
-
-    def body(self) -> dict[str, Any]:
-        """The JSON error document."""
-        return error_body(self.message, self.type, self.param, self.code)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _invalid_type(param: str, expected: str, value: Any) -> OpenAIError:
-    return OpenAIError(
-        400,
-        f"Invalid type for '{param}': expected {expected}, but got {_json_type(value)} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
-def _missing(param: str) -> OpenAIError:
-    return OpenAIError(
-        400,
-        f"Missing required parameter: '{param}'.",
-        param=param,
-        code="missing_required_parameter",
-    )
-
-
-def _below_min(param: str, minimum: int, value: int) -> OpenAIError:
-    return OpenAIError(
-        400,
-        f"Invalid '{param}': integer below minimum value. Expected a value >= {minimum}, "
-        f"but got {value} instead.",
-        param=param,
-        code="integer_below_min_value",
-    )
-
-
-def message_text(content: Any) -> str:
-    """The text of a message's ``content`` (a string, or text parts joined by newlines)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = [
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        ]
-        return "\n".join(texts)
-    return ""
-
-
-def _check_message(index: int, message: Any) -> dict[str, Any]:
-    param = f"messages[{index}]"
-    if not isinstance(message, dict):
-        raise _invalid_type(param, "an object", message)
-    role = message.get("role")
-    if role is None:
-        raise _missing(f"{param}.role")
-    if role not in MESSAGE_ROLES:
-        supported = ", ".join(f"'{r}'" for r in MESSAGE_ROLES[:-1])
-        raise OpenAIError(
-            400,
-            f"Invalid value: {json.dumps(role)}. Supported values are: {supported}, "
-            f"and '{MESSAGE_ROLES[-1]}'.",
-            param=f"{param}.role",
-            code="invalid_value",
-        )
-    content = message.get("content")
-    may_be_empty = role == "assistant" and (
-        message.get("tool_calls") or message.get("function_call")
-    )
-    if content is None and not may_be_empty:
-        raise _missing(f"{param}.content")
-    if content is not None and not isinstance(content, str | list):
-        raise _invalid_type(f"{param}.content", "one of a string or array of objects", content)
-    if isinstance(content, list):
-        for j, part in enumerate(content):
-            part_param = f"{param}.content[{j}]"
-            if not isinstance(part, dict):
-                raise _invalid_type(part_param, "an object", part)
-            if "type" not in part:
-                raise _missing(f"{part_param}.type")
-            if part["type"] == "text" and not isinstance(part.get("text"), str):
-                raise _missing(f"{part_param}.text")
-    return message
-
-
-def _optional_int(body: dict[str, Any], name: str, minimum: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid_type(name, "an integer", value)
-    if value < minimum:
-        raise _below_min(name, minimum, value)
-    return value
-
-
-def _stops(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,) if value else ()
-    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise _invalid_type("stop", "one of a string or array of strings", value)
-    if len(value) > _MAX_STOP:
-        raise OpenAIError(
-            400,
-            f"Invalid 'stop': array too long. Expected an array with maximum length {_MAX_STOP}, "
-            f"but got an array with length {len(value)} instead.",
-            param="stop",
-            code="array_above_max_length",
-        )
-    return tuple(s for s in value if s)
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """A validated ``POST /v1/chat/completions`` body."""
-
-    model: str
-    messages: tuple[dict[str, Any], ...]
-    stream: bool = False
-    include_usage: bool = False
-    max_tokens: int | None = None
-    stop: tuple[str, ...] = ()
-
-
-def parse_chat_request(body: bytes, models: tuple[str, ...]) -> ChatRequest:
-    """Validate a request body like the real API; raises :class:`OpenAIError` (400 / 404)."""
-    try:
-        doc = json.loads(body) if body.strip() else None
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict):
-        raise OpenAIError(400, _NOT_JSON)
-    model = doc.get("model")
-    if model is None:
-        raise _missing("model")
-    if not isinstance(model, str):
-        raise _invalid_type("model", "a string", model)
-    raw_messages = doc.get("messages")
-    if raw_messages is None:
-        raise _missing("messages")
-    if not isinstance(raw_messages, list):
-        raise _invalid_type("messages", "an array", raw_messages)
-    if not raw_messages:
-        raise OpenAIError(
-            400,
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
-    messages = tuple(_check_message(i, m) for i, m in enumerate(raw_messages))
-    stream = doc.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise _invalid_type("stream", "a boolean", stream)
-    options = doc.get("stream_options")
-    include_usage = False
-    if options is not None:
-        if not stream:
-            raise OpenAIError(
-                400,
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                param="stream_options",
-            )
-        if not isinstance(options, dict):
-            raise _invalid_type("stream_options", "an object", options)
-        flag = options.get("include_usage")
-        if flag is not None and not isinstance(flag, bool):
-            raise _invalid_type("stream_options.include_usage", "a boolean", flag)
-        include_usage = bool(flag)
-    n = _optional_int(doc, "n", 1)
-    if n is not None and n > 1:
-        raise OpenAIError(
-            400,
-            f"Invalid 'n': the emulator only supports n=1, got {n}.",
-            param="n",
-            code="unsupported_value",
-        )
-    max_tokens = _optional_int(doc, "max_tokens", 1)
-    max_completion = _optional_int(doc, "max_completion_tokens", 1)
-    stop = _stops(doc.get("stop"))
-    if model not in models:
-        raise OpenAIError(
-            404,
-            f"The model `{model}` does not exist or you do not have access to it.",
-            code="model_not_found",
-        )
-    return ChatRequest(
-        model=model,
-        messages=messages,
-        stream=bool(stream),
-        include_usage=include_usage,
-        max_tokens=max_completion if max_completion is not None else max_tokens,
-        stop=stop,
-    )
 
 
 # --------------------------------------------------------------------------- the answer
@@ -295,40 +79,105 @@ def count_tokens(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class Completion:
-    """The assistant's answer to a :class:`ChatRequest`."""
+class Choice:
+    """One choice of an answer: a text (``content``) or tool calls."""
 
-    content: str
+    index: int
+    content: str | None
     finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: The calls are a legacy ``function_call`` (at most one).
+    legacy: bool = False
 
     @property
-    def usage(self) -> dict[str, int]:
-        """The ``usage`` object."""
+    def tokens(self) -> int:
+        calls = sum(count_tokens(f"{c.name} {c.arguments}") for c in self.tool_calls)
+        return count_tokens(self.content or "") + calls
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The assistant's answer to a :class:`ChatRequest`: one or more choices."""
+
+    choices: tuple[Choice, ...]
+    prompt_tokens: int
+
+    @property
+    def content(self) -> str:
+        """The first choice's text ("" for tool calls)."""
+        return self.choices[0].content or ""
+
+    @property
+    def finish_reason(self) -> str:
+        return self.choices[0].finish_reason
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(choice.tokens for choice in self.choices)
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        """The ``usage`` object, with OpenAI's token details."""
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         }
 
 
-def complete(request: ChatRequest) -> Completion:
-    """The deterministic answer, cut by ``stop`` and ``max_tokens``."""
-    user_texts = [message_text(m.get("content")) for m in request.messages if m["role"] == "user"]
-    prompt = user_texts[-1] if user_texts else ""
-    text = f'You said: "{prompt}". This is turn {len(user_texts)} of this conversation.'
+def _cut(text: str, request: ChatRequest) -> tuple[str, str]:
+    """``text`` cut by ``stop`` and ``max_tokens``, with its finish reason."""
     cuts = [i for i in (text.find(s) for s in request.stop) if i >= 0]
     if cuts:
         text = text[: min(cuts)]
-    finish_reason = "stop"
     if request.max_tokens is not None:
         words = list(_WORD.finditer(text))
         if len(words) > request.max_tokens:
-            text = text[: words[request.max_tokens - 1].end()]
-            finish_reason = "length"
+            return text[: words[request.max_tokens - 1].end()], "length"
+    return text, "stop"
+
+
+def _structured(response_format: ResponseFormat, prompt: str, turn: int) -> str:
+    if response_format.type == "json_object":
+        return json.dumps({"you_said": prompt, "turn": turn}, ensure_ascii=False)
+    value = value_for_schema(response_format.schema, Hints.from_text(prompt), response_format.name)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def complete(request: ChatRequest) -> Completion:
+    """The deterministic answer (see the module docstring)."""
+    users = [m for m in request.messages if m["role"] == "user"]
+    last_user = users[-1] if users else {}
+    prompt = message_text(last_user.get("content"))
+    text = f'You said: "{prompt}". This is turn {len(users)} of this conversation.'
+    extras = [describe_media(last_user.get("content")), tool_results_text(request.messages)]
+    text = " ".join([text, *(e for e in extras if e)])
+    calls = plan_calls(request.tools, request.messages, prompt)
+    choices = []
+    for index in range(request.n):
+        if calls:
+            fresh = tuple(ToolCall(new_call_id(), c.name, c.arguments) for c in calls)
+            legacy = request.tools.legacy
+            finish = "function_call" if legacy else "tool_calls"
+            choices.append(Choice(index, None, finish, fresh[:1] if legacy else fresh, legacy))
+            continue
+        if request.response_format is not None:
+            answer = _structured(request.response_format, prompt, len(users))
+        elif request.n > 1:
+            answer = f"{text} (choice {index + 1} of {request.n})"
+        else:
+            answer = text
+        content, finish = _cut(answer, request)
+        choices.append(Choice(index, content, finish))
     prompt_tokens = sum(count_tokens(message_text(m.get("content"))) for m in request.messages)
-    return Completion(text, finish_reason, prompt_tokens, count_tokens(text))
+    return Completion(tuple(choices), prompt_tokens)
 
 
 # --------------------------------------------------------------------------- objects
@@ -339,29 +188,55 @@ def new_completion_id() -> str:
     return "chatcmpl-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(29))
 
 
+def system_fingerprint(model: str) -> str:
+    """``fp_`` and 10 hex digits of the model's hash (stable per model)."""
+    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+
+
+def _service_tier(request: ChatRequest) -> str:
+    tier = request.service_tier
+    return "default" if tier in (None, "auto") else str(tier)
+
+
+def _message(choice: Choice) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": choice.content, "refusal": None}
+    if choice.legacy and choice.tool_calls:
+        call = choice.tool_calls[0]
+        message["function_call"] = {"name": call.name, "arguments": call.arguments}
+    elif choice.tool_calls:
+        message["tool_calls"] = [call.tool_call() for call in choice.tool_calls]
+    return message
+
+
+def _whole_logprobs(request: ChatRequest, choice: Choice) -> dict[str, Any] | None:
+    if not request.logprobs:
+        return None
+    if choice.content is None:
+        return logprobs_object(None)
+    return logprobs_object(token_logprobs(split_tokens(choice.content), request.top_logprobs))
+
+
 def chat_completion(
-    completion_id: str, created: int, model: str, completion: Completion
+    completion_id: str, created: int, request: ChatRequest, completion: Completion
 ) -> dict[str, Any]:
     """The non-streamed ``chat.completion`` object."""
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
-        "model": model,
+        "model": request.model,
         "choices": [
             {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": completion.content,
-                    "refusal": None,
-                },
-                "logprobs": None,
-                "finish_reason": completion.finish_reason,
+                "index": choice.index,
+                "message": _message(choice),
+                "logprobs": _whole_logprobs(request, choice),
+                "finish_reason": choice.finish_reason,
             }
+            for choice in completion.choices
         ],
         "usage": completion.usage,
-        "system_fingerprint": None,
+        "service_tier": _service_tier(request),
+        "system_fingerprint": system_fingerprint(request.model),
     }
 
 
@@ -373,6 +248,9 @@ def completion_chunk(
     finish_reason: str | None = None,
     *,
     include_usage: bool = False,
+    index: int = 0,
+    logprobs: dict[str, Any] | None = None,
+    service_tier: str = "default",
 ) -> dict[str, Any]:
     """One ``chat.completion.chunk`` (with ``"usage": null`` when usage was requested)."""
     chunk: dict[str, Any] = {
@@ -380,12 +258,67 @@ def completion_chunk(
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "system_fingerprint": None,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        "service_tier": service_tier,
+        "system_fingerprint": system_fingerprint(model),
+        "choices": [
+            {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
+        ],
     }
     if include_usage:
         chunk["usage"] = None
     return chunk
+
+
+#: One streamed step of a choice: delta, finish reason, logprobs.
+_Step = tuple[dict[str, Any], str | None, dict[str, Any] | None]
+
+
+def _text_steps(request: ChatRequest, choice: Choice, pieces: int) -> list[_Step]:
+    content = choice.content or ""
+    steps: list[_Step] = [({"role": "assistant", "content": ""}, None, None)]
+    if request.logprobs:
+        tokens = split_tokens(content)
+        groups = max(1, min(pieces, len(tokens)))
+        size, extra = divmod(len(tokens), groups)
+        start = 0
+        for group in range(groups):
+            end = start + size + (1 if group < extra else 0)
+            if end > start:
+                entries = token_logprobs(tokens, request.top_logprobs, start, end)
+                content_piece = "".join(tokens[start:end])
+                steps.append(({"content": content_piece}, None, logprobs_object(entries)))
+            start = end
+    else:
+        steps.extend(({"content": p}, None, None) for p in split_text(content, pieces) if p)
+    steps.append(({}, choice.finish_reason, None))
+    return steps
+
+
+def _call_steps(choice: Choice, pieces: int) -> list[_Step]:
+    steps: list[_Step] = []
+    for position, call in enumerate(choice.tool_calls):
+        head: dict[str, Any]
+        if choice.legacy:
+            head = {"function_call": {"name": call.name, "arguments": ""}}
+        else:
+            item = {
+                "index": position,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            head = {"tool_calls": [item]}
+        if position == 0:
+            head = {"role": "assistant", "content": None, **head, "refusal": None}
+        steps.append((head, None, None))
+        for fragment in split_text(call.arguments, max(2, pieces)):
+            if choice.legacy:
+                steps.append(({"function_call": {"arguments": fragment}}, None, None))
+            else:
+                piece = {"index": position, "function": {"arguments": fragment}}
+                steps.append(({"tool_calls": [piece]}, None, None))
+    steps.append(({}, choice.finish_reason, None))
+    return steps
 
 
 def stream_objects(
@@ -393,25 +326,44 @@ def stream_objects(
     created: int,
     request: ChatRequest,
     completion: Completion,
-    pieces: list[str],
+    pieces: int,
 ) -> list[dict[str, Any]]:
     """Every chunk of a streamed answer, in order (``data: [DONE]`` not included).
 
-    The role chunk, one chunk per piece of content, the chunk with the finish reason, and
-    with ``stream_options.include_usage`` a last chunk with ``choices: []`` and the usage.
+    Per choice: the role chunk, ``pieces`` chunks of content (or, per tool call, a chunk with
+    its index, id, type, name and empty arguments, then its arguments in fragments), the chunk
+    with the finish reason. With ``n`` > 1 the choices' chunks are interleaved (round robin),
+    each carrying its choice's ``index``. With ``stream_options.include_usage`` a last chunk
+    has ``choices: []`` and the usage.
     """
     usage = request.include_usage
-
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return completion_chunk(
-            completion_id, created, request.model, delta, finish_reason, include_usage=usage
-        )
-
-    out = [chunk({"role": "assistant", "content": ""})]
-    out.extend(chunk({"content": piece}) for piece in pieces if piece)
-    out.append(chunk({}, completion.finish_reason))
+    tier = _service_tier(request)
+    per_choice = [
+        _call_steps(choice, pieces) if choice.tool_calls else _text_steps(request, choice, pieces)
+        for choice in completion.choices
+    ]
+    out = []
+    for step in range(max(len(steps) for steps in per_choice)):
+        for choice, steps in zip(completion.choices, per_choice, strict=True):
+            if step < len(steps):
+                delta, finish, logprobs = steps[step]
+                out.append(
+                    completion_chunk(
+                        completion_id,
+                        created,
+                        request.model,
+                        delta,
+                        finish,
+                        include_usage=usage,
+                        index=choice.index,
+                        logprobs=logprobs,
+                        service_tier=tier,
+                    )
+                )
     if usage:
-        last = chunk({})
+        last = completion_chunk(
+            completion_id, created, request.model, {}, include_usage=True, service_tier=tier
+        )
         last["choices"] = []
         last["usage"] = completion.usage
         out.append(last)

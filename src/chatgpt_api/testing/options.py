@@ -6,13 +6,17 @@ from dataclasses import dataclass
 
 __all__ = ["DEFAULT_OPENAI_MODELS", "EmulatorOptions"]
 
-#: The model ids the OpenAI-style routes know by default (``GET /v1/models``).
+#: The model ids the OpenAI-style routes know by default (``GET /v1/models``). Ids that contain
+#: ``embedding`` are embeddings models (``POST /v1/embeddings``), the others chat models.
 DEFAULT_OPENAI_MODELS: tuple[str, ...] = (
     "gpt-3.5-turbo",
     "gpt-4",
     "gpt-4-turbo",
     "gpt-4o",
     "gpt-4o-mini",
+    "text-embedding-3-small",
+    "text-embedding-3-large",
+    "text-embedding-ada-002",
 )
 
 
