@@ -67,7 +67,7 @@ def parse_body(model: type[Parsed], body: bytes) -> Parsed:
     return parsed
 
 
-def request_dict(request: WireModel) -> dict[str, Any]:
+def request_dict(request: ChatCompletionRequest | EmbeddingRequest) -> dict[str, Any]:
     """The request as the client sent it, ready for JSON: same names and values, unknown
     fields included, no default added (fields in declaration order, then unknown fields).
 
@@ -85,13 +85,15 @@ def _field_order(model: type[WireModel], names: set[str]) -> list[str]:
     order = _FIELD_ORDER.get(model)
     if order is None:
         order = _FIELD_ORDER[model] = {name: i for i, name in enumerate(model.model_fields)}
-    return sorted(names, key=order.__getitem__)
+    return sorted(names.intersection(order), key=order.__getitem__)  # unknown ones: extras
 
 
 _FIELD_ORDER: dict[type[WireModel], dict[str, int]] = {}
 
 
-def request_json(request: WireModel, *, exclude: set[str] | None = None) -> bytes:
+def request_json(
+    request: ChatCompletionRequest | EmbeddingRequest, *, exclude: set[str] | None = None
+) -> bytes:
     """The request as JSON bytes (``exclude`` drops top-level fields, for example the
     gateway's own extensions). Unlike ``orjson.dumps``, integers beyond 64 bits are kept."""
     return request.__pydantic_serializer__.to_json(

@@ -52,7 +52,8 @@ StopSequences: TypeAlias = Annotated[
         f"a string or an array of at most {MAX_STOP} strings",
     ),
 ]
-TokenId: TypeAlias = Annotated[str, text(pattern=r"^[0-9]+$", expected="a token id (digits)")]
+TOKEN_ID_PATTERN = r"^[0-9]+$"
+TokenId: TypeAlias = Annotated[str, text(pattern=TOKEN_ID_PATTERN, expected="a token id (digits)")]
 LogitBias: TypeAlias = Annotated[int, integer(-LOGIT_BIAS_LIMIT, LOGIT_BIAS_LIMIT)]
 MetadataKey: TypeAlias = Annotated[str, Field(max_length=64)]
 MetadataValue: TypeAlias = Annotated[str, Field(max_length=512)]
@@ -254,7 +255,9 @@ class ChatCompletionRequest(WireModel):
     stop: StopSequences | None = None
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
-    logit_bias: dict[TokenId, LogitBias] | None = None
+    logit_bias: dict[TokenId, LogitBias] | None = Field(
+        None, json_schema_extra={"propertyNames": {"pattern": TOKEN_ID_PATTERN}}
+    )
     logprobs: bool | None = None
     top_logprobs: Annotated[int, integer(0, MAX_TOP_LOGPROBS)] | None = None
     seed: Int64 | None = None
