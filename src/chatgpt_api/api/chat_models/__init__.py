@@ -7,6 +7,11 @@ schemas of ``/openapi.json``:
   or a 400 :class:`~chatgpt_api.errors.RequestError` naming the parameter;
 * :func:`request_dict` / :func:`request_json`: the request exactly as the client sent it;
 * :func:`openapi_schemas`: the JSON schemas of every model, for ``components/schemas``.
+
+A request is a model (typed attributes; ``model_extra`` holds its unknown fields) whose nested
+objects (messages, parts, tools, ...) are validated typed dicts: plain JSON values, exactly as
+sent. Answers (``ChatCompletion``, ``ChatCompletionChunk``, ``EmbeddingResponse``) are models
+throughout; they document what the routes send and are lenient about what upstreams add.
 """
 
 from chatgpt_api.api.chat_models.embeddings import EmbeddingRequest, EmbeddingResponse
