@@ -426,6 +426,14 @@ def test_invalid_bodies_are_a_400_naming_the_parameter(
     assert message in refused.value.message
 
 
+def test_the_first_bad_message_is_the_one_reported() -> None:
+    bad_role = {"role": "robot", "content": "x"}
+    bad_part = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
+    with pytest.raises(RequestError) as refused:
+        parse_chat_request(orjson.dumps({"messages": [USER, bad_role, bad_part]}))
+    assert refused.value.param == "messages[1].role"
+
+
 def test_the_image_url_is_checked_by_its_prefix() -> None:
     def image(url: str) -> bytes:
         part = {"type": "image_url", "image_url": {"url": url}}
@@ -440,6 +448,14 @@ def test_the_image_url_is_checked_by_its_prefix() -> None:
             parse_chat_request(image(url))
         assert refused.value.param == "messages[2].content[0].image_url.url"
         assert "http(s) URL or a data:image" in refused.value.message
+
+
+def test_nesting_deeper_than_the_json_reader_takes_is_a_400() -> None:
+    deep = b"[" * 200 + b"]" * 200
+    parse_chat_request(body_of()[:-1] + b',"deep":' + deep + b"}")
+    with pytest.raises(RequestError) as refused:
+        parse_chat_request(body_of()[:-1] + b',"deep":[' + deep + b"]}")  # pydantic: 200 max
+    assert "recursion limit exceeded" in refused.value.message
 
 
 def test_nan_inside_a_string_is_just_text() -> None:

@@ -113,8 +113,16 @@ def request_error(exc: ValidationError, body: bytes) -> RequestError:
         return _unparsable(str(first.get("ctx", {}).get("error", "invalid JSON")))
     if not first["loc"] and first["type"] in _NOT_AN_OBJECT:
         return RequestError("The request body must be a JSON object.")
-    data = pydantic_core.from_json(body)
+    try:
+        data = pydantic_core.from_json(body)  # the same reader: it took the body once already
+    except ValueError:
+        data = None
     located = [(_param_path(data, error), error) for error in errors]
+    # The first error's field (or message) decides; within it, a union's members each fail:
+    # the deepest of their errors says the most (messages[0].content[1].image_url.url beats
+    # "content is not a string").
+    field = located[0][0][:2]
+    located = [(path, error) for path, error in located if path[: len(field)] == field]
     depth = max(len(path) for path, _ in located)
     path = next(path for path, _ in located if len(path) == depth)
     same_place = [error for where, error in located if where == path]
