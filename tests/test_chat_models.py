@@ -458,9 +458,13 @@ def test_nesting_deeper_than_the_json_reader_takes_is_a_400() -> None:
     assert "recursion limit exceeded" in refused.value.message
 
 
-def test_nan_inside_a_string_is_just_text() -> None:
-    request = parse_chat_request(body_of(stop="NaN", note="-Infinity"))
+@pytest.mark.parametrize("padding", [0, 100_000])
+def test_nan_inside_a_string_is_just_text(padding: int) -> None:
+    request = parse_chat_request(body_of(stop="NaN", note="-Infinity", pad="NaN" * padding))
     assert request_dict(request)["note"] == "-Infinity"
+    with pytest.raises(RequestError) as refused:
+        parse_chat_request(body_of(pad="x" * padding)[:-1] + b',"x-n":NaN}')
+    assert "could not parse" in refused.value.message
 
 
 # --- the round-trip property -------------------------------------------------------------------
