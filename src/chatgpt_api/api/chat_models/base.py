@@ -1,9 +1,10 @@
 """The base of every wire model, and the constrained scalar types they share.
 
-Every model keeps unknown fields (``extra="allow"``: vLLM's ``top_k`` or a future OpenAI field
-must reach the upstream) and validates strictly, so that a value is kept exactly as the client
-sent it: ``1`` stays an integer and ``1.0`` a float (numbers are ``int | float``), ``true`` is
-never an integer, ``"1"`` never a number. ``NaN`` and infinities are refused.
+Every model and typed dict keeps unknown fields (``extra="allow"``: vLLM's ``top_k`` or a
+future OpenAI field must reach the upstream) and validates strictly, so that a value is kept
+exactly as the client sent it: ``1`` stays an integer and ``1.0`` a float (numbers are
+``int | float``), ``true`` is never an integer, ``"1"`` never a number. ``NaN`` and infinities
+are refused.
 
 A constrained type reports one clear error whatever went wrong (``expected a number between 0
 and 2``), raised as the custom error type ``invalid_value``; its JSON schema is generated from
@@ -46,8 +47,8 @@ def _number_text(value: float) -> str:
 class Checked:
     """Annotation metadata: validate with ``schema`` and report one ``expected ...`` error.
 
-    The JSON schema is pydantic's for ``schema`` (with ``json_override`` merged in, when the
-    generated form would be clumsy).
+    The JSON schema is pydantic's for ``schema``, or ``json_override`` where the generated form
+    would be clumsy (``anyOf`` integer / number for a number).
     """
 
     schema: CoreSchema
