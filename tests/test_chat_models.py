@@ -11,13 +11,16 @@ be valid for the generated JSON schema, so the document and the validation agree
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import jsonschema_rs
 import orjson
 import pytest
-from hypothesis import example, given, settings
+import schemathesis
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from schemathesis.generation import GenerationMode
 
 from chatgpt_api.api.chat_models import (
     ChatCompletion,
@@ -91,6 +94,7 @@ VALID_FIELDS: list[dict[str, Any]] = [
     {"temperature": 0, "top_p": 1, "n": 128, "presence_penalty": -2, "frequency_penalty": 2.0},
     {"temperature": 1.5, "top_p": 0.25, "n": 1},
     {"max_tokens": 10, "max_completion_tokens": 20},
+    {"n": 2.0, "max_tokens": 5.0, "seed": -3.0, "top_logprobs": 0.0, "logit_bias": {"1": -75.0}},
     {"stop": "END"},
     {"stop": ["a", "b", "c", "d"]},
     {"logit_bias": {"50256": -100, "1": 100}, "logprobs": True, "top_logprobs": 20},
@@ -314,7 +318,7 @@ INVALID: list[tuple[bytes, str | None, str]] = [
     (body_of(frequency_penalty=3), "frequency_penalty", "between -2 and 2"),
     (body_of(n=0), "n", "an integer between 1 and 128"),
     (body_of(n=129), "n", "between 1 and 128"),
-    (body_of(n=1.0), "n", "between 1 and 128"),
+    (body_of(n=1.5), "n", "between 1 and 128"),
     (body_of(max_tokens=0), "max_tokens", "expected a positive integer"),
     (body_of(max_completion_tokens=True), "max_completion_tokens", "positive integer"),
     (body_of(max_tokens=2**63), "max_tokens", "positive integer"),
@@ -410,6 +414,8 @@ INVALID: list[tuple[bytes, str | None, str]] = [
         "parent_message_id",
         "'parent_message_id' needs 'conversation_id'.",
     ),
+    (body_of(conversation_id=None, parent_message_id=PARENT), "parent_message_id", "needs"),
+    (body_of(max_tokens=2.0**63), "max_tokens", "positive integer"),
     (b'{"messages":[{"role":"user","content":"x"}],"top_k":NaN}', None, "could not parse"),
     (b'{"messages":[{"role":"user","content":"x"}],"x":{"y":-Infinity}}', None, "could not parse"),
 ]
@@ -625,7 +631,7 @@ optional_fields: dict[str, st.SearchStrategy[Any]] = {
     ),
     "temperature": numbers(0, 2),
     "top_p": numbers(0, 1),
-    "n": st.integers(1, 128),
+    "n": st.integers(1, 128) | st.integers(1, 128).map(float),
     "max_tokens": st.integers(1, 2**63 - 1),
     "max_completion_tokens": st.integers(1, 2**63 - 1),
     "stop": texts | st.lists(texts, max_size=4),
@@ -634,7 +640,7 @@ optional_fields: dict[str, st.SearchStrategy[Any]] = {
     "logit_bias": st.dictionaries(st.integers(0, 200_000).map(str), st.integers(-100, 100)),
     "logprobs": st.booleans(),
     "top_logprobs": st.integers(0, 20),
-    "seed": st.integers(-(2**63), 2**63 - 1),
+    "seed": st.integers(-(2**63), 2**63 - 1) | st.integers(-(2**53), 2**53).map(float),
     "user": texts,
     "tools": st.lists(tools, max_size=3),
     "tool_choice": tool_choices,
@@ -733,7 +739,7 @@ def test_the_v1_schemas_are_the_generated_ones() -> None:
     for name, schema in generated.items():
         assert SCHEMAS[name] == schema, name
     request = SCHEMAS["ChatCompletionRequest"]
-    assert request["dependentRequired"] == {"parent_message_id": ["conversation_id"]}
+    assert request["then"]["required"] == ["conversation_id"]
     assert request["properties"]["temperature"]["anyOf"][0] == {
         "type": "number",
         "minimum": 0,
@@ -763,6 +769,26 @@ def test_the_schema_refuses_what_the_model_refuses(
 ) -> None:
     if body not in SCHEMA_CANNOT_SAY:
         assert not REQUEST_SCHEMA.is_valid(orjson.loads(body))
+
+
+fuzzed_document = schemathesis.openapi.from_dict(DOCUMENT)
+completions = fuzzed_document["/v1/chat/completions"]["POST"]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(case=completions.as_strategy(generation_mode=GenerationMode.POSITIVE))
+def test_what_the_fuzzer_generates_from_the_schema_parses(case: Any) -> None:
+    """The other direction: bodies valid for the document (as schemathesis makes them, with
+    integers beyond 64 bits, floats like 3.0 for integers) are valid for the model."""
+    raw = json.dumps(case.body, ensure_ascii=False).encode()
+    request = parse_chat_request(raw)
+    assert json.loads(request_json(request)) == json.loads(raw)
 
 
 # --- answers and embeddings --------------------------------------------------------------------

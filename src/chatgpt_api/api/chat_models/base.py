@@ -13,6 +13,7 @@ the same bounds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeAlias
 
@@ -91,11 +92,44 @@ def number(low: float | None = None, high: float | None = None) -> Checked:
 def integer(
     low: int | None = INT64_MIN, high: int | None = INT64_MAX, *, expected: str | None = None
 ) -> Checked:
-    """A JSON integer within ``[low, high]`` (by default a signed 64-bit integer)."""
-    return Checked(
-        core_schema.int_schema(ge=low, le=high, strict=True),
-        expected or f"an integer{_range_text(low, high)}",
+    """A JSON integer within ``[low, high]`` (by default a signed 64-bit integer), kept as
+    sent: JSON Schema counts ``3.0`` as an integer, so a float without a fraction is one too
+    (and stays a float)."""
+    whole = core_schema.int_schema(ge=low, le=high, strict=True)
+    integral = core_schema.float_schema(
+        ge=_float_at_least(low),
+        le=_float_at_most(high),
+        multiple_of=1,
+        strict=True,
+        allow_inf_nan=False,
     )
+    json: dict[str, Any] = {"type": "integer"}
+    if low is not None:
+        json["minimum"] = low
+    if high is not None:
+        json["maximum"] = high
+    return Checked(
+        core_schema.union_schema([whole, integral], mode="left_to_right"),
+        expected or f"an integer{_range_text(low, high)}",
+        tuple(json.items()),
+    )
+
+
+def _float_at_least(bound: int | None) -> float | None:
+    """The smallest float >= ``bound`` (so that an out-of-range integer, which the float
+    branch would take, is refused there too)."""
+    if bound is None:
+        return None
+    nearest = float(bound)
+    return math.nextafter(nearest, math.inf) if nearest < bound else nearest
+
+
+def _float_at_most(bound: int | None) -> float | None:
+    """The largest float <= ``bound``."""
+    if bound is None:
+        return None
+    nearest = float(bound)
+    return math.nextafter(nearest, -math.inf) if nearest > bound else nearest
 
 
 def _int_bound(bound: float | None) -> int | None:
@@ -122,8 +156,8 @@ def text(*, pattern: str | None = None, min_length: int | None = None, expected:
 Temperature: TypeAlias = Annotated[int | float, number(0, 2)]
 Probability: TypeAlias = Annotated[int | float, number(0, 1)]
 Penalty: TypeAlias = Annotated[int | float, number(-2, 2)]
-TokenCount: TypeAlias = Annotated[int, integer(1, INT64_MAX, expected="a positive integer")]
-Int64: TypeAlias = Annotated[int, integer()]
+TokenCount: TypeAlias = Annotated[int | float, integer(1, INT64_MAX, expected="a positive integer")]
+Int64: TypeAlias = Annotated[int | float, integer()]
 NonEmptyString: TypeAlias = Annotated[str, text(min_length=1, expected="a non-empty string")]
 MessageId: TypeAlias = Annotated[
     str, text(pattern=MESSAGE_ID_PATTERN, expected="an 8-4-4-4-12 hex id")

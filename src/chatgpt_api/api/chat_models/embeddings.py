@@ -29,7 +29,7 @@ class EmbeddingRequest(WireModel):
         None, description="Absent or null: the gateway's default model."
     )
     encoding_format: Literal["float", "base64"] | None = None
-    dimensions: Annotated[int, integer(1, None)] | None = None
+    dimensions: Annotated[int | float, integer(1, None)] | None = None
     user: str | None = None
 
 

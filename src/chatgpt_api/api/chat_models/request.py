@@ -54,7 +54,7 @@ StopSequences: TypeAlias = Annotated[
 ]
 TOKEN_ID_PATTERN = r"^[0-9]+$"
 TokenId: TypeAlias = Annotated[str, text(pattern=TOKEN_ID_PATTERN, expected="a token id (digits)")]
-LogitBias: TypeAlias = Annotated[int, integer(-LOGIT_BIAS_LIMIT, LOGIT_BIAS_LIMIT)]
+LogitBias: TypeAlias = Annotated[int | float, integer(-LOGIT_BIAS_LIMIT, LOGIT_BIAS_LIMIT)]
 MetadataKey: TypeAlias = Annotated[str, Field(max_length=64)]
 MetadataValue: TypeAlias = Annotated[str, Field(max_length=512)]
 
@@ -234,7 +234,15 @@ class ChatCompletionRequest(WireModel):
 
     model_config = ConfigDict(  # merged with WireModel's
         json_schema_extra={
-            "dependentRequired": {"parent_message_id": ["conversation_id"]},
+            # parent_message_id (an id, not null) needs conversation_id (an id, not null).
+            "if": {
+                "properties": {"parent_message_id": {"type": "string"}},
+                "required": ["parent_message_id"],
+            },
+            "then": {
+                "properties": {"conversation_id": {"type": "string"}},
+                "required": ["conversation_id"],
+            },
             "examples": [
                 {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
             ],
@@ -249,7 +257,7 @@ class ChatCompletionRequest(WireModel):
     stream_options: StreamOptions | None = None
     temperature: Temperature | None = None
     top_p: Probability | None = None
-    n: Annotated[int, integer(1, MAX_CHOICES)] | None = None
+    n: Annotated[int | float, integer(1, MAX_CHOICES)] | None = None
     max_tokens: TokenCount | None = Field(None, description="Deprecated: max_completion_tokens.")
     max_completion_tokens: TokenCount | None = None
     stop: StopSequences | None = None
@@ -259,7 +267,7 @@ class ChatCompletionRequest(WireModel):
         None, json_schema_extra={"propertyNames": {"pattern": TOKEN_ID_PATTERN}}
     )
     logprobs: bool | None = None
-    top_logprobs: Annotated[int, integer(0, MAX_TOP_LOGPROBS)] | None = None
+    top_logprobs: Annotated[int | float, integer(0, MAX_TOP_LOGPROBS)] | None = None
     seed: Int64 | None = None
     user: str | None = Field(None, description="Deprecated: safety_identifier.")
     tools: list[Tool] | None = None
