@@ -66,6 +66,8 @@ VALID_MESSAGES: list[dict[str, Any]] = [
             {"type": "text", "text": "What is this?"},
             {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
             {"type": "image_url", "image_url": {"url": IMAGE_DATA, "detail": "high"}},
+            {"type": "image_url", "image_url": {"url": IMAGE_DATA, "detail": "original"}},
+            {"type": "text", "text": "cached", "prompt_cache_breakpoint": {"mode": "explicit"}},
             {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
             {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE"}},
             {"type": "file", "file": {"file_id": "file-abc", "filename": "a.pdf"}},
@@ -159,6 +161,11 @@ VALID_FIELDS: list[dict[str, Any]] = [
             "search_context_size": "low",
             "user_location": {"type": "approximate", "approximate": {"city": "Paris"}},
         }
+    },
+    {
+        "moderation": {"model": "omni-moderation-latest", "policy": {"input": {"mode": "block"}}},
+        "prompt_cache_options": {"mode": "explicit", "ttl": "30m"},
+        "prompt_cache_retention": "24h",
     },
     {"conversation_id": CONVERSATION},
     {"conversation_id": CONVERSATION, "parent_message_id": PARENT},
@@ -275,7 +282,7 @@ INVALID: list[tuple[bytes, str | None, str]] = [
     (
         b'{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://a","detail":"max"}}]}]}',
         "messages[0].content[0].image_url.detail",
-        "'auto', 'low' or 'high'",
+        "'auto', 'low', 'high' or 'original'",
     ),
     (
         b'{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"x"}}]}]}',
@@ -407,6 +414,19 @@ INVALID: list[tuple[bytes, str | None, str]] = [
         "web_search_options.search_context_size",
         "'low', 'medium' or 'high'",
     ),
+    (
+        body_of(moderation={"model": "m", "policy": {"output": {"mode": "warn"}}}),
+        "moderation.policy.output.mode",
+        "'score' or 'block'",
+    ),
+    (body_of(moderation={}), "moderation.model", "Missing required parameter"),
+    (body_of(prompt_cache_options={"mode": "never"}), "prompt_cache_options.mode", "'implicit'"),
+    (
+        b'{"messages":[{"role":"user","content":[{"type":"text","text":"x",'
+        b'"prompt_cache_breakpoint":{"mode":"implicit"}}]}]}',
+        "messages[0].content[0].prompt_cache_breakpoint.mode",
+        "'explicit'",
+    ),
     (body_of(conversation_id="nope"), "conversation_id", "an 8-4-4-4-12 hex id"),
     (body_of(conversation_id=CONVERSATION, parent_message_id=5), "parent_message_id", "hex id"),
     (
@@ -509,7 +529,12 @@ def numbers(low: float, high: float) -> st.SearchStrategy[int | float]:
     return st.integers(int(low), int(high)) | st.floats(low, high)
 
 
-text_part = obj({"type": st.just("text"), "text": texts})
+breakpoint_ = {
+    "prompt_cache_breakpoint": obj(
+        {"mode": st.just("explicit")}, {"ttl": st.sampled_from(["30m", "12h"])}
+    )
+}
+text_part = obj({"type": st.just("text"), "text": texts}, breakpoint_)
 image_urls = (
     st.sampled_from(["https://example.com/a.png", "http://h"])
     | texts.map(lambda t: "https://h/" + t)
@@ -519,15 +544,18 @@ image_part = obj(
     {
         "type": st.just("image_url"),
         "image_url": obj(
-            {"url": image_urls}, {"detail": nullable(st.sampled_from(["auto", "low", "high"]))}
+            {"url": image_urls},
+            {"detail": nullable(st.sampled_from(["auto", "low", "high", "original"]))},
         ),
-    }
+    },
+    breakpoint_,
 )
 audio_part = obj(
     {
         "type": st.just("input_audio"),
         "input_audio": obj({"data": texts, "format": st.sampled_from(["wav", "mp3"])}),
-    }
+    },
+    breakpoint_,
 )
 file_part = obj(
     {
@@ -536,7 +564,8 @@ file_part = obj(
             {},
             {"file_data": nullable(texts), "file_id": nullable(texts), "filename": nullable(texts)},
         ),
-    }
+    },
+    breakpoint_,
 )
 refusal_part = obj({"type": st.just("refusal"), "refusal": texts})
 text_content = texts | st.lists(text_part, max_size=3)
@@ -673,6 +702,24 @@ optional_fields: dict[str, st.SearchStrategy[Any]] = {
         },
     ),
     "prompt_cache_key": texts,
+    "prompt_cache_options": obj(
+        {}, {"mode": st.sampled_from(["implicit", "explicit"]), "ttl": st.just("30m")}
+    ),
+    "prompt_cache_retention": st.sampled_from(["in_memory", "24h"]),
+    "moderation": obj(
+        {"model": texts},
+        {
+            "policy": nullable(
+                obj(
+                    {},
+                    {
+                        "input": nullable(obj({"mode": st.sampled_from(["score", "block"])})),
+                        "output": nullable(obj({"mode": st.sampled_from(["score", "block"])})),
+                    },
+                )
+            )
+        },
+    ),
     "safety_identifier": texts,
 }
 request_bodies = st.builds(
@@ -842,6 +889,24 @@ COMPLETION = {
     },
     "system_fingerprint": "fp_1",
     "service_tier": "default",
+    "metadata": {"k": "v"},
+    "moderation": {
+        "input": {
+            "type": "moderation_results",
+            "model": "omni-moderation-latest",
+            "results": [
+                {
+                    "type": "moderation_result",
+                    "model": "omni-moderation-latest",
+                    "flagged": False,
+                    "categories": {"violence": False},
+                    "category_scores": {"violence": 0.01},
+                    "category_applied_input_types": {"violence": ["text"]},
+                }
+            ],
+        },
+        "output": {"type": "error", "code": "timeout", "message": "moderation timed out"},
+    },
     "conversation_id": CONVERSATION,
     "message_id": PARENT,
     "message_ids": [PARENT],
@@ -881,6 +946,10 @@ CHUNKS = [
         ]
     },
     {"choices": [{"index": 0, "delta": {"reasoning_content": "hm"}, "finish_reason": None}]},
+    {
+        "choices": [{"index": 0, "delta": {"audio": {"id": "a", "transcript": "hi"}}}],
+        "obfuscation": "x9",
+    },
     {
         "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
         "conversation_id": CONVERSATION,

@@ -31,21 +31,31 @@ ImageLocation: TypeAlias = Annotated[
 
 
 @with_config(WIRE)
+class PromptCacheBreakpoint(TypedDict):
+    """Marks the end of a reusable prompt prefix (explicit prompt caching)."""
+
+    mode: Literal["explicit"]
+    ttl: NotRequired[Annotated[str, Field(examples=["30m", "12h"])]]
+
+
+@with_config(WIRE)
 class TextPart(TypedDict):
     type: Literal["text"]
     text: str
+    prompt_cache_breakpoint: NotRequired[PromptCacheBreakpoint]
 
 
 @with_config(WIRE)
 class ImageURL(TypedDict):
     url: ImageLocation
-    detail: NotRequired[Literal["auto", "low", "high"] | None]
+    detail: NotRequired[Literal["auto", "low", "high", "original"] | None]
 
 
 @with_config(WIRE)
 class ImagePart(TypedDict):
     type: Literal["image_url"]
     image_url: ImageURL
+    prompt_cache_breakpoint: NotRequired[PromptCacheBreakpoint]
 
 
 @with_config(WIRE)
@@ -58,6 +68,7 @@ class InputAudio(TypedDict):
 class AudioPart(TypedDict):
     type: Literal["input_audio"]
     input_audio: InputAudio
+    prompt_cache_breakpoint: NotRequired[PromptCacheBreakpoint]
 
 
 @with_config(WIRE)
@@ -73,6 +84,7 @@ class FileData(TypedDict):
 class FilePart(TypedDict):
     type: Literal["file"]
     file: FileData
+    prompt_cache_breakpoint: NotRequired[PromptCacheBreakpoint]
 
 
 @with_config(WIRE)

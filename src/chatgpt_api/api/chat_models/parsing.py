@@ -139,21 +139,46 @@ def _param_path(data: Any, error: ErrorDetails) -> list[str | int]:
     ctx = error.get("ctx") or {}
     if isinstance(ctx.get("param"), str):
         return [ctx["param"]]
-    loc = error["loc"]
-    missing = error["type"] == "missing"  # the last item is the missing field's name
-    path: list[str | int] = []
-    node = data
-    for position, item in enumerate(loc):
-        in_object = isinstance(node, dict) and isinstance(item, str) and item in node
-        in_array = isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
-        if in_object or in_array:
-            node = node[item]
-            path.append(item)
-        elif missing and position == len(loc) - 1 and isinstance(item, str):
-            path.append(item)
+    path = _LocationWalk(error["loc"], missing=error["type"] == "missing").walk(data, 0)
     if error["type"] in _TAG_ERRORS:
         path.append(str(ctx.get("discriminator", "type")).strip("'"))
     return path
+
+
+class _LocationWalk:
+    """Follows a pydantic location through the JSON it was found in.
+
+    A location item is a key or an index of the JSON, or a union's label (a tag such as
+    ``text``, a member such as ``list[...]``), which is not. A tag can also be a key (the text
+    part ``{"type": "text", "text": ...}``), so both readings are tried: the one that follows
+    more of the location through the JSON wins. With ``missing``, the last item is the name
+    of a field that is not there.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], *, missing: bool) -> None:
+        self.loc = loc
+        self.missing = missing
+        self.seen: dict[tuple[int, int], list[str | int]] = {}
+
+    def walk(self, node: Any, position: int) -> list[str | int]:
+        if position == len(self.loc):
+            return []
+        key = (id(node), position)
+        if key not in self.seen:
+            self.seen[key] = self._walk(node, position)
+        return list(self.seen[key])
+
+    def _walk(self, node: Any, position: int) -> list[str | int]:
+        item = self.loc[position]
+        in_object = isinstance(node, dict) and isinstance(item, str) and item in node
+        in_array = isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
+        skipped = self.walk(node, position + 1)  # the item as a label
+        if in_object or in_array:
+            followed = [item, *self.walk(node[item], position + 1)]
+            return followed if len(followed) >= len(skipped) else skipped
+        if self.missing and position == len(self.loc) - 1 and isinstance(item, str):
+            return [item]
+        return skipped
 
 
 def _param_text(path: list[str | int]) -> str:

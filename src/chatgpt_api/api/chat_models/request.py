@@ -36,6 +36,7 @@ MAX_METADATA_PAIRS = 16
 MAX_CHOICES = 128
 MAX_TOP_LOGPROBS = 20
 LOGIT_BIAS_LIMIT = 100
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 
 #: ``stop``: one string or up to four.
 StopSequences: TypeAlias = Annotated[
@@ -198,7 +199,7 @@ class VoiceId(TypedDict):
 class AudioOutput(TypedDict):
     voice: Annotated[
         str | VoiceId,
-        Field(examples=["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse"]),
+        Field(examples=[*VOICES, {"id": "voice_1234"}]),
     ]
     format: Annotated[str, Field(examples=["wav", "aac", "mp3", "flac", "opus", "pcm16"])]
 
@@ -221,6 +222,29 @@ class ApproximateLocation(TypedDict):
 class UserLocation(TypedDict):
     type: Literal["approximate"]
     approximate: ApproximateLocation
+
+
+@with_config(WIRE)
+class ModerationMode(TypedDict):
+    mode: Literal["score", "block"]
+
+
+@with_config(WIRE)
+class ModerationPolicy(TypedDict):
+    input: NotRequired[ModerationMode | None]
+    output: NotRequired[ModerationMode | None]
+
+
+@with_config(WIRE)
+class Moderation(TypedDict):
+    model: Annotated[str, Field(examples=["omni-moderation-latest"])]
+    policy: NotRequired[ModerationPolicy | None]
+
+
+@with_config(WIRE)
+class PromptCacheOptions(TypedDict):
+    mode: NotRequired[Literal["implicit", "explicit"]]
+    ttl: NotRequired[Annotated[str, Field(examples=["30m"])]]
 
 
 @with_config(WIRE)
@@ -279,7 +303,7 @@ class ChatCompletionRequest(WireModel):
     )
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = Field(
-        None, examples=["none", "minimal", "low", "medium", "high", "xhigh"]
+        None, examples=["none", "minimal", "low", "medium", "high", "xhigh", "max"]
     )
     verbosity: str | None = Field(None, examples=["low", "medium", "high"])
     metadata: (
@@ -287,13 +311,20 @@ class ChatCompletionRequest(WireModel):
     ) = None
     store: bool | None = None
     service_tier: str | None = Field(
-        None, examples=["auto", "default", "flex", "scale", "priority"]
+        None, examples=["auto", "default", "flex", "scale", "priority", "fast"]
     )
     modalities: list[Literal["text", "audio"]] | None = None
     audio: AudioOutput | None = None
     prediction: Prediction | None = None
     web_search_options: WebSearchOptions | None = None
     prompt_cache_key: str | None = None
+    prompt_cache_options: PromptCacheOptions | None = None
+    prompt_cache_retention: str | None = Field(
+        None, description="Deprecated: prompt_cache_options.ttl.", examples=["in_memory", "24h"]
+    )
+    moderation: Moderation | None = Field(
+        None, description="Moderate the input and the generated output."
+    )
     safety_identifier: str | None = None
     conversation_id: MessageId | None = Field(
         None, description="Gateway extension: the conversation to continue."

@@ -12,7 +12,7 @@ The gateway adds ``conversation_id`` and ``message_id`` (the stored answer, to p
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -22,7 +22,10 @@ from chatgpt_api.api.chat_models.messages import FunctionCall, ToolCall
 
 class PromptTokensDetails(WireModel):
     audio_tokens: int | None = None
+    cache_write_tokens: int | None = None
     cached_tokens: int | None = None
+    image_tokens: int | None = None
+    text_tokens: int | None = None
 
 
 class CompletionTokensDetails(WireModel):
@@ -30,6 +33,7 @@ class CompletionTokensDetails(WireModel):
     audio_tokens: int | None = None
     reasoning_tokens: int | None = None
     rejected_prediction_tokens: int | None = None
+    text_tokens: int | None = None
 
 
 class Usage(WireModel):
@@ -100,6 +104,39 @@ class Choice(WireModel):
     )
 
 
+class ModerationResult(WireModel):
+    type: Literal["moderation_result"]
+    model: str
+    flagged: bool
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
+    category_applied_input_types: dict[str, list[str]]
+
+
+class ModerationResults(WireModel):
+    type: Literal["moderation_results"]
+    model: str
+    results: list[ModerationResult]
+
+
+class ModerationError(WireModel):
+    type: Literal["error"]
+    code: str
+    message: str
+
+
+ModerationOutcome: TypeAlias = Annotated[
+    ModerationResults | ModerationError, Field(discriminator="type")
+]
+
+
+class Moderation(WireModel):
+    """The moderation of the input and of the output (when the request asked for it)."""
+
+    input: ModerationOutcome
+    output: ModerationOutcome
+
+
 class GatewayFields(WireModel):
     """The gateway's extension fields, on a completion and on the final chunk of a stream."""
 
@@ -123,6 +160,8 @@ class ChatCompletion(GatewayFields):
     usage: Usage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    metadata: dict[str, str] | None = None
+    moderation: Moderation | None = None
 
 
 class FunctionCallDelta(WireModel):
@@ -140,11 +179,19 @@ class ToolCallDelta(WireModel):
     function: FunctionCallDelta | None = None
 
 
+class AudioDelta(WireModel):
+    id: str | None = None
+    data: str | None = None
+    expires_at: int | None = None
+    transcript: str | None = None
+
+
 class ChunkDelta(WireModel):
     role: str | None = None
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    audio: AudioDelta | None = None
     function_call: FunctionCallDelta | None = Field(None, description="Deprecated: tool_calls.")
     reasoning_content: str | None = Field(
         None, description="Extension of OpenAI-compatible servers."
@@ -168,3 +215,5 @@ class ChatCompletionChunk(GatewayFields):
     usage: Usage | None = Field(None, description="Only in the usage chunk.")
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    moderation: Moderation | None = None
+    obfuscation: str | None = Field(None, description="Random padding (include_obfuscation).")
