@@ -83,7 +83,7 @@ class AnswerAudio(WireModel):
 
 class AnswerMessage(WireModel):
     role: Literal["assistant"]
-    content: str | None
+    content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
     annotations: list[URLCitationAnnotation] | None = None
