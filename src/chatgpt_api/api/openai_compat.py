@@ -45,14 +45,19 @@ from chatgpt_api.service import deadline_after
 STARTED = int(time.time())
 
 
-async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+async def read_request_body(request: Request, limit: int) -> bytes:
+    """The body, or a 413 that names the limit and the setting."""
     try:
-        body = await read_body(request, limit)
+        return await read_body(request, limit)
     except BodyTooLarge:
         raise BodyTooLarge(
             f"The request body is larger than {limit} bytes, the limit of this service "
             "(setting max_body_size, CHATGPT_API_MAX_BODY_SIZE)."
         ) from None
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    body = await read_request_body(request, limit)
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -67,7 +72,7 @@ async def chat_completions(request: Request) -> Response:
     deadline = deadline_after(state.settings.upstream_timeout)
     try:
         caller = await authenticate(request)
-        body = await read_json_object(request, state.settings.max_body_size)
+        body = await read_request_body(request, state.settings.max_body_size)
         parsed = parse_completion_request(
             body,
             default_model=state.settings.model,
