@@ -13,9 +13,9 @@ plain JSON object the client sent (unknown keys included, nothing added), typed 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired, TypeAlias
+from typing import Annotated, Any, Literal, NotRequired, TypeAlias
 
-from pydantic import Field, with_config
+from pydantic import ConfigDict, Discriminator, Field, Tag, with_config
 from typing_extensions import TypedDict
 
 from chatgpt_api.api.chat_models.base import WIRE, text
@@ -93,8 +93,34 @@ class RefusalPart(TypedDict):
     refusal: str
 
 
+_KNOWN_USER_PARTS = frozenset({"text", "image_url", "input_audio", "file"})
+
+
+def _other_part_schema(schema: dict[str, Any]) -> None:
+    """Its ``type`` is any other string (so that exactly one part schema matches a part)."""
+    schema["properties"]["type"] = {"type": "string", "not": {"enum": sorted(_KNOWN_USER_PARTS)}}
+
+
+@with_config(ConfigDict(**WIRE, json_schema_extra=_other_part_schema))
+class OtherUserPart(TypedDict):
+    """A part type this gateway does not know (vLLM's ``video_url``, a newer OpenAI part):
+    relayed as sent, for the upstream to judge (a text-only backend refuses it by name)."""
+
+    type: str
+
+
+def _user_part_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _KNOWN_USER_PARTS else "other"
+
+
 UserPart: TypeAlias = Annotated[
-    TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")
+    Annotated[TextPart, Tag("text")]
+    | Annotated[ImagePart, Tag("image_url")]
+    | Annotated[AudioPart, Tag("input_audio")]
+    | Annotated[FilePart, Tag("file")]
+    | Annotated[OtherUserPart, Tag("other")],
+    Discriminator(_user_part_tag),
 ]
 AssistantPart: TypeAlias = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
 
