@@ -16,7 +16,7 @@ the original did) and an OpenAI-style ``type``/``code`` for the ``/v1`` surface:
     ├── ConfigurationError            a setting the request needs is missing (500)
     └── UpstreamError                 talking to the upstream failed (502)
         ├── UpstreamURLError          "Failed to parse URL from <url>"
-        ├── UpstreamConnectError      "fetch failed" (connection refused, DNS, TLS, ...)
+        ├── UpstreamConnectError      "fetch failed: cannot reach <host:port> (<why>)"
         ├── UpstreamStatusError       "ChatGPT error <status>: <body>" (non-2xx, 2xx JSON)
         ├── UpstreamProtocolError     the upstream broke the protocol (bad JSON, huge event, ...)
         ├── UpstreamStreamError       the stream carried an error string of its own
@@ -114,10 +114,16 @@ class UpstreamURLError(UpstreamError):
 
 
 class UpstreamConnectError(UpstreamError):
+    """No response from the upstream: the message names it by ``host:port`` only (never a path,
+    a query or userinfo, where secrets may live) and says why (refused, DNS, TLS, ...)."""
+
     code = "upstream_unreachable"
 
-    def __init__(self) -> None:
-        super().__init__("fetch failed")
+    def __init__(self, upstream: str | None = None, reason: str | None = None) -> None:
+        detail = f": cannot reach {upstream}" if upstream else ""
+        if upstream and reason:
+            detail += f" ({reason})"
+        super().__init__("fetch failed" + detail)
 
 
 class UpstreamStatusError(UpstreamError):
