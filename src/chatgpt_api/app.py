@@ -46,6 +46,7 @@ from chatgpt_api.observability.store import TimedStore
 from chatgpt_api.playground import routes as playground_routes
 from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.service import ChatService, HistoryBudget
+from chatgpt_api.startup import NO_UPSTREAM_HINT, upstream_status
 from chatgpt_api.store import ConversationStore, SQLStore, default_database_url, open_store
 
 log = logging.getLogger("chatgpt_api")
@@ -87,6 +88,8 @@ def create_app(settings: Settings) -> Starlette:
             app.state.readiness = standard_checks(
                 store.ping if store is not None else None, effective.redis_url, stack
             )
+            if not upstream_status(effective, registry).configured:
+                app.state.readiness.note("upstream", "not_configured", NO_UPSTREAM_HINT)
             budget = HistoryBudget(effective.history_max_messages, effective.history_max_chars)
             service = ChatService(registry, backends, store, budget, pool)
             app.state.chatgpt = AppState(

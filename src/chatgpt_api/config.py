@@ -27,7 +27,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CHATGPT_API_", frozen=True, extra="ignore")
 
-    host: str = Field("0.0.0.0", description="Interface to listen on.")
+    # issue 13 item 15 (default exposure): loopback unless the operator widens it.
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface to listen on: 127.0.0.1 accepts this machine only; 0.0.0.0 (or "
+        ":: for IPv6) accepts other machines too (the Docker image sets 0.0.0.0).",
+    )
     port: int = Field(3000, ge=0, le=65535, description="TCP port to listen on.")
     reverse_proxy: str | None = Field(
         None,

@@ -54,20 +54,32 @@ def serve(workers: int, **options: Any) -> None:
 
 
 def _preflight(settings: Settings) -> None:
-    """Fail with one readable line on a bad models file or an unusable database."""
+    """Fail with one readable line on a port in use, a bad models file or an unusable
+    database; then print the start-up summary (see :mod:`chatgpt_api.startup`)."""
     from chatgpt_api.app import load_registry
     from chatgpt_api.auth.gate import check_key_settings
     from chatgpt_api.errors import ServiceError
-    from chatgpt_api.store import default_database_url, upgrade_database
+    from chatgpt_api.logs import announcement
+    from chatgpt_api.startup import (
+        StoreFacts,
+        check_port_available,
+        inspect_database,
+        summary_lines,
+    )
+    from chatgpt_api.store import default_database_url
 
     try:
+        check_port_available(settings.host, settings.port)
         check_key_settings(settings)
-        load_registry(settings)
-        if settings.store and not settings.demo:
+        registry = load_registry(settings)
+        facts = StoreFacts()
+        if settings.store:
             url = settings.database_url or default_database_url(settings.home)
-            asyncio.run(upgrade_database(url))
+            facts = asyncio.run(inspect_database(url))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
+    for line in summary_lines(settings, registry, facts):
+        click.echo(announcement(line), err=True)
 
 
 @main.command()

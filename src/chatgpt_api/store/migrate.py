@@ -101,14 +101,14 @@ async def _alembic_turn() -> AsyncIterator[None]:
 
 
 def _upgrade_to_head(connection: Connection) -> None:
-    before = MigrationContext.configure(connection).get_current_revision()
     alembic_log = logging.getLogger("alembic")
     level = alembic_log.level
     alembic_log.setLevel(logging.WARNING)
     try:
+        before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(alembic_config(connection), "head")
+        after = MigrationContext.configure(connection).get_current_revision()
     finally:
         alembic_log.setLevel(level)
-    after = MigrationContext.configure(connection).get_current_revision()
     if after != before:
         log.info("database schema upgraded: %s -> %s", before or "empty", after)
