@@ -91,7 +91,14 @@ def create_app(settings: Settings) -> Starlette:
             if not upstream_status(effective, registry).configured:
                 app.state.readiness.note("upstream", "not_configured", NO_UPSTREAM_HINT)
             budget = HistoryBudget(effective.history_max_messages, effective.history_max_chars)
-            service = ChatService(registry, backends, store, budget, pool)
+            service = ChatService(
+                registry,
+                backends,
+                store,
+                budget,
+                pool,
+                web_upstream_configured=bool(effective.reverse_proxy),
+            )
             app.state.chatgpt = AppState(
                 settings=effective,
                 service=service,

@@ -101,6 +101,26 @@ class ConfigurationError(ServiceError):
     code = "not_configured"
 
 
+class UpstreamNotConfigured(ConfigurationError):
+    """A ChatGPT web model with no conversation URL anywhere (settings, models file, request).
+
+    ``message`` is for ``/v1`` and the CLI, which have no ``reverse_proxy`` field; the seed
+    routes show ``seed_message`` (their request may bring a ``reverse_proxy``).
+    """
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"no upstream configured for model `{model}` (chatgpt-web): set "
+            "CHATGPT_API_REVERSE_PROXY (or --reverse-proxy) to a ChatGPT web conversation URL, "
+            "or route the model to another backend in a models file (--models-file); "
+            "to try it offline: chatgpt-api serve --demo"
+        )
+        self.seed_message = (
+            "no upstream configured: set CHATGPT_API_REVERSE_PROXY (or --reverse-proxy) "
+            "or pass [reverse_proxy] in the request"
+        )
+
+
 class UpstreamError(ServiceError):
     status = 502
     error_type = "upstream_error"

@@ -35,6 +35,7 @@ from chatgpt_api.errors import (
     ServiceError,
     UpstreamConnectError,
     UpstreamNoAnswer,
+    UpstreamNotConfigured,
     UpstreamStatusError,
     UpstreamTimeout,
 )
@@ -113,8 +114,11 @@ class ChatService:
         store: ConversationStore | None,
         budget: HistoryBudget | None = None,
         pool: AccountPool | None = None,
+        *,
+        web_upstream_configured: bool = True,
     ) -> None:
         self.registry = registry
+        self._web_upstream_configured = web_upstream_configured
         self._backends = backends
         self._store = store
         self._budget = budget or HistoryBudget()
@@ -128,6 +132,7 @@ class ChatService:
             # A follow-up reads the store while planning; a new conversation would not touch
             # it before the answer is in. Fail fast (503) rather than lose the answer then.
             await self._check_store(self._store)
+        self._require_upstream(route, turn)
         plan = await self._plan(route, turn)
         backend = self._backends.for_route(route)
         if turn.upstream_url is not None and not turn.credential:
@@ -143,6 +148,12 @@ class ChatService:
         if self._store is None:
             return Turn(route, events)
         return Turn(route, self._recorded(plan, events))
+
+    def _require_upstream(self, route: ModelRoute, turn: TurnInput) -> None:
+        """A missing upstream URL is named first, before any credential is looked for."""
+        web = route.backend == "chatgpt-web"
+        if web and not (turn.upstream_url or route.base_url or self._web_upstream_configured):
+            raise UpstreamNotConfigured(route.name)
 
     async def _check_store(self, store: ConversationStore) -> None:
         """Ping the store, at most once per ``STORE_CHECK_INTERVAL`` while it answers."""
