@@ -176,7 +176,9 @@ async def _start_demo(
     """Run the upstream emulator in-process and point every kind of upstream at it."""
     from chatgpt_api.testing import Emulator, EmulatorOptions
 
-    emulator = Emulator(EmulatorOptions(chunk_delay_ms=30))
+    # The demo's upstream keeps its conversations beside the service's own (restart-safe).
+    state_file = settings.home / "demo-upstream.json" if settings.store else None
+    emulator = Emulator(EmulatorOptions(chunk_delay_ms=30, demo_state_file=state_file))
     url = await emulator.start("127.0.0.1", 0)
     stack.push_async_callback(emulator.stop)
     log.warning("demo mode: answers come from the built-in emulator at %s", url)
@@ -189,7 +191,8 @@ async def _start_demo(
     )
     registry = ModelRegistry(
         [
-            ModelRoute(settings.model, "chatgpt-web", settings.model),
+            # Every demo model answers without a credential (a client's token is not needed).
+            ModelRoute(settings.model, "chatgpt-web", settings.model, None, "demo-token"),
             ModelRoute("gpt-4o-mini", "openai", "gpt-4o-mini", f"{url}/v1", "demo-key"),
             ModelRoute("gpt-4o", "openai-compatible", "gpt-4o", f"{url}/v1", "demo-key"),
         ]
