@@ -32,10 +32,9 @@ def test_every_demo_model_answers_without_a_credential(tmp_path: Path, model: st
 
 def test_first_cli_ask_against_the_served_demo(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT_API_")}
-    env["CHATGPT_API_HOME"] = str(tmp_path / "cli")
     with ServiceThread(demo=True, home=tmp_path) as svc:
         result = subprocess.run(
-            [*CLI, "ask", "--url", svc.url, "Hello"],
+            [*CLI, "ask", "--url", svc.url, "--home", str(tmp_path / "cli"), "Hello"],
             capture_output=True,
             text=True,
             env=env,
@@ -43,6 +42,7 @@ def test_first_cli_ask_against_the_served_demo(tmp_path: Path) -> None:
         )
     assert result.returncode == 0, result.stderr
     assert 'You said: "Hello". This is turn 1 of this conversation.' in result.stdout
+    assert (tmp_path / "cli" / "cli-state.json").exists(), "--home holds the CLI's state"
 
 
 def test_a_restarted_demo_continues_its_chatgpt_web_conversations(tmp_path: Path) -> None:
@@ -65,3 +65,18 @@ def test_the_demo_without_a_store_keeps_no_upstream_file(tmp_path: Path) -> None
     with ServiceThread(demo=True, home=tmp_path, store=False) as svc:
         assert _ask(svc.url, "Hello").status_code == 200
     assert not (tmp_path / "demo-upstream.json").exists()
+
+
+def test_chat_banner_names_the_service(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT_API_")}
+    with ServiceThread(demo=True, home=tmp_path) as svc:
+        result = subprocess.run(
+            [*CLI, "chat", "--url", svc.url, "--home", str(tmp_path / "cli")],
+            input="/exit\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Chatting with the service at {svc.url}."), result.stdout

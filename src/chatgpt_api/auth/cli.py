@@ -26,9 +26,11 @@ STORE_WARNING = (
     "Send it as 'Authorization: Bearer <key>' (or the api_key field on the seed routes)."
 )
 
-_database = click.option("--database-url", help="Database URL [env CHATGPT_API_DATABASE_URL].")
+_database = click.option(
+    "--database-url", help="Database URL.  [env var: CHATGPT_API_DATABASE_URL]"
+)
 _home = click.option(
-    "--home", type=click.Path(path_type=Path), help="Data directory [env CHATGPT_API_HOME]."
+    "--home", type=click.Path(path_type=Path), help="Data directory.  [env var: CHATGPT_API_HOME]"
 )
 
 
@@ -85,13 +87,14 @@ def key_table(records: list[ApiKey]) -> list[str]:
     ]
 
 
-@click.group()
+@click.group(short_help="Gateway API keys: create, list, revoke.")
 def keys() -> None:
     """Gateway API keys: what clients send as 'Authorization: Bearer <key>'.
 
-    \b
-    As soon as one active key exists, every route but GET / and /openapi.json needs a key
-    (see CHATGPT_API_REQUIRE_API_KEY). Conversations belong to the key that made them.
+    As soon as one active key exists, the API routes (/send_message, /get_access_token and
+    /v1/*) need a key; the pages and probes (/, /docs, /redoc, /openapi.json, /playground,
+    /healthz, /readyz, /metrics) stay open. CHATGPT_API_REQUIRE_API_KEY changes when keys are
+    required. Conversations belong to the key that made them.
     """
 
 
@@ -112,7 +115,7 @@ def create(name: str, database_url: str | None, home: Path | None) -> None:
     click.echo(STORE_WARNING, err=True)
 
 
-@keys.command("list")
+@keys.command("list", short_help="List keys (prefixes only, never a whole key).")
 @_database
 @_home
 def list_keys(database_url: str | None, home: Path | None) -> None:
@@ -125,7 +128,7 @@ def list_keys(database_url: str | None, home: Path | None) -> None:
         click.echo(line)
 
 
-@keys.command("revoke")
+@keys.command("revoke", short_help="Revoke a key by name or id.")
 @click.argument("name_or_id")
 @_database
 @_home
