@@ -44,6 +44,7 @@ from chatgpt_api.observability.metrics import Metrics, metrics_route
 from chatgpt_api.observability.middleware import ObservabilityMiddleware
 from chatgpt_api.observability.store import TimedStore
 from chatgpt_api.playground import routes as playground_routes
+from chatgpt_api.reference import routes as reference_routes
 from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.service import ChatService, HistoryBudget
 from chatgpt_api.startup import NO_UPSTREAM_HINT, upstream_status
@@ -139,6 +140,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/v1/conversations/{id}", delete_conversation, methods=["DELETE"]),
             Route("/v1/conversations/{id}/export", export_conversation, methods=["GET"]),
             *playground_routes(),
+            *reference_routes(),
         ],
         middleware=middleware,
         exception_handlers={404: not_found, 405: not_found},

@@ -151,8 +151,8 @@ class Settings(BaseSettings):
     require_api_key: bool | None = Field(
         None,
         description="Require a gateway API key on the API routes (/send_message, "
-        "/get_access_token, /v1/*; the status page, /openapi.json, /playground, /healthz, "
-        "/readyz and /metrics stay open): "
+        "/get_access_token, /v1/*; the status page, /openapi.json, /docs, /redoc, /playground, "
+        "/healthz, /readyz and /metrics stay open): "
         "unset = required as soon as one active key exists, true = always (no keys: every "
         "request is refused), false = never (a valid key still identifies its owner).",
     )
