@@ -1,7 +1,8 @@
 """Settings: one frozen object, read once from flags and ``CHATGPT_API_*`` environment variables.
 
 Every setting has a command-line flag on ``chatgpt-api serve`` and an environment variable named
-``CHATGPT_API_<NAME>``; a flag wins over the environment. No third-party host is ever a default:
+``CHATGPT_API_<NAME>``; a flag wins over the environment, which wins over a ``.env`` file in the
+working directory. No third-party host is ever a default:
 the upstream URLs are required settings, checked when a request needs them (see
 :func:`require`), so the service starts without them and says which one to give.
 """
@@ -25,7 +26,15 @@ MiB = 1024 * 1024
 class Settings(BaseSettings):
     """The service's configuration (environment prefix ``CHATGPT_API_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="CHATGPT_API_", frozen=True, extra="ignore")
+    # issue 15 (first run): a `.env` file in the working directory is read too (the real
+    # environment wins over it); other variables in it, such as docker compose's, are ignored.
+    model_config = SettingsConfigDict(
+        env_prefix="CHATGPT_API_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        frozen=True,
+        extra="ignore",
+    )
 
     # issue 13 item 15 (default exposure): loopback unless the operator widens it.
     host: str = Field(
