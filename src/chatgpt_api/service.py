@@ -350,9 +350,18 @@ class ChatService:
             latency_ms=int((time.monotonic() - started) * 1000),
         )
         try:
-            await asyncio.shield(self._save(plan, assistant, upstream_conversation=None))
+            await asyncio.shield(self._save_failed(plan, assistant))
         except Exception:
             log.warning("could not store a failed turn", exc_info=True)
+
+    async def _save_failed(self, plan: _Plan, assistant: NewMessage) -> None:
+        """Store a failed turn, unless it continued a conversation this service never stored:
+        that would leave a phantom conversation under an id the client made up or copied."""
+        assert self._store is not None
+        known = plan.stored_conversation
+        if known and not await self._store.conversation_exists(known):
+            return
+        await self._save(plan, assistant, upstream_conversation=None)
 
     async def _save(
         self, plan: _Plan, assistant: NewMessage, *, upstream_conversation: str | None
