@@ -53,6 +53,7 @@ from chatgpt_api.messages import (
 from chatgpt_api.observability.context import note_route
 from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.store import ConversationStore, DuplicateId, NewConversation, NewMessage
+from chatgpt_api.tree_root import ROOT_PARENT, upstream_root_for, upstream_root_of
 
 log = logging.getLogger("chatgpt_api.service")
 
@@ -178,7 +179,7 @@ class ChatService:
         )
         if route.backend == "chatgpt-web":
             await self._check_web_owner(turn)
-            return self._plan_web(route, turn, base)
+            return await self._with_web_root(self._plan_web(route, turn, base), turn)
         return await self._plan_stateless(route, turn, base)
 
     async def _check_web_owner(self, turn: TurnInput) -> None:
@@ -194,6 +195,25 @@ class ChatService:
             return
         if await store.conversation_exists(conversation_id):
             raise NotFound("conversation not found")
+
+    async def _with_web_root(self, plan: _Plan, turn: TurnInput) -> _Plan:
+        """A new web conversation gets an upstream root the service can find again; the root
+        parent (:data:`ROOT_PARENT`) then branches its first turn (see :mod:`.tree_root`)."""
+        if turn.conversation_id is None and not plan.request.parent_message_id:
+            root = upstream_root_for(plan.request.user_message_id or "")
+        elif turn.conversation_id and turn.parent_message_id == ROOT_PARENT:
+            found = self._store and await upstream_root_of(self._store, turn.conversation_id)
+            if not found:
+                raise RequestError(
+                    "this conversation's first message cannot be branched: it was not started "
+                    "through this service",
+                    param="parent_message_id",
+                )
+            root, plan.parent_id = found, None
+        else:
+            return plan
+        plan.request = replace(plan.request, parent_message_id=root)
+        return plan
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
         new = turn.messages[-1:] if turn.conversation_id else turn.messages
@@ -221,6 +241,8 @@ class ChatService:
             if conversation is None:
                 raise NotFound("conversation not found")
             parent_id = parent_id or conversation.current_node
+            if parent_id == ROOT_PARENT:  # branch the first turn: no history before it
+                parent_id = None
             if parent_id:
                 path = await self._store.path_to(parent_id, conversation_id=conversation.id)
                 if not path:
