@@ -457,7 +457,11 @@ _SCHEMAS: dict[str, Any] = {
                 **_MESSAGE_ID,
                 "description": "Extension: continue a conversation.",
             },
-            "parent_message_id": {**_MESSAGE_ID, "description": "Extension: branch point."},
+            "parent_message_id": {
+                **_MESSAGE_ID,
+                "description": "Extension: branch point; 00000000-0000-0000-0000-000000000000 "
+                "(the root parent) branches the conversation's first message.",
+            },
         },
         "dependentRequired": {"parent_message_id": ["conversation_id"]},
         "examples": [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}],
