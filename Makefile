@@ -25,7 +25,7 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 	$(PIP) -e '.[dev]'
 	touch $(DEV_STAMP)
 
-run: $(RUNTIME_STAMP)  ## run the service on :3000
+run: $(RUNTIME_STAMP)  ## run the service on 127.0.0.1:3000 (ARGS="--host 0.0.0.0" to widen)
 	$(BIN)/chatgpt-api serve $(ARGS)
 
 demo: $(RUNTIME_STAMP)  ## run the service with the built-in emulator as its upstream
