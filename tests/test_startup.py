@@ -120,3 +120,13 @@ def test_loopback_is_the_default_host() -> None:
 )
 def test_shown_urls_carry_no_credentials(url: str, shown: str) -> None:
     assert shown_url(url) == shown
+
+
+def test_the_container_files_widen_the_host() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    assert "CHATGPT_API_HOST=0.0.0.0" in (root / "Dockerfile").read_text(encoding="utf-8")
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text(encoding="utf-8"))
+    for name in ("chatgpt-api-1", "chatgpt-api-2"):
+        assert compose["services"][name]["environment"]["CHATGPT_API_HOST"] == "0.0.0.0"
