@@ -67,8 +67,8 @@ def _http_error(name: str) -> SeedFault:
 TIMEOUT = frozenset({"ChatGPT timed out waiting for response"})
 
 SEED_FAULTS: tuple[SeedFault, ...] = (
-    SeedFault("connection refused", "refused", frozenset({"fetch failed"})),
-    SeedFault("reset before the response", "reset-headers", frozenset({"fetch failed"})),
+    SeedFault("connection refused", "refused", prefix="fetch failed: cannot reach 127.0.0.1:"),
+    SeedFault("reset before the response", "reset-headers", prefix="fetch failed: cannot reach "),
     SeedFault("reset during the stream", "F7a", frozenset({"terminated"})),
     SeedFault("reset after a comment", "F7b", frozenset({"terminated"})),
     SeedFault("stall after the headers", "stall", TIMEOUT, timed=True),

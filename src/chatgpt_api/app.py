@@ -46,8 +46,10 @@ from chatgpt_api.observability.metrics import Metrics, metrics_route
 from chatgpt_api.observability.middleware import ObservabilityMiddleware
 from chatgpt_api.observability.store import TimedStore
 from chatgpt_api.playground import routes as playground_routes
+from chatgpt_api.reference import routes as reference_routes
 from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.service import ChatService, HistoryBudget
+from chatgpt_api.startup import NO_UPSTREAM_HINT, upstream_status
 from chatgpt_api.store import ConversationStore, SQLStore, default_database_url, open_store
 
 log = logging.getLogger("chatgpt_api")
@@ -89,8 +91,17 @@ def create_app(settings: Settings) -> Starlette:
             app.state.readiness = standard_checks(
                 store.ping if store is not None else None, effective.redis_url, stack
             )
+            if not upstream_status(effective, registry).configured:
+                app.state.readiness.note("upstream", "not_configured", NO_UPSTREAM_HINT)
             budget = HistoryBudget(effective.history_max_messages, effective.history_max_chars)
-            service = ChatService(registry, backends, store, budget, pool)
+            service = ChatService(
+                registry,
+                backends,
+                store,
+                budget,
+                pool,
+                web_upstream_configured=bool(effective.reverse_proxy),
+            )
             app.state.chatgpt = AppState(
                 settings=effective,
                 service=service,
@@ -137,6 +148,7 @@ def create_app(settings: Settings) -> Starlette:
                 methods=["GET"],
             ),
             *playground_routes(),
+            *reference_routes(),
         ],
         middleware=middleware,
         exception_handlers={404: not_found, 405: not_found},
@@ -174,7 +186,9 @@ async def _start_demo(
     """Run the upstream emulator in-process and point every kind of upstream at it."""
     from chatgpt_api.testing import Emulator, EmulatorOptions
 
-    emulator = Emulator(EmulatorOptions(chunk_delay_ms=30))
+    # The demo's upstream keeps its conversations beside the service's own (restart-safe).
+    state_file = settings.home / "demo-upstream.json" if settings.store else None
+    emulator = Emulator(EmulatorOptions(chunk_delay_ms=30, demo_state_file=state_file))
     url = await emulator.start("127.0.0.1", 0)
     stack.push_async_callback(emulator.stop)
     log.warning("demo mode: answers come from the built-in emulator at %s", url)
@@ -187,7 +201,8 @@ async def _start_demo(
     )
     registry = ModelRegistry(
         [
-            ModelRoute(settings.model, "chatgpt-web", settings.model),
+            # Every demo model answers without a credential (a client's token is not needed).
+            ModelRoute(settings.model, "chatgpt-web", settings.model, None, "demo-token"),
             ModelRoute("gpt-4o-mini", "openai", "gpt-4o-mini", f"{url}/v1", "demo-key"),
             ModelRoute("gpt-4o", "openai-compatible", "gpt-4o", f"{url}/v1", "demo-key"),
             ModelRoute(

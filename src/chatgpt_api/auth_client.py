@@ -17,11 +17,11 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from chatgpt_api.backends import _http
 from chatgpt_api.errors import (
     RequestError,
-    UpstreamConnectError,
     UpstreamProtocolError,
     UpstreamStatusError,
 )
@@ -87,7 +87,7 @@ async def _call(
     try:
         response = await session.request(method, url, headers=headers, allow_redirects=False)
     except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        raise UpstreamConnectError() from exc
+        raise _http.connect_error(URL(str(url)), exc) from exc
     async with response:
         if check_status:
             await _http.raise_for_status(response, "ChatGPT", secrets)

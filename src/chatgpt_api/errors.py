@@ -16,7 +16,7 @@ the original did) and an OpenAI-style ``type``/``code`` for the ``/v1`` surface:
     ├── ConfigurationError            a setting the request needs is missing (500)
     └── UpstreamError                 talking to the upstream failed (502)
         ├── UpstreamURLError          "Failed to parse URL from <url>"
-        ├── UpstreamConnectError      "fetch failed" (connection refused, DNS, TLS, ...)
+        ├── UpstreamConnectError      "fetch failed: cannot reach <host:port> (<why>)"
         ├── UpstreamStatusError       "ChatGPT error <status>: <body>" (non-2xx, 2xx JSON)
         ├── UpstreamProtocolError     the upstream broke the protocol (bad JSON, huge event, ...)
         ├── UpstreamStreamError       the stream carried an error string of its own
@@ -101,6 +101,26 @@ class ConfigurationError(ServiceError):
     code = "not_configured"
 
 
+class UpstreamNotConfigured(ConfigurationError):
+    """A ChatGPT web model with no conversation URL anywhere (settings, models file, request).
+
+    ``message`` is for ``/v1`` and the CLI, which have no ``reverse_proxy`` field; the seed
+    routes show ``seed_message`` (their request may bring a ``reverse_proxy``).
+    """
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"no upstream configured for model `{model}` (chatgpt-web): set "
+            "CHATGPT_API_REVERSE_PROXY (or --reverse-proxy) to a ChatGPT web conversation URL, "
+            "or route the model to another backend in a models file (--models-file); "
+            "to try it offline: chatgpt-api serve --demo"
+        )
+        self.seed_message = (
+            "no upstream configured: set CHATGPT_API_REVERSE_PROXY (or --reverse-proxy) "
+            "or pass [reverse_proxy] in the request"
+        )
+
+
 class UpstreamError(ServiceError):
     status = 502
     error_type = "upstream_error"
@@ -114,10 +134,16 @@ class UpstreamURLError(UpstreamError):
 
 
 class UpstreamConnectError(UpstreamError):
+    """No response from the upstream: the message names it by ``host:port`` only (never a path,
+    a query or userinfo, where secrets may live) and says why (refused, DNS, TLS, ...)."""
+
     code = "upstream_unreachable"
 
-    def __init__(self) -> None:
-        super().__init__("fetch failed")
+    def __init__(self, upstream: str | None = None, reason: str | None = None) -> None:
+        detail = f": cannot reach {upstream}" if upstream else ""
+        if upstream and reason:
+            detail += f" ({reason})"
+        super().__init__("fetch failed" + detail)
 
 
 class UpstreamStatusError(UpstreamError):

@@ -36,6 +36,7 @@ from chatgpt_api.errors import (
     ServiceError,
     UpstreamConnectError,
     UpstreamNoAnswer,
+    UpstreamNotConfigured,
     UpstreamStatusError,
     UpstreamTimeout,
 )
@@ -61,6 +62,7 @@ from chatgpt_api.store import (
     StoredMessage,
 )
 from chatgpt_api.store.attachments import references, resolve
+from chatgpt_api.tree_root import ROOT_PARENT, upstream_root_for, upstream_root_of
 
 log = logging.getLogger("chatgpt_api.service")
 
@@ -124,8 +126,11 @@ class ChatService:
         store: ConversationStore | None,
         budget: HistoryBudget | None = None,
         pool: AccountPool | None = None,
+        *,
+        web_upstream_configured: bool = True,
     ) -> None:
         self.registry = registry
+        self._web_upstream_configured = web_upstream_configured
         self._backends = backends
         self._store = store
         self._budget = budget or HistoryBudget()
@@ -144,6 +149,7 @@ class ChatService:
             # A follow-up reads the store while planning; a new conversation would not touch
             # it before the answer is in. Fail fast (503) rather than lose the answer then.
             await self._check_store(self._store)
+        self._require_upstream(route, turn)
         plan = await self._plan(route, turn)
         backend = self._backends.for_route(route)
         if turn.upstream_url is not None and not turn.credential:
@@ -159,6 +165,12 @@ class ChatService:
         if self._store is None:
             return Turn(route, events)
         return Turn(route, self._recorded(plan, events))
+
+    def _require_upstream(self, route: ModelRoute, turn: TurnInput) -> None:
+        """A missing upstream URL is named first, before any credential is looked for."""
+        web = route.backend == "chatgpt-web"
+        if web and not (turn.upstream_url or route.base_url or self._web_upstream_configured):
+            raise UpstreamNotConfigured(route.name)
 
     async def _check_store(self, store: ConversationStore) -> None:
         """Ping the store, at most once per ``STORE_CHECK_INTERVAL`` while it answers."""
@@ -185,7 +197,7 @@ class ChatService:
         if route.backend == "chatgpt-web":
             check_web_request(turn.passthrough, turn.messages, model=route.name)
             await self._check_web_owner(turn)
-            return self._plan_web(route, turn, base)
+            return await self._with_web_root(self._plan_web(route, turn, base), turn)
         return await self._plan_stateless(route, turn, base)
 
     async def _check_web_owner(self, turn: TurnInput) -> None:
@@ -201,6 +213,25 @@ class ChatService:
             return
         if await store.conversation_exists(conversation_id):
             raise NotFound("conversation not found")
+
+    async def _with_web_root(self, plan: _Plan, turn: TurnInput) -> _Plan:
+        """A new web conversation gets an upstream root the service can find again; the root
+        parent (:data:`ROOT_PARENT`) then branches its first turn (see :mod:`.tree_root`)."""
+        if turn.conversation_id is None and not plan.request.parent_message_id:
+            root = upstream_root_for(plan.request.user_message_id or "")
+        elif turn.conversation_id and turn.parent_message_id == ROOT_PARENT:
+            found = self._store and await upstream_root_of(self._store, turn.conversation_id)
+            if not found:
+                raise RequestError(
+                    "this conversation's first message cannot be branched: it was not started "
+                    "through this service",
+                    param="parent_message_id",
+                )
+            root, plan.parent_id = found, None
+        else:
+            return plan
+        plan.request = replace(plan.request, parent_message_id=root)
+        return plan
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
         new = turn.messages[-1:] if turn.conversation_id else turn.messages
@@ -228,6 +259,8 @@ class ChatService:
             if conversation is None:
                 raise NotFound("conversation not found")
             parent_id = parent_id or conversation.current_node
+            if parent_id == ROOT_PARENT:  # branch the first turn: no history before it
+                parent_id = None
             if parent_id:
                 path = await self._store.path_to(parent_id, conversation_id=conversation.id)
                 if not path:
@@ -393,9 +426,18 @@ class ChatService:
             latency_ms=int((time.monotonic() - started) * 1000),
         )
         try:
-            await asyncio.shield(self._save(plan, assistant, [], upstream_conversation=None))
+            await asyncio.shield(self._save_failed(plan, assistant))
         except Exception:
             log.warning("could not store a failed turn", exc_info=True)
+
+    async def _save_failed(self, plan: _Plan, assistant: NewMessage) -> None:
+        """Store a failed turn, unless it continued a conversation this service never stored:
+        that would leave a phantom conversation under an id the client made up or copied."""
+        assert self._store is not None
+        known = plan.stored_conversation
+        if known and not await self._store.conversation_exists(known):
+            return
+        await self._save(plan, assistant, [], upstream_conversation=None)
 
     async def _save(
         self,

@@ -145,6 +145,24 @@ _PATHS: dict[str, Any] = {
             "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
         }
     },
+    "/docs": {
+        "get": {
+            "summary": "API reference (HTML, generated from this document)",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+        }
+    },
+    "/redoc": {
+        "get": {
+            "summary": "The API reference's other usual address: a redirect to /docs",
+            "responses": {"307": {"description": "Location: /docs"}},
+        }
+    },
+    "/favicon.ico": {
+        "get": {
+            "summary": "The site icon",
+            "responses": {"200": {"description": "Icon", "content": {"image/x-icon": {}}}},
+        }
+    },
     "/send_message": {
         "post": {
             "summary": "Send one message (the seed's route)",
@@ -357,8 +375,18 @@ _SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["ready", "unavailable"]},
             "checks": {
                 "type": "object",
-                "description": "By dependency (store, redis): ok, error or disabled.",
-                "additionalProperties": {"type": "string", "enum": ["ok", "error", "disabled"]},
+                "description": "By dependency (store, redis): ok, error or disabled; upstream: "
+                "not_configured when no upstream at all is configured (still ready: requests "
+                "may bring their own).",
+                "additionalProperties": {
+                    "type": "string",
+                    "enum": ["ok", "error", "disabled", "not_configured"],
+                },
+            },
+            "notes": {
+                "type": "object",
+                "description": "What to do about a not_configured entry.",
+                "additionalProperties": _STRING,
             },
             "errors": {
                 "type": "object",

@@ -9,6 +9,8 @@ secrets out of the message.
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 from collections.abc import Iterable, Mapping
 
 import aiohttp
@@ -66,7 +68,34 @@ async def open_stream(
     except aiohttp.InvalidURL as exc:
         raise UpstreamURLError(redact_text(str(url))) from exc
     except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        raise UpstreamConnectError() from exc
+        raise connect_error(url, exc) from exc
+
+
+def connect_error(url: URL, exc: BaseException) -> UpstreamConnectError:
+    """``fetch failed: cannot reach <host>:<port> (<why>)``: the upstream named, no secret."""
+    host = url.host or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    return UpstreamConnectError(f"{host}:{url.port}", _connect_failure_reason(exc))
+
+
+def _connect_failure_reason(exc: BaseException) -> str:
+    cause = getattr(exc, "os_error", None) or exc
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    if isinstance(cause, ssl.SSLError):
+        return "TLS handshake failed"
+    if isinstance(cause, socket.gaierror):
+        return "host name not resolved"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "no connection within the connect timeout"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed before the response"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "the answer is not HTTP"
+    return "connection failed"
 
 
 async def read_limited(response: aiohttp.ClientResponse, limit: int = ERROR_BODY_LIMIT) -> bytes:
