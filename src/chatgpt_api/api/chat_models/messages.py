@@ -111,7 +111,7 @@ class OtherUserPart(TypedDict):
 
 def _user_part_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _KNOWN_USER_PARTS else "other"
+    return kind if isinstance(kind, str) and kind in _KNOWN_USER_PARTS else "other"
 
 
 UserPart: TypeAlias = Annotated[
