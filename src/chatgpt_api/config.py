@@ -177,6 +177,23 @@ class Settings(BaseSettings):
         "crashed instance frees its slots after at most this long.",
     )
 
+    # Issue 13 (hardening), item 4: bounded answers.
+    max_answer_size: int = Field(
+        4 * MiB,
+        ge=1024,
+        description="Largest answer accepted from an upstream, in UTF-8 bytes (the text, and "
+        "tool-call arguments where a backend has them): past it the answer ends with a 502 "
+        "answer_too_large error, the upstream connection is closed and the turn is stored "
+        "partial.",
+    )
+    max_upstream_body_size: int = Field(
+        8 * MiB,
+        ge=1024,
+        description="Largest non-streamed upstream reply body (a JSON chat.completion), in "
+        "bytes: past it the answer ends with a 502 answer_too_large error and the upstream "
+        "connection is closed.",
+    )
+
 
 def _default_home() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

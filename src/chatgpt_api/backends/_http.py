@@ -56,6 +56,17 @@ def parse_upstream_url(url: str) -> URL:
     return parsed
 
 
+def request_secrets(credential: str | None, url: URL) -> tuple[str, ...]:
+    """The exact secrets one upstream request carries: its credential and the URL's password.
+
+    Every error built from upstream text is redacted against these (see
+    :class:`~chatgpt_api.errors.UpstreamStatusError`), so an upstream that quotes them back
+    never gets them to a client, a row or a log line.
+    """
+    candidates = (credential, url.password, url.raw_password)
+    return tuple(dict.fromkeys(s for s in candidates if s))
+
+
 async def open_stream(
     session: aiohttp.ClientSession, url: URL, headers: Mapping[str, str], body: bytes
 ) -> aiohttp.ClientResponse:
@@ -91,8 +102,9 @@ async def raise_for_status(
     if 200 <= response.status < 300:
         return
     body = (await read_limited(response)).decode("utf-8", "replace")
-    message = redact_text(f"{name} error {response.status}: {body}", known_secrets)
-    raise UpstreamStatusError(message, response.status)
+    raise UpstreamStatusError(
+        f"{name} error {response.status}: {body}", response.status, secrets=known_secrets
+    )
 
 
 #: Exceptions that mean "the body was cut off before its end" while reading a response.

@@ -19,7 +19,9 @@ import orjson
 from yarl import URL
 
 from chatgpt_api.backends import _http
+from chatgpt_api.backends.budget import AnswerBudget
 from chatgpt_api.errors import (
+    AnswerTooLarge,
     AuthenticationError,
     UpstreamNoAnswer,
     UpstreamProtocolError,
@@ -29,7 +31,6 @@ from chatgpt_api.errors import (
 )
 from chatgpt_api.messages import ChatEvent, ChatRequest, Finished, TextDelta, Usage
 from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
-from chatgpt_api.redact import redact_text
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
 
 
@@ -67,8 +68,12 @@ class OpenAIBackend:
         max_event_size: int,
         include_usage: bool = True,
         request_upstreams: RequestUpstreams | None = None,
+        max_answer_size: int = 4 * 1024 * 1024,
+        max_body_size: int = 8 * 1024 * 1024,
     ) -> None:
         self.name = name
+        self._max_answer_size = max_answer_size
+        self._max_body_size = max_body_size
         self._session = session
         self._request_upstreams = request_upstreams
         self._base_url = base_url
@@ -76,13 +81,16 @@ class OpenAIBackend:
         self._include_usage = include_usage
 
     def endpoint(self, request: ChatRequest) -> URL:
-        base = _http.parse_upstream_url(request.upstream_url or self._base_url)
+        # An empty per-request URL is a bad URL ("Failed to parse URL from "), as on the web
+        # backend: never a silent fallback to the configured upstream.
+        given = request.upstream_url
+        base = _http.parse_upstream_url(self._base_url if given is None else given)
         return base.with_path(base.path.rstrip("/") + "/chat/completions")
 
     def _target(self, request: ChatRequest) -> tuple[aiohttp.ClientSession, URL]:
         """The session and URL to POST to; a client's URL passes the network policy."""
         url = self.endpoint(request)
-        if request.upstream_url:
+        if request.upstream_url is not None:
             return pinned(self._request_upstreams, url)
         return self._session, url
 
@@ -98,14 +106,15 @@ class OpenAIBackend:
         }
         body = build_completion_body(request, include_usage=self._include_usage)
         session, url = self._target(request)
+        secrets = _http.request_secrets(request.credential, url)
         response = await _http.open_stream(session, url, headers, body)
-        reader = _ChunkReader()
+        reader = _ChunkReader(secrets, AnswerBudget(self._max_answer_size))
         answered = False
         try:
             if not 200 <= response.status < 300:
-                raise await _status_error(response, request.credential)
+                raise await _status_error(response, secrets)
             if "json" in response.headers.get("Content-Type", ""):
-                completion = await _read_json(response)
+                completion = await _read_json(response, secrets, self._max_body_size)
                 for event in reader.feed_completion(completion):
                     yield event
                 return
@@ -138,9 +147,13 @@ class OpenAIBackend:
 class _ChunkReader:
     """Accumulates ``chat.completion.chunk`` objects."""
 
-    __slots__ = ("finish_reason", "id", "parts", "usage")
+    __slots__ = ("budget", "finish_reason", "id", "parts", "secrets", "usage")
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...], budget: AnswerBudget) -> None:
+        #: The request's credentials: an in-stream error quoting them is redacted.
+        self.secrets = secrets
+        #: Every part of the answer (text, tool-call arguments) is charged to it.
+        self.budget = budget
         self.parts: list[str] = []
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
@@ -160,7 +173,7 @@ class _ChunkReader:
         if not isinstance(chunk, dict):
             return ""
         if chunk.get("error"):
-            raise UpstreamStreamError(_error_message(chunk["error"]))
+            raise UpstreamStreamError(_error_message(chunk["error"]), secrets=self.secrets)
         self.id = self.id or _str(chunk.get("id"))
         self.usage = _usage(chunk.get("usage")) or self.usage
         choices = chunk.get("choices")
@@ -172,6 +185,7 @@ class _ChunkReader:
         delta = choice.get("delta")
         content = delta.get("content") if isinstance(delta, dict) else None
         if isinstance(content, str) and content:
+            self.budget.add_text(content)
             self.parts.append(content)
             return content
         return ""
@@ -183,6 +197,7 @@ class _ChunkReader:
         message = choices[0].get("message")
         content = message.get("content") if isinstance(message, dict) else None
         text = content if isinstance(content, str) else ""
+        self.budget.add_text(text)
         self.parts.append(text)
         self.finish_reason = _str(choices[0].get("finish_reason"))
         self.usage = _usage(completion.get("usage"))
@@ -220,8 +235,12 @@ def _error_message(error: Any) -> str:
     return error if isinstance(error, str) else orjson.dumps(error).decode()
 
 
-async def _read_json(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    body = await _http.read_limited(response, 16 * 1024 * 1024)
+async def _read_json(
+    response: aiohttp.ClientResponse, secrets: tuple[str, ...], limit: int
+) -> dict[str, Any]:
+    body = await _http.read_limited(response, limit + 1)
+    if len(body) > limit:
+        raise AnswerTooLarge(limit, "max_upstream_body_size")
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -229,11 +248,13 @@ async def _read_json(response: aiohttp.ClientResponse) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise UpstreamProtocolError("the upstream sent a reply that is not a JSON object")
     if obj.get("error"):
-        raise UpstreamStreamError(_error_message(obj["error"]))
+        raise UpstreamStreamError(_error_message(obj["error"]), secrets=secrets)
     return obj
 
 
-async def _status_error(response: aiohttp.ClientResponse, credential: str) -> UpstreamStatusError:
+async def _status_error(
+    response: aiohttp.ClientResponse, secrets: tuple[str, ...]
+) -> UpstreamStatusError:
     raw = (await _http.read_limited(response)).decode("utf-8", "replace")
     message = f"upstream error {response.status}: {raw}"
     code: str | None = None
@@ -247,8 +268,9 @@ async def _status_error(response: aiohttp.ClientResponse, credential: str) -> Up
     elif isinstance(error, str):
         message = error
     return UpstreamStatusError(
-        redact_text(message, (credential,)),
+        message,
         response.status,
+        secrets=secrets,
         retry_after=_retry_after(response.headers.get("Retry-After")),
         upstream_code=code,
     )

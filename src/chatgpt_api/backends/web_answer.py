@@ -9,7 +9,8 @@ holds no I/O, so every rule below is unit-testable:
   becomes the answer. Legacy events carry the whole text so far; delta events patch documents
   (:mod:`chatgpt_api.backends.delta_v1`); both end up as text compared with what was already
   emitted, so callers get deltas either way.
-* A truthy ``error`` string in an event is an error, whatever text came before it.
+* A truthy ``error`` string in an event is an error, whatever text came before it; its text is
+  redacted against the request's ``secrets`` (and the generic patterns) before it goes on.
 * Text is taken from string parts only: a multimodal part never becomes a non-string answer.
 * The conversation id is the last truthy ``conversation_id`` seen (typed events included),
   starting from the request's; the answer id is the assistant message's id.
@@ -34,10 +35,14 @@ _DELTA_KEYS = ("v", "p", "o")
 class WebAnswerReader:
     """State of one answer being read from a web conversation stream."""
 
-    __slots__ = ("_deltas", "conversation_id", "done", "message_id", "text")
+    __slots__ = ("_deltas", "_secrets", "conversation_id", "done", "message_id", "text")
 
-    def __init__(self, conversation_id: str | None = None) -> None:
+    def __init__(
+        self, conversation_id: str | None = None, *, secrets: tuple[str, ...] = ()
+    ) -> None:
         self.conversation_id = conversation_id
+        #: The request's credentials: an in-stream error quoting them is redacted.
+        self._secrets = secrets
         #: The answer's message id; ``None`` until an assistant message arrived.
         self.message_id: str | None = None
         self.text = ""
@@ -72,7 +77,7 @@ class WebAnswerReader:
         error = document.get("error")
         if error:
             text = error if isinstance(error, str) else orjson.dumps(error).decode()
-            raise UpstreamStreamError(text)
+            raise UpstreamStreamError(text, secrets=self._secrets)
         conversation_id = document.get("conversation_id")
         if conversation_id and isinstance(conversation_id, str):
             self.conversation_id = conversation_id
