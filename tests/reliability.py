@@ -171,7 +171,8 @@ class ServiceProcess:
         self.home = home
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            # This tree's sources first: the service under test is the one beside the tests.
+            "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
             "CHATGPT_API_HOST": "127.0.0.1",
             "CHATGPT_API_PORT": "0",
             "CHATGPT_API_HOME": str(home),

@@ -179,12 +179,12 @@ class Settings(BaseSettings):
 
     # Issue 13 (hardening), item 4: bounded answers.
     max_answer_size: int = Field(
-        4 * MiB,
+        2 * MiB,
         ge=1024,
         description="Largest answer accepted from an upstream, in UTF-8 bytes (the text, and "
-        "tool-call arguments where a backend has them): past it the answer ends with a 502 "
-        "answer_too_large error, the upstream connection is closed and the turn is stored "
-        "partial.",
+        "tool-call arguments where a backend has them; 2 MiB is some 500,000 tokens): past it "
+        "the answer ends with a 502 answer_too_large error, the upstream connection is closed "
+        "and the turn is stored partial.",
     )
     max_upstream_body_size: int = Field(
         8 * MiB,

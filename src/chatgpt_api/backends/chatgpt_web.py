@@ -70,7 +70,7 @@ class ChatGPTWebBackend:
         default_url: str | None,
         max_event_size: int,
         request_upstreams: RequestUpstreams | None = None,
-        max_answer_size: int = 4 * 1024 * 1024,
+        max_answer_size: int = 2 * 1024 * 1024,
     ) -> None:
         self._session = session
         self._max_answer_size = max_answer_size

@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from chatgpt_api.backends import _http
+from chatgpt_api.backends import _http, _json
 from chatgpt_api.backends.budget import AnswerBudget
 from chatgpt_api.errors import (
     AnswerTooLarge,
@@ -68,7 +68,7 @@ class OpenAIBackend:
         max_event_size: int,
         include_usage: bool = True,
         request_upstreams: RequestUpstreams | None = None,
-        max_answer_size: int = 4 * 1024 * 1024,
+        max_answer_size: int = 2 * 1024 * 1024,
         max_body_size: int = 8 * 1024 * 1024,
     ) -> None:
         self.name = name
@@ -165,7 +165,7 @@ class _ChunkReader:
 
     def feed(self, data: str) -> str:
         try:
-            chunk = orjson.loads(data)
+            chunk = _json.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError(
                 "the upstream sent an event that is not valid JSON"
@@ -242,7 +242,7 @@ async def _read_json(
     if len(body) > limit:
         raise AnswerTooLarge(limit, "max_upstream_body_size")
     try:
-        obj = orjson.loads(body)
+        obj = _json.loads(body)
     except orjson.JSONDecodeError:
         raise UpstreamProtocolError("the upstream sent a reply that is not valid JSON") from None
     if not isinstance(obj, dict):

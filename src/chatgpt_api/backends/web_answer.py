@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from chatgpt_api.backends import _json
 from chatgpt_api.backends.delta_v1 import DeltaDocuments
 from chatgpt_api.errors import UpstreamNoAnswer, UpstreamProtocolError, UpstreamStreamError
 from chatgpt_api.messages import ChatEvent, Finished, TextDelta, TextReset
@@ -55,7 +56,7 @@ class WebAnswerReader:
             self.done = True
             return []
         try:
-            obj = orjson.loads(data)
+            obj = _json.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError(INVALID_JSON_MESSAGE) from None
         if not isinstance(obj, dict):
