@@ -15,6 +15,11 @@ The request is what the seed sent, plus ``author: {"role": "user"}`` beside the 
 The answer is read by :class:`~chatgpt_api.backends.web_answer.WebAnswerReader`. A 2xx reply
 whose body is a JSON object instead of an event stream is an error at once (the seed waited for
 its timeout). The connection is closed as soon as the answer is complete or the consumer stops.
+
+Every error carrying the upstream's text is redacted against the request's secrets (the access
+token, the URL's password; see :func:`~chatgpt_api.backends._http.request_secrets`). The answer
+is charged to an :class:`~chatgpt_api.backends.budget.AnswerBudget` (``max_answer_size``): past
+it the stream ends with :class:`~chatgpt_api.errors.AnswerTooLarge` and the connection closes.
 """
 
 from __future__ import annotations

@@ -5,7 +5,11 @@ unless the route turns it off for servers that reject it); ``chat.completion.chu
 turned into text deltas, the final chunk's ``finish_reason`` and the usage chunk into
 :class:`~chatgpt_api.messages.Finished`. A server that ignores ``stream`` and answers one JSON
 ``chat.completion`` is accepted too. Upstream errors keep their status, message, code and
-``Retry-After`` (see :class:`~chatgpt_api.errors.UpstreamStatusError`).
+``Retry-After`` (see :class:`~chatgpt_api.errors.UpstreamStatusError`), their text redacted
+against the request's key. The answer is charged to an
+:class:`~chatgpt_api.backends.budget.AnswerBudget` (``max_answer_size``; ``_ChunkReader.budget``
+also takes other answer parts, e.g. tool-call arguments, via ``charge``), and a non-streamed reply
+body is read up to ``max_upstream_body_size``: past either, ``AnswerTooLarge``.
 """
 
 from __future__ import annotations
