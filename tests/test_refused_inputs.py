@@ -135,7 +135,8 @@ def test_v1_refuses_a_bearer_credential_a_header_cannot_carry(
     record(
         f"refused-credential-v1-bearer-{kind.replace(' ', '-')}",
         f"/v1 Authorization: Bearer with a {kind} (passed through as the upstream credential)",
-        "400 with a clear message; nothing sent upstream; nothing stored",
+        "400, from the HTTP parser or the service's credential check; nothing sent upstream; "
+        "nothing stored",
         f"{status} refused {got['refused']}; upstream requests {got['upstream']}; "
         f"stored {got['stored']}",
         expect=expect,
