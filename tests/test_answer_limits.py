@@ -1,12 +1,13 @@
 """Bounded answers (issue 13, item 4): an upstream offering a 300 MiB answer, through real sockets.
 
-A local upstream (asyncio on 127.0.0.1) offers 300 MiB in four shapes — an OpenAI event stream,
+A local upstream (asyncio on 127.0.0.1) offers 300 MiB in five shapes: an OpenAI event stream,
 an OpenAI non-streamed JSON body, a ChatGPT web legacy stream (each event the whole text so
-far) and a web "v1" delta stream. The service, in a subprocess where its memory is read from
-``/proc``, must end each answer at ``max_answer_size`` (4 MiB by default; the JSON body at
-``max_upstream_body_size``, 8 MiB) with a ``answer_too_large`` error naming the setting, close
-the upstream connection, store the turn ``partial`` with that reason, and grow by less than
-32 MiB of RSS (the issue measured +1.2 GiB before the cap).
+far), a web "v1" delta stream, and a delta stream whose growing part is another document than
+the answer. The service, in a subprocess where its memory is read from ``/proc``, must end each
+answer at ``max_answer_size`` (2 MiB by default; the JSON body at ``max_upstream_body_size``,
+8 MiB) with an ``answer_too_large`` error naming the setting, close the upstream connection,
+store the turn ``partial`` with that reason, and grow by less than 32 MiB of RSS (the issue
+measured +1.2 GiB before the cap).
 """
 
 from __future__ import annotations
@@ -133,6 +134,17 @@ class HugeUpstream:
                 yield _sse({"message": _web_message("x" * size), "conversation_id": conversation})
                 size += LEGACY_STEP
             yield b"data: [DONE]\n\n"
+        elif mode == "web-delta-side":  # a short answer, then a tool document that grows
+            yield b'data: "v1"\n\n'
+            document = {"message": _web_message("Hi"), "conversation_id": str(uuid.uuid4())}
+            yield _sse({"v": document, "c": 0})
+            tool = {"id": "tool-1", "author": {"role": "tool"}, "content": {"parts": [""]}}
+            yield _sse({"v": {"message": tool}, "c": 1})
+            yield _sse({"p": "/message/content/parts/0", "o": "append", "v": PIECE, "c": 1})
+            event = _sse({"v": PIECE})
+            for _ in range(OFFERED // len(event)):
+                yield event
+            yield b"data: [DONE]\n\n"
         else:  # web-delta: one document, then appends to its text
             yield b'data: "v1"\n\n'
             document = {"message": _web_message(""), "conversation_id": str(uuid.uuid4())}
@@ -205,7 +217,7 @@ def measured(upstream: HugeUpstream, tmp_path: Path) -> Iterator[Any]:
             f'base_url = "{base}/{mode}/v1"',
             'api_key = "sk-configured"',
         ]
-    for mode in ("web-legacy", "web-delta", "small-web"):
+    for mode in ("web-legacy", "web-delta", "web-delta-side", "small-web"):
         lines += [
             f'[models."{mode}"]',
             'backend = "chatgpt-web"',
@@ -266,6 +278,7 @@ CASES = [
     ("web-legacy", "v1"),
     ("web-legacy", "seed"),
     ("web-delta", "v1"),
+    ("web-delta-side", "seed"),
 ]
 
 

@@ -54,7 +54,12 @@ class AnswerBudget:
 
     def charge(self, part: str) -> None:
         """Count a part of the answer that is not its text (e.g. a tool call's arguments)."""
-        self._other += utf8_size(part)
+        self.charge_bytes(utf8_size(part))
+
+    def charge_bytes(self, size: int) -> None:
+        """Count ``size`` bytes held for the answer beside its text (e.g. the other documents of
+        a delta-encoded stream)."""
+        self._other += size
         self._check()
 
     def _check(self) -> None:

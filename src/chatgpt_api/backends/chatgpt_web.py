@@ -100,9 +100,9 @@ class ChatGPTWebBackend:
         body = build_conversation_body(request)
         secrets = _http.request_secrets(request.credential, url)
         response = await _http.open_stream(session, url, headers, body)
-        reader = WebAnswerReader(request.conversation_id, secrets=secrets)
-        decoder = SSEDecoder(self._max_event_size)
         budget = AnswerBudget(self._max_answer_size)
+        reader = WebAnswerReader(request.conversation_id, secrets=secrets, budget=budget)
+        decoder = SSEDecoder(self._max_event_size)
         try:
             await _http.raise_for_status(response, UPSTREAM_NAME, secrets)
             started = False
