@@ -50,7 +50,9 @@ RELIABILITY_TESTS = tests/test_faults.py tests/test_faults_load.py tests/test_cl
 	tests/test_shutdown.py tests/test_ssrf_policy.py tests/test_ssrf_service.py \
 	tests/test_ssrf_rebinding.py tests/test_keys.py tests/test_secret_leaks.py \
 	tests/test_fuzz_api.py tests/test_fuzz_properties.py tests/test_sse.py tests/test_bodies.py \
-	tests/test_web_answer.py tests/test_admission_hardening.py tests/test_access_log_fields.py
+	tests/test_web_answer.py tests/test_admission_hardening.py tests/test_access_log_fields.py \
+	tests/test_answer_limits.py tests/test_refused_inputs.py \
+	tests/test_report_reliability.py
 
 reliability: $(DEV_STAMP)  ## run the reliability suites and regenerate docs/reliability.md
 	rm -rf test-output/reliability && mkdir -p test-output/reliability

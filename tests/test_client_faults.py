@@ -256,6 +256,8 @@ def measured(
         home,
         CHATGPT_API_MODELS_FILE=str(home / "models.toml"),
         CHATGPT_API_REVERSE_PROXY=f"{emulator.url}/backend-api/conversation",
+        # Backpressure, not the answer cap (tests/test_answer_limits.py), is measured here.
+        CHATGPT_API_MAX_ANSWER_SIZE=str(FLOOD_BYTES * 2),
     ) as svc:
         yield svc
 

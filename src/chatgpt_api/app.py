@@ -40,6 +40,7 @@ from chatgpt_api.auth.keystore import KeyStore
 from chatgpt_api.backends import _http
 from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.config import Settings
+from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
 from chatgpt_api.observability.metrics import Metrics, metrics_route
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            keep_large_buffers_unpooled()  # over-long answers must not stay resident
             effective, registry = settings, load_registry(settings)
             if settings.demo:
                 effective, registry = await _start_demo(settings, stack)

@@ -25,7 +25,7 @@ from chatgpt_api.errors import (
     UpstreamProtocolError,
     UpstreamStatusError,
 )
-from chatgpt_api.redact import redact_text
+from chatgpt_api.header_values import has_control_character
 
 SESSION_COOKIE = "__Secure-next-auth.session-token"
 FAILED_MESSAGE = "failed to get [access_token]"
@@ -54,7 +54,7 @@ async def login_with_password(
         return AccessToken(token)
     message = reply.get("message")
     text = message if message and isinstance(message, str) else FAILED_MESSAGE
-    raise UpstreamStatusError(redact_text(text, secrets), 200)
+    raise UpstreamStatusError(text, 200, secrets=secrets)
 
 
 async def token_from_session(
@@ -72,7 +72,7 @@ async def token_from_session(
         return AccessToken(token, expires if isinstance(expires, str) else None)
     error = reply.get("error")
     reason = f": {error}" if error and isinstance(error, str) else ": not logged in"
-    raise UpstreamStatusError(redact_text(FAILED_MESSAGE + reason, secrets), 200)
+    raise UpstreamStatusError(FAILED_MESSAGE + reason, 200, secrets=secrets)
 
 
 async def _call(
@@ -106,4 +106,4 @@ def _is_header_safe(value: str) -> bool:
         value.encode("latin-1")
     except UnicodeEncodeError:
         return False
-    return "\r" not in value and "\n" not in value
+    return not has_control_character(value)

@@ -218,6 +218,22 @@ class Settings(BaseSettings):
         description="Largest accepted upstream answer to POST /v1/embeddings, in bytes; a "
         "larger one is refused with 502 upstream_protocol_error.",
     )
+    # Issue 13 (hardening), item 4: bounded answers.
+    max_answer_size: int = Field(
+        2 * MiB,
+        ge=1024,
+        description="Largest answer accepted from an upstream, in UTF-8 bytes (the text, and "
+        "tool-call arguments where a backend has them; 2 MiB is some 500,000 tokens): past it "
+        "the answer ends with a 502 answer_too_large error, the upstream connection is closed "
+        "and the turn is stored partial.",
+    )
+    max_upstream_body_size: int = Field(
+        8 * MiB,
+        ge=1024,
+        description="Largest non-streamed upstream reply body (a JSON chat.completion), in "
+        "bytes: past it the answer ends with a 502 answer_too_large error and the upstream "
+        "connection is closed.",
+    )
 
 
 def _default_home() -> Path:

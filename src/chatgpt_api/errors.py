@@ -22,13 +22,22 @@ the original did) and an OpenAI-style ``type``/``code`` for the ``/v1`` surface:
         ├── UpstreamStreamError       the stream carried an error string of its own
         ├── UpstreamNoAnswer          the stream ended without any assistant message
         ├── UpstreamTerminated        "terminated": the stream was cut before its end
+        ├── AnswerTooLarge            the answer outgrew max_answer_size (or the reply body
+        │                             max_upstream_body_size): cut off, stored partial
         └── UpstreamTimeout           "ChatGPT timed out waiting for response" (504)
 
-Messages never contain secrets: builders of messages that include upstream text run it through
-:func:`chatgpt_api.redact.redact_text` first.
+Messages never contain secrets. The two errors whose message is upstream text
+(:class:`UpstreamStatusError`, :class:`UpstreamStreamError`) take the exact secrets of the
+request (``secrets=``, required) and redact their message in their constructor, so no path can
+return, store or log an upstream's text unredacted; other builders of messages that include
+outside text run it through :func:`chatgpt_api.redact.redact_text` first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chatgpt_api.redact import redact_text
 
 
 class ServiceError(Exception):
@@ -151,6 +160,8 @@ class UpstreamStatusError(UpstreamError):
 
     ``upstream_status`` and ``retry_after`` (seconds, from the upstream's ``Retry-After``) let
     status-aware surfaces answer in kind: an upstream 429 stays a 429, a 5xx becomes a 502.
+    The message and ``upstream_code`` are upstream text: both are redacted against
+    ``secrets`` (the credentials the request carried) and the generic secret patterns.
     """
 
     code = "upstream_status"
@@ -160,13 +171,15 @@ class UpstreamStatusError(UpstreamError):
         message: str,
         upstream_status: int,
         *,
+        secrets: Iterable[str | None],
         retry_after: float | None = None,
         upstream_code: str | None = None,
     ) -> None:
-        super().__init__(message)
+        known = tuple(secrets)
+        super().__init__(redact_text(message, known))
         self.upstream_status = upstream_status
         self.retry_after = retry_after
-        self.upstream_code = upstream_code
+        self.upstream_code = None if upstream_code is None else redact_text(upstream_code, known)
 
 
 class UpstreamProtocolError(UpstreamError):
@@ -174,7 +187,16 @@ class UpstreamProtocolError(UpstreamError):
 
 
 class UpstreamStreamError(UpstreamError):
+    """The upstream's stream (or its 2xx JSON reply) carried an error of its own.
+
+    The message is upstream text, redacted against ``secrets`` (the credentials the request
+    carried) and the generic secret patterns.
+    """
+
     code = "upstream_stream_error"
+
+    def __init__(self, message: str, *, secrets: Iterable[str | None]) -> None:
+        super().__init__(redact_text(message, secrets))
 
 
 class UpstreamNoAnswer(UpstreamError):
@@ -189,6 +211,22 @@ class UpstreamTerminated(UpstreamError):
     def __init__(self, partial_text: str = "") -> None:
         super().__init__("terminated")
         self.partial_text = partial_text
+
+
+class AnswerTooLarge(UpstreamError):
+    """The upstream's answer (or reply body) outgrew its configured limit."""
+
+    code = "answer_too_large"
+
+    def __init__(self, limit: int, setting: str = "max_answer_size") -> None:
+        flag = "--" + setting.replace("_", "-")
+        env = "CHATGPT_API_" + setting.upper()
+        what = "answer" if setting == "max_answer_size" else "upstream reply body"
+        super().__init__(
+            f"the {what} exceeded the limit of {limit} bytes (setting {setting}: {flag} or {env})"
+        )
+        self.limit = limit
+        self.setting = setting
 
 
 class UpstreamTimeout(UpstreamError):

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 from chatgpt_api.accounts.pool import AccountPool, PoolUnavailable
@@ -30,6 +31,7 @@ from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.capabilities import check_web_request
 from chatgpt_api.errors import (
+    AnswerTooLarge,
     AuthenticationError,
     NotFound,
     RequestError,
@@ -40,6 +42,7 @@ from chatgpt_api.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from chatgpt_api.header_values import check_header_credential
 from chatgpt_api.history import fold_transcript, trim_history
 from chatgpt_api.limits.errors import PoolBusy
 from chatgpt_api.messages import (
@@ -138,6 +141,7 @@ class ChatService:
         self._store_checked_at = -math.inf
 
     async def open_turn(self, turn: TurnInput) -> Turn:
+        check_header_credential(turn.credential)  # refused before any upstream, not stored
         route = self.registry.resolve(turn.model)
         if route.kind != "chat":
             raise RequestError(
@@ -416,12 +420,16 @@ class ChatService:
         if not text and isinstance(error, NOT_STORED):
             return  # refused before anything reached an upstream: there is no turn to keep
         cancelled = error is None or isinstance(error, asyncio.CancelledError | GeneratorExit)
+        if cancelled and _deadline_expired():
+            # Cut off by the deadline: the client is told it timed out, so is the store.
+            error, cancelled = UpstreamTimeout(), False
         message = error.message if isinstance(error, ServiceError) else None
+        cut_off = cancelled or isinstance(error, AnswerTooLarge)
         assistant = NewMessage(
             role="assistant",
             content=text,
             model=plan.route.name,
-            status="partial" if cancelled or text else "error",
+            status="partial" if cut_off or text else "error",
             error=message or ("cancelled" if cancelled else "internal error"),
             latency_ms=int((time.monotonic() - started) * 1000),
         )
@@ -543,13 +551,28 @@ def deadline_after(seconds: float | None) -> float | None:
     return None if seconds is None else asyncio.get_running_loop().time() + seconds
 
 
+#: The deadline guarding the read in progress. A deadline cancels the reading task: the turn's
+#: recorder, which runs inside that read, sees only a cancellation and asks this whether it was
+#: the deadline's (so the turn is stored with the timeout the client is told, not "cancelled").
+_read_deadline: ContextVar[asyncio.Timeout | None] = ContextVar("read_deadline", default=None)
+
+
+def _deadline_expired() -> bool:
+    timeout = _read_deadline.get()
+    return timeout is not None and timeout.expired()
+
+
 async def next_event(events: AsyncGenerator[ChatEvent, None], deadline: float | None) -> ChatEvent:
     """The next event, or ``UpstreamTimeout`` once the deadline passed."""
     try:
         if deadline is None:
             return await anext(events)
-        async with asyncio.timeout_at(deadline):
-            return await anext(events)
+        async with asyncio.timeout_at(deadline) as timeout:
+            token = _read_deadline.set(timeout)
+            try:
+                return await anext(events)
+            finally:
+                _read_deadline.reset(token)
     except TimeoutError:
         raise UpstreamTimeout() from None
     except StopAsyncIteration:
@@ -562,10 +585,14 @@ async def collect_answer(
     """Read the whole stream and return its final event."""
     async with aclosing(events):
         try:
-            async with asyncio.timeout_at(deadline):
-                async for event in events:
-                    if isinstance(event, Finished):
-                        return event
+            async with asyncio.timeout_at(deadline) as timeout:
+                token = _read_deadline.set(timeout)
+                try:
+                    async for event in events:
+                        if isinstance(event, Finished):
+                            return event
+                finally:
+                    _read_deadline.reset(token)
         except TimeoutError:
             raise UpstreamTimeout() from None
     raise UpstreamNoAnswer("ChatGPT sent no answer")
