@@ -474,6 +474,12 @@ def _assistant(message: InputMessage, index: int, web: bool, model: str) -> Mess
         elif isinstance(block, ToolUseBlock):
             if web:
                 raise web_unsupported("'tool_use' blocks", param, model)
+            if block.caller is not None and block.caller.get("type") != "direct":
+                raise RequestError(
+                    f"{param}.caller: only tool calls made by the model ('direct') are "
+                    "supported by this gateway.",
+                    param=f"{param}.caller",
+                )
             arguments = orjson.dumps(block.input).decode()
             calls.append(
                 {

@@ -72,6 +72,8 @@ class ToolUseBlock(CacheControlled):
     id: str
     name: str
     input: dict[str, Any]
+    #: Who called the tool, as an answer shows it: only the model itself ("direct") here.
+    caller: dict[str, Any] | None = None
 
 
 ToolResultPart = Annotated[TextBlock | ImageBlock, Field(discriminator="type")]
@@ -213,9 +215,11 @@ class MessagesBody(CountTokensBody):
 
 def unknown_field(model: BaseModel, path: str) -> str | None:
     """The path of the first field of ``model`` (or of a nested model) that it does not
-    know, if any."""
-    for name in model.model_extra or {}:
-        return f"{path}.{name}" if path else name
+    know, if any; a ``null`` one asks for nothing (SDKs hand back answers' optional fields
+    that way) and is not counted."""
+    for name, value in (model.model_extra or {}).items():
+        if value is not None:
+            return f"{path}.{name}" if path else name
     for name in type(model).model_fields:
         found = _unknown_in(getattr(model, name), f"{path}.{name}" if path else name)
         if found is not None:
