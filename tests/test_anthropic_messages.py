@@ -179,7 +179,7 @@ def test_streamed_event_sequence_and_sdk_stream(
     response = http.post("/v1/messages", json=body)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.headers["request-id"].startswith("req_")
+    assert response.headers["request-id"] == response.headers["x-request-id"]
     events = _sse(response.text)
     _check_grammar(events)
     start = events[0][1]["message"]
@@ -453,6 +453,7 @@ def test_errors_in_anthropic_shape(claude: anthropic.Anthropic, http: httpx.Clie
     assert missing.status_code == 400
     assert missing.json()["error"]["message"].startswith("max_tokens: Field required")
     assert missing.json()["request_id"] == missing.headers["request-id"]
+    assert missing.headers["request-id"] == missing.headers["x-request-id"]
     unknown = http.post(
         "/v1/messages",
         json={

@@ -6,8 +6,9 @@ upstream's 429 stays a 429 with its ``Retry-After``, an upstream 5xx is a 502). 
 follows the status the way Anthropic's API does: 400 ``invalid_request_error``, 401
 ``authentication_error``, 403 ``permission_error``, 404 ``not_found_error``, 413
 ``request_too_large``, 429 ``rate_limit_error``, 503/529 ``overloaded_error``, 504
-``timeout_error``, any other 5xx ``api_error``. A stream that fails after it began ends with
-one ``event: error`` frame carrying the same body.
+``timeout_error``, any other 5xx ``api_error``. The ``request-id`` header and the body's
+``request_id`` are the request's ``X-Request-ID``, the id on its log lines. A stream that
+fails after it began ends with one ``event: error`` frame carrying the same body.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from chatgpt_api.api.drain import SHUTDOWN_MESSAGE
 from chatgpt_api.api.errors import CLIENT_CLOSED_STATUS, ClientDisconnected, openai_error_body
 from chatgpt_api.api.responses import JSONResponse
+from chatgpt_api.observability.context import current_request_id
 
 _TYPES = {
     400: "invalid_request_error",
@@ -35,7 +37,9 @@ _TYPES = {
 
 
 def new_request_id() -> str:
-    return f"req_{uuid.uuid4().hex}"
+    """The ``request-id`` header's value: the request's ``X-Request-ID`` (the id on its log
+    lines), else a new ``req_`` id."""
+    return current_request_id() or f"req_{uuid.uuid4().hex}"
 
 
 def error_type(status: int) -> str:
