@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -548,3 +549,37 @@ def test_gateway_key_as_x_api_key(emulator: EmulatorThread, tmp_path: Path) -> N
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
             )
         assert tokens.input_tokens > 0
+
+
+def test_metrics_label_the_route(claude: anthropic.Anthropic, gateway: ServiceThread) -> None:
+    claude.messages.create(
+        model="compat", max_tokens=20, messages=[{"role": "user", "content": "counted"}]
+    )
+    text = httpx.get(f"{gateway.url}/metrics").text
+    lines = re.findall(r'chatgpt_api_requests_total\{[^}]*route="/v1/messages"[^}]*\}', text)
+    assert any('backend="openai-compatible"' in x and 'model="compat"' in x for x in lines), lines
+
+
+def test_gateway_rate_limit_is_an_anthropic_429(emulator: EmulatorThread, tmp_path: Path) -> None:
+    with ServiceThread(
+        reverse_proxy=f"{emulator.url}/backend-api/conversation",
+        models_file=_write_models(tmp_path, emulator),
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db",
+        rate_limit_rpm=2,
+    ) as svc:
+        client = anthropic.Anthropic(base_url=svc.url, api_key="tok", max_retries=0)
+        with client:
+            for _ in range(2):
+                client.messages.create(
+                    model="gpt-3.5-turbo",
+                    max_tokens=20,
+                    messages=[{"role": "user", "content": "Hi"}],
+                )
+            with pytest.raises(anthropic.RateLimitError) as limited:
+                client.messages.create(
+                    model="gpt-3.5-turbo",
+                    max_tokens=20,
+                    messages=[{"role": "user", "content": "Hi"}],
+                )
+    assert limited.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert int(limited.value.response.headers["retry-after"]) >= 1
