@@ -379,6 +379,9 @@ def _user(message: InputMessage, index: int, web: bool, model: str) -> list[Mess
     content = message.content
     if isinstance(content, str):
         return [Message("user", content, {"role": "user", "content": content})]
+    if not content:
+        param = f"messages[{index}].content"
+        raise RequestError(f"{param}: a message needs at least one content block.", param=param)
     tools: list[Message] = []
     parts: list[dict[str, Any]] = []
     texts: list[str] = []
