@@ -424,3 +424,29 @@ def test_a_failure_mid_stream_is_one_error_event() -> None:
         "error": {"type": "invalid_request_error", "message": "boom"},
         "request_id": "req_9",
     }
+
+
+def test_a_stop_sequence_named_by_the_upstream() -> None:
+    """vLLM names the matched stop string in the choice's ``stop_reason``."""
+    raw = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "ab"},
+                "finish_reason": "stop",
+                "stop_reason": "END",
+            }
+        ]
+    }
+    answer = Finished("ab", None, "m", "stop", raw=raw)
+    meta = _meta(COMPAT, stop_sequences=["END", "X"])
+    obj = message_object(answer, meta)
+    assert (obj["stop_reason"], obj["stop_sequence"]) == ("stop_sequence", "END")
+    assert message_object(answer, _meta(COMPAT))["stop_reason"] == "end_turn"
+    chunk = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "X"}]}
+    events: list[ChatEvent] = [TextDelta("ab", _chunk({"content": "ab"})), TextDelta("", chunk)]
+    events.append(Finished("ab", None, "m"))
+    frames = asyncio.run(_frames(events, meta))
+    assert frames[-2][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "X"}
+    whole = asyncio.run(_frames([answer], meta))
+    assert whole[-2][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}

@@ -4,8 +4,9 @@ From the assembled chat completions answer (:class:`~chatgpt_api.messages.Finish
 ``thinking`` block for ``reasoning_content`` (signature ``""``: the upstreams here sign
 nothing), a ``text`` block, then a ``tool_use`` block per tool call (``input`` the parsed
 arguments). ``stop_reason``: ``tool_calls`` → ``tool_use``, ``length`` → ``max_tokens``,
-``content_filter`` → ``refusal``, anything else → ``end_turn`` (an OpenAI-style upstream does
-not say which stop sequence ended the answer, so ``stop_sequence`` stays null there). Usage is
+``content_filter`` → ``refusal``, anything else → ``end_turn`` — or ``stop_sequence`` when the
+upstream names the matched sequence in the choice's ``stop_reason`` (vLLM does; OpenAI does
+not, so ``stop_sequence`` stays null there). Usage is
 the upstream's, else estimated at about four characters per token; ``cache_*`` are 0.
 
 The stream: ``message_start``, one ``ping``, then per block ``content_block_start``,
@@ -92,6 +93,12 @@ def stop_reason(finish_reason: str | None, has_tool_calls: bool) -> str:
     return _STOP_REASONS.get(finish_reason or "", "end_turn")
 
 
+def matched_stop(choice: JSONObject, stops: tuple[str, ...]) -> str | None:
+    """The stop sequence an upstream says ended the choice (vLLM's ``stop_reason``)."""
+    value = choice.get("stop_reason")
+    return value if isinstance(value, str) and value in stops else None
+
+
 def _tool_input(arguments: Any) -> dict[str, Any]:
     try:
         value = orjson.loads(arguments) if isinstance(arguments, str) and arguments else {}
@@ -144,6 +151,10 @@ def message_object(answer: Finished, meta: MessageMeta) -> dict[str, Any]:
                 "input": _tool_input(function.get("arguments")),
             }
         )
+    if reason is None and answer.raw is not None:
+        raw_choices = answer.raw.get("choices") or [{}]
+        sequence = matched_stop(raw_choices[0], meta.request.stop_sequences)
+        reason = "stop_sequence" if sequence else None
     reason = reason or stop_reason(choice.finish_reason or answer.finish_reason, bool(calls))
     usage = answer.usage
     output_tokens = (
@@ -250,6 +261,9 @@ class _Blocks:
 class _StreamState:
     blocks: _Blocks = field(default_factory=_Blocks)
     finish_reason: str | None = None
+    #: The client's stop sequences, and the one the upstream says it matched (vLLM).
+    stops: tuple[str, ...] = ()
+    stop_sequence: str | None = None
     #: Text answers (web): the text so far and what was shown of it.
     text: str = ""
     shown: str = ""
@@ -275,6 +289,7 @@ def _relayed_frames(state: _StreamState, chunk: JSONObject) -> list[bytes]:
                 frames += state.blocks.tool_fragment(fragment)
         if choice.get("finish_reason"):
             state.finish_reason = choice["finish_reason"]
+            state.stop_sequence = matched_stop(choice, state.stops)
     return frames
 
 
@@ -296,6 +311,8 @@ def _whole_answer_frames(state: _StreamState, answer: Finished) -> list[bytes]:
     choice = answer.all_choices()[0]
     message = choice.message
     state.finish_reason = choice.finish_reason or answer.finish_reason
+    if answer.raw is not None:
+        state.stop_sequence = matched_stop((answer.raw.get("choices") or [{}])[0], state.stops)
     frames: list[bytes] = []
     reasoning = message.get("reasoning_content")
     if isinstance(reasoning, str) and reasoning:
@@ -325,9 +342,12 @@ def _start_frame(meta: MessageMeta) -> bytes:
 def _end_frames(state: _StreamState, answer: Finished, meta: MessageMeta) -> list[bytes]:
     frames = state.blocks.stop()
     limited = state.cut if meta.request.gateway_limits else None
+    sequence = limited.stop_sequence if limited else state.stop_sequence
     reason = (limited.stop_reason if limited else None) or stop_reason(
         state.finish_reason or answer.finish_reason, state.blocks.tool_calls > 0
     )
+    if state.stop_sequence and not limited:
+        reason = "stop_sequence"
     usage = answer.usage
     if usage is not None and not meta.request.gateway_limits:
         output_tokens = usage.completion_tokens
@@ -339,7 +359,7 @@ def _end_frames(state: _StreamState, answer: Finished, meta: MessageMeta) -> lis
         "type": "message_delta",
         "delta": {
             "stop_reason": reason,
-            "stop_sequence": limited.stop_sequence if limited else None,
+            "stop_sequence": sequence,
         },
         "usage": _usage(input_tokens, output_tokens),
         **_ids(answer),
@@ -357,7 +377,7 @@ async def message_frames(
     deadline: float | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The Anthropic event stream of a turn whose first event is ``first``."""
-    state = _StreamState()
+    state = _StreamState(stops=meta.request.stop_sequences)
     if meta.request.gateway_limits:
         limiter = TextLimiter(meta.request.max_tokens, meta.request.stop_sequences)
     else:
