@@ -195,7 +195,8 @@ def test_client_leaving_mid_answer_cancels_upstream_and_stores_partial(
             v1_body("slow", prompt, stream=stream),
             "application/json",
         )
-        marker = b'"content":"'
+        # Text, not the role chunk's empty content (relayed as the upstream sent it).
+        marker = b'"content":"Y'
     sock = socket.create_connection(("127.0.0.1", port))
     try:
         sock.sendall(raw)

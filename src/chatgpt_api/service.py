@@ -134,6 +134,11 @@ class ChatService:
 
     async def open_turn(self, turn: TurnInput) -> Turn:
         route = self.registry.resolve(turn.model)
+        if route.kind != "chat":
+            raise RequestError(
+                f"'{route.name}' is an embedding model: use POST /v1/embeddings, or a chat model.",
+                param="model",
+            )
         note_route(route.backend, route.name, route.listed)
         if self._store is not None and turn.conversation_id is None:
             # A follow-up reads the store while planning; a new conversation would not touch

@@ -1,7 +1,10 @@
 """The OpenAPI 3.1 description of every route, served at ``GET /openapi.json``.
 
-Written out by hand (the routes are plain Starlette handlers) and checked by the tests against
-the app's route table, so a route cannot be added without being documented. The seed routes'
+The paths are written out by hand (the routes are plain Starlette handlers) and checked by the
+tests against the app's route table, so a route cannot be added without being documented. The
+``/v1`` request and answer bodies are generated from the typed wire models
+(:mod:`chatgpt_api.api.chat_models`), which also validate them: one definition of each
+constraint. The seed routes'
 contract is encoded as it is: every failure is HTTP 500 ``{"message": ...}``, except the
 gateway's own refusals (401 key, 429 rate limit, 503 busy). Every status a route can answer is
 listed, and request schemas say what is valid (tests/test_fuzz_api.py fuzzes every operation
@@ -16,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api import __version__
+from chatgpt_api.api.chat_models import openapi_schemas
+from chatgpt_api.api.chat_models.base import MESSAGE_ID_PATTERN
 from chatgpt_api.api.responses import JSONResponse
 
 _SEED_ERROR = {
@@ -177,7 +182,9 @@ _PATHS: dict[str, Any] = {
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/ChatCompletion"}
                         },
-                        "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}},
+                        "text/event-stream": {
+                            "schema": {"$ref": "#/components/schemas/ChatCompletionEvent"}
+                        },
                     },
                 },
                 **_openai_errors(400, 401, 404, 413, 415, 429, 500, 502, 503, 504),
@@ -187,9 +194,9 @@ _PATHS: dict[str, Any] = {
     "/v1/embeddings": {
         "post": {
             "summary": "OpenAI-compatible embeddings (openai / openai-compatible models only)",
-            "requestBody": _json_body("#/components/schemas/EmbeddingsRequest"),
+            "requestBody": _json_body("#/components/schemas/EmbeddingRequest"),
             "responses": {
-                "200": _json("#/components/schemas/EmbeddingList", "The upstream's answer."),
+                "200": _json("#/components/schemas/EmbeddingResponse", "The upstream's answer."),
                 **_openai_errors(400, 401, 404, 413, 429, 500, 502, 503, 504),
             },
         }
@@ -279,15 +286,36 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v1/conversations/{id}/attachments/{sha256}": {
+        "get": {
+            "summary": "An image or file that a message of the conversation refers to",
+            "description": "Messages refer to inline data stored once by content as "
+            "`attachment:sha256:<hex>`. Pictures are served inline, anything else as a download "
+            "(sandboxed, never run by a browser).",
+            "parameters": [
+                _ID_PARAM,
+                {
+                    "name": "sha256",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The bytes, with their media type.",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                **_openai_errors(401, 404, 503),
+            },
+        }
+    },
 }
 
 _STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NON_EMPTY_STRING = {"type": "string", "minLength": 1}
-_MESSAGE_ID = {
-    "type": "string",
-    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-}
+_MESSAGE_ID = {"type": "string", "pattern": MESSAGE_ID_PATTERN}
 
 _SCHEMAS: dict[str, Any] = {
     "Event": {
@@ -299,6 +327,22 @@ _SCHEMAS: dict[str, Any] = {
             "event": _STRING,
             "id": _STRING,
             "retry": {"type": "integer"},
+        },
+    },
+    "ChatCompletionEvent": {
+        "allOf": [{"$ref": "#/components/schemas/Event"}],
+        "description": "One event of a chat completion stream: a chat.completion.chunk, an "
+        "error object if the stream fails after it began, and [DONE] last.",
+        "properties": {
+            "data": {
+                "contentMediaType": "application/json",
+                "contentSchema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ChatCompletionChunk"},
+                        {"$ref": "#/components/schemas/OpenAIError"},
+                    ]
+                },
+            }
         },
     },
     "SeedError": {
@@ -393,115 +437,6 @@ _SCHEMAS: dict[str, Any] = {
             }
         },
     },
-    "ChatMessage": {
-        "type": "object",
-        "required": ["role"],
-        "properties": {
-            "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
-            "content": {
-                "oneOf": [
-                    {"type": ["string", "null"]},
-                    {"type": "array", "items": {"$ref": "#/components/schemas/TextPart"}},
-                ]
-            },
-        },
-    },
-    "TextPart": {
-        "type": "object",
-        "required": ["type", "text"],
-        "properties": {"type": {"const": "text"}, "text": _STRING},
-    },
-    "ChatCompletionRequest": {
-        "type": "object",
-        "required": ["messages"],
-        "properties": {
-            "model": _NON_EMPTY_STRING,
-            "messages": {
-                "type": "array",
-                "minItems": 1,
-                "items": {"$ref": "#/components/schemas/ChatMessage"},
-            },
-            "stream": {"type": "boolean"},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-            "max_tokens": {"type": "integer", "minimum": 1},
-            "max_completion_tokens": {"type": "integer", "minimum": 1},
-            "stop": {
-                "oneOf": [{"type": "string"}, {"type": "array", "maxItems": 4, "items": _STRING}]
-            },
-            "user": _STRING,
-            "n": {"type": "integer", "const": 1},
-            "stream_options": {
-                "type": "object",
-                "properties": {"include_usage": {"type": "boolean"}},
-            },
-            "conversation_id": {
-                **_MESSAGE_ID,
-                "description": "Extension: continue a conversation.",
-            },
-            "parent_message_id": {**_MESSAGE_ID, "description": "Extension: branch point."},
-        },
-        "dependentRequired": {"parent_message_id": ["conversation_id"]},
-        "examples": [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}],
-    },
-    "ChatCompletion": {
-        "type": "object",
-        "required": ["id", "object", "created", "model", "choices", "usage"],
-        "properties": {
-            "id": _STRING,
-            "object": {"const": "chat.completion"},
-            "created": {"type": "integer"},
-            "model": _STRING,
-            "choices": {"type": "array"},
-            "usage": {"type": "object"},
-            "conversation_id": _NULLABLE_STRING,
-            "message_id": _STRING,
-        },
-    },
-    "EmbeddingsRequest": {
-        "type": "object",
-        "required": ["model", "input"],
-        "description": "Relayed upstream as sent (model replaced by the route's upstream model; "
-        "other fields kept).",
-        "properties": {
-            "model": _NON_EMPTY_STRING,
-            "input": {
-                "oneOf": [
-                    _STRING,
-                    {"type": "array", "items": _STRING},
-                    {"type": "array", "items": {"type": "integer"}},
-                    {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-                ]
-            },
-            "encoding_format": {"enum": ["float", "base64"]},
-            "dimensions": {"type": "integer", "minimum": 1},
-            "user": _STRING,
-        },
-        "examples": [{"model": "text-embedding-3-small", "input": "Hello"}],
-    },
-    "EmbeddingList": {
-        "type": "object",
-        "required": ["object", "data", "model"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["object", "index", "embedding"],
-                    "properties": {
-                        "object": {"const": "embedding"},
-                        "index": {"type": "integer"},
-                        "embedding": {
-                            "oneOf": [{"type": "array", "items": {"type": "number"}}, _STRING]
-                        },
-                    },
-                },
-            },
-            "model": _STRING,
-            "usage": {"type": "object"},
-        },
-    },
     "Model": {
         "type": "object",
         "required": ["id", "object", "created", "owned_by"],
@@ -583,6 +518,16 @@ _SECURITY_SCHEMES = {
 }
 
 
+def _schemas() -> dict[str, Any]:
+    """The hand-written schemas of the other routes, and the ``/v1`` wire models' generated
+    ones (request and answer bodies of chat completions and embeddings)."""
+    generated = openapi_schemas()
+    clash = generated.keys() & _SCHEMAS.keys()
+    if clash:
+        raise RuntimeError(f"schema names defined twice: {sorted(clash)}")
+    return {**_SCHEMAS, **generated}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -593,7 +538,7 @@ def openapi_document() -> dict[str, Any]:
             "OpenAI-compatible API with server-side conversations.",
         },
         "paths": _PATHS,
-        "components": {"schemas": _SCHEMAS, "securitySchemes": _SECURITY_SCHEMES},
+        "components": {"schemas": _schemas(), "securitySchemes": _SECURITY_SCHEMES},
         # A key is needed once one exists (or with CHATGPT_API_REQUIRE_API_KEY); GET / and
         # /openapi.json never need one.
         "security": [{}, {"gatewayKey": []}],

@@ -13,6 +13,7 @@ their status, message, code and ``Retry-After``
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -47,9 +48,13 @@ def build_completion_body(request: ChatRequest, *, include_usage: bool) -> bytes
     """
     messages = [m.wire() for m in request.messages]
     if request.passthrough is not None:
-        return orjson.dumps({**request.passthrough, "model": request.model, "messages": messages})
+        body = {**request.passthrough, "model": request.model, "messages": messages}
+        try:
+            return orjson.dumps(body)
+        except TypeError:  # an integer beyond 64 bits, which orjson does not write
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     params = request.params
-    body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
+    body = {"model": request.model, "messages": messages, "stream": True}
     if include_usage:
         body["stream_options"] = {"include_usage": True}
     if params.temperature is not None:
