@@ -328,7 +328,10 @@ def test_openai_backend_limits_and_refusals(http: httpx.Client, emulator: Emulat
     assert "'top_k'" in refused.json()["error"]["message"]
 
 
-def test_web_model_text_turn(claude: anthropic.Anthropic, gateway: ServiceThread) -> None:
+def test_web_model_text_turn(
+    claude: anthropic.Anthropic, gateway: ServiceThread, emulator: EmulatorThread
+) -> None:
+    emulator.clear()
     message = claude.messages.create(
         model="gpt-3.5-turbo",
         max_tokens=200,
@@ -338,6 +341,9 @@ def test_web_model_text_turn(claude: anthropic.Anthropic, gateway: ServiceThread
     assert message.model == "gpt-3.5-turbo"
     assert "Hello there" in message.content[0].text  # type: ignore[union-attr]
     assert message.stop_reason == "end_turn"
+    # Keys not required: the x-api-key value is the upstream credential (a ChatGPT token).
+    [web] = [r for r in emulator.requests if r.path.endswith("/backend-api/conversation")]
+    assert web.headers["authorization"] == "Bearer tok-upstream"
     conversation_id = _extra(message, "conversation_id")
     stored = _conversation(gateway, conversation_id)
     assert stored["backend"] == "chatgpt-web"
@@ -524,6 +530,7 @@ def _make_key(url: str) -> str:
 def test_gateway_key_as_x_api_key(emulator: EmulatorThread, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/keys.db"
     key = _make_key(url)
+    emulator.clear()
     with ServiceThread(
         reverse_proxy=f"{emulator.url}/backend-api/conversation",
         models_file=_write_models(tmp_path, emulator),
@@ -549,6 +556,10 @@ def test_gateway_key_as_x_api_key(emulator: EmulatorThread, tmp_path: Path) -> N
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
             )
         assert tokens.input_tokens > 0
+    # The gateway key never reaches an upstream.
+    headers = [value for r in emulator.requests for value in r.headers.values()]
+    assert emulator.requests and not any(key in value for value in headers)
+    assert all(key.encode() not in r.body for r in emulator.requests)
 
 
 def test_metrics_label_the_route(claude: anthropic.Anthropic, gateway: ServiceThread) -> None:
