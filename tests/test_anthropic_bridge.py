@@ -11,13 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from chatgpt_api.api.anthropic_bridge import (
-    anthropic_tool_id,
-    bridge_messages,
-    count_tokens,
-    parse_body,
-    upstream_tool_id,
-)
+from chatgpt_api.api.anthropic_bridge import bridge_messages, parse_body
+from chatgpt_api.api.anthropic_content import anthropic_tool_id, count_tokens, upstream_tool_id
 from chatgpt_api.api.anthropic_models import CountTokensBody, MessagesBody
 from chatgpt_api.api.anthropic_render import (
     MessageMeta,

@@ -27,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from chatgpt_api.api.anthropic_bridge import bridge_messages, count_tokens, parse_body
+from chatgpt_api.api.anthropic_bridge import bridge_messages, parse_body
+from chatgpt_api.api.anthropic_content import count_tokens
 from chatgpt_api.api.anthropic_errors import (
     anthropic_error_response,
     anthropic_shutdown_frame,

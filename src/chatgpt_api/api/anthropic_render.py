@@ -34,7 +34,8 @@ from typing import Any
 
 import orjson
 
-from chatgpt_api.api.anthropic_bridge import MessagesInput, anthropic_tool_id, estimate_tokens
+from chatgpt_api.api.anthropic_bridge import MessagesInput
+from chatgpt_api.api.anthropic_content import anthropic_tool_id, estimate_tokens
 from chatgpt_api.api.anthropic_errors import anthropic_error_body, error_frame
 from chatgpt_api.errors import UpstreamProtocolError
 from chatgpt_api.messages import ChatEvent, Finished, JSONObject, TextDelta, TextReset
