@@ -19,6 +19,7 @@ from chatgpt_api.accounts.pool import AccountPool, PoolSettings
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import load_secret_box
 from chatgpt_api.api.access_log import AccessLogMiddleware
+from chatgpt_api.api.anthropic_messages import count_message_tokens, create_message
 from chatgpt_api.api.conversations import (
     delete_conversation,
     export_conversation,
@@ -137,6 +138,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/get_access_token", get_access_token, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/v1/messages", create_message, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_message_tokens, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model:path}", get_model, methods=["GET"]),
             Route("/v1/conversations", list_conversations, methods=["GET"]),

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api import __version__
+from chatgpt_api.api.anthropic_models import CountTokensBody, MessagesBody
 from chatgpt_api.api.chat_models import openapi_schemas
 from chatgpt_api.api.chat_models.base import MESSAGE_ID_PATTERN
 from chatgpt_api.api.responses import JSONResponse
@@ -57,6 +59,28 @@ def _openai_errors(*statuses: int) -> dict[str, Any]:
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}
             },
+        }
+        for status in statuses
+    }
+
+
+def _anthropic_errors(*statuses: int) -> dict[str, Any]:
+    error = {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    }
+    return {
+        str(status): {
+            "description": "An error in Anthropic's shape.",
+            "content": {"application/json": {"schema": error}},
         }
         for status in statuses
     }
@@ -216,6 +240,45 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json("#/components/schemas/EmbeddingResponse", "The upstream's answer."),
                 **_openai_errors(400, 401, 404, 413, 429, 500, 502, 503, 504),
+            },
+        }
+    },
+    "/v1/messages": {
+        "post": {
+            "summary": "Anthropic Messages, on any backend of the registry",
+            "description": "The gateway key may come as x-api-key. Errors have Anthropic's "
+            "shape. With stream true the answer is Anthropic's event stream.",
+            "requestBody": _json_body("#/components/schemas/AnthropicMessagesBody"),
+            "responses": {
+                "200": {
+                    "description": "A message object, or its event stream.",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **_anthropic_errors(400, 401, 404, 413, 429, 500, 502, 503, 504),
+            },
+        }
+    },
+    "/v1/messages/count_tokens": {
+        "post": {
+            "summary": "Anthropic token count (an estimate: about four characters a token)",
+            "requestBody": _json_body("#/components/schemas/AnthropicCountTokensBody"),
+            "responses": {
+                "200": {
+                    "description": "The estimate.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["input_tokens"],
+                                "properties": {"input_tokens": {"type": "integer"}},
+                            }
+                        }
+                    },
+                },
+                **_anthropic_errors(400, 401, 404, 413, 429, 500, 503),
             },
         }
     },
@@ -549,11 +612,20 @@ _SECURITY_SCHEMES = {
 def _schemas() -> dict[str, Any]:
     """The hand-written schemas of the other routes, and the ``/v1`` wire models' generated
     ones (request and answer bodies of chat completions and embeddings)."""
-    generated = openapi_schemas()
+    generated = {**openapi_schemas(), **_anthropic_schemas()}
     clash = generated.keys() & _SCHEMAS.keys()
     if clash:
         raise RuntimeError(f"schema names defined twice: {sorted(clash)}")
     return {**_SCHEMAS, **generated}
+
+
+def _anthropic_schemas() -> dict[str, Any]:
+    """The Anthropic request models' schemas, each name prefixed with ``Anthropic``."""
+    _, document = models_json_schema(
+        [(MessagesBody, "validation"), (CountTokensBody, "validation")],
+        ref_template="#/components/schemas/Anthropic{model}",
+    )
+    return {f"Anthropic{name}": schema for name, schema in document["$defs"].items()}
 
 
 def openapi_document() -> dict[str, Any]:
