@@ -9,6 +9,10 @@ Screenshots go to ``test-output/playground/`` (gitignored).
 
 from __future__ import annotations
 
+import base64
+import re
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -426,3 +430,231 @@ def test_without_a_conversation_store_answers_still_show(
                 expect(page.locator("#conversations li")).to_have_count(0)
             finally:
                 page.context.close()
+
+
+# ---------------------------------------------------------------- structured turns
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def png(width: int, height: int) -> bytes:
+    """A real RGB PNG (a colour gradient), big enough to be stored as an attachment."""
+
+    def part(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(
+        b"\x00"
+        + b"".join(
+            bytes(((x * 255) // width, (y * 255) // height, 255 - (x * 255) // width))
+            for x in range(width)
+        )
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + part(b"IHDR", header)
+        + part(b"IDAT", zlib.compress(rows))
+        + part(b"IEND", b"")
+    )
+
+
+def gateway(service: ServiceThread) -> httpx.Client:
+    return httpx.Client(
+        base_url=service.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    )
+
+
+def data_url(media_type: str, data: bytes) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+
+def tool_conversation(service: ServiceThread) -> str:
+    """Through the gateway and the emulator: a tool call, its result, the answer quoting it,
+    then a question with an image, an audio clip and a file. Returns the conversation id."""
+    with gateway(service) as http:
+        asked = {"role": "user", "content": 'What is the weather in "Paris"? Use get_weather.'}
+        first = http.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "tools": [WEATHER_TOOL], "messages": [asked]},
+        )
+        assert first.status_code == 200, first.text
+        conversation_id: str = first.json()["conversation_id"]
+        call = first.json()["choices"][0]["message"]["tool_calls"][0]
+        assert call["function"]["name"] == "get_weather"
+        result = {
+            "role": "tool",
+            "tool_call_id": call["id"],
+            "content": '{"temp_c": 18, "sky": "clear"}',
+        }
+        second = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "gpt-4o-mini",
+                "tools": [WEATHER_TOOL],
+                "conversation_id": conversation_id,
+                "messages": [result],
+            },
+        )
+        assert second.status_code == 200, second.text
+        picture = {
+            "type": "image_url",
+            "image_url": {"url": data_url("image/png", png(120, 80)), "detail": "low"},
+        }
+        wav = b"RIFF" + bytes(2000)
+        audio = {
+            "type": "input_audio",
+            "input_audio": {"data": base64.b64encode(wav).decode(), "format": "wav"},
+        }
+        notes = {
+            "type": "file",
+            "file": {"filename": "notes.txt", "file_data": data_url("text/plain", b"n" * 900)},
+        }
+        question = {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "And what is in this picture?"},
+                picture,
+                audio,
+                notes,
+            ],
+        }
+        third = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "gpt-4o-mini",
+                "conversation_id": conversation_id,
+                "messages": [question],
+            },
+        )
+        assert third.status_code == 200, third.text
+    return conversation_id
+
+
+def open_listed(page: Page, title: str) -> None:
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.locator("#conversations li .open").filter(has_text=title).first.click()
+
+
+def test_tool_calls_results_and_images_render(page: Page, service: ServiceThread) -> None:
+    tool_conversation(service)
+    open_listed(page, "What is the weather")
+    messages = page.locator("#messages article")
+    expect(messages).to_have_count(6)
+    roles = messages.evaluate_all("articles => articles.map(a => a.dataset.role)")
+    assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+
+    # The call: collapsed, named, its arguments pretty-printed once opened.
+    call = page.locator("details.tool-call")
+    expect(call).to_have_count(1)
+    expect(call).not_to_have_attribute("open", "")
+    expect(call.locator("summary .tool-name")).to_have_text("get_weather")
+    call_id = call.locator("summary .tool-id").inner_text()
+    assert call_id.startswith("call_")
+    expect(call.locator(".tool-body")).to_be_hidden()
+    call.locator("summary").click()
+    expect(call).to_have_attribute("open", "")
+    expect(call.locator(".tool-body")).to_have_text('{\n  "city": "Paris"\n}')
+
+    # The result: labelled with the tool's name and the call id; opens from the keyboard.
+    result = page.locator("details.tool-result")
+    expect(result).to_have_count(1)
+    expect(result.locator("summary .tool-name")).to_have_text("get_weather")
+    expect(result.locator("summary .tool-id")).to_have_text(call_id)
+    expect(result).not_to_have_attribute("open", "")
+    result.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(result).to_have_attribute("open", "")
+    expect(result.locator(".tool-body")).to_have_text('{\n  "temp_c": 18,\n  "sky": "clear"\n}')
+    expect(assistants(page).nth(1).locator(".content")).to_contain_text(
+        'The tool get_weather returned: {"temp_c": 18, "sky": "clear"}.'
+    )
+
+    # The image: fetched with the key (an attachment), shown as a thumbnail of at most 160 px.
+    question = users(page).last
+    expect(question.locator(".content")).to_contain_text("And what is in this picture?")
+    thumb = question.locator("button.thumb img")
+    expect(thumb).to_have_attribute("alt", "Attached image 1 (detail low)")
+    expect(thumb).to_have_attribute("src", re.compile(r"^blob:"))
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
+    assert thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [120, 80]
+    box = thumb.bounding_box()
+    assert box is not None and box["width"] <= 160 and box["height"] <= 160
+    # Audio and file: chips with what the gateway says of them (HEAD: type and size).
+    expect(question.locator(".chip[data-kind=audio]")).to_have_text("audiowav · audio/wav · 2.0 KB")
+    expect(question.locator(".chip[data-kind=file]")).to_have_text(
+        "filenotes.txt · text/plain · 900 B"
+    )
+    # Edit and Regenerate resend text only: not offered where an image would be lost.
+    expect(question.locator("button.edit")).to_have_count(0)
+    expect(assistants(page).last.locator("button.regenerate")).to_have_count(0)
+    expect(assistants(page).last.locator(".content")).to_contain_text("I see 1 image: image/png")
+    shot(page, "08-tools-and-images")
+    # The picture for the docs: every turn in view, the call and the result opened.
+    page.evaluate("document.activeElement.blur()")
+    page.set_viewport_size({"width": 1200, "height": 1140})
+    page.locator("#messages").evaluate("m => { m.scrollTop = 0; }")
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "playground-tools.png"))
+    page.set_viewport_size({"width": 1200, "height": 760})
+
+    # Full size in an overlay; Escape closes it.
+    question.locator("button.thumb").click()
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_visible()
+    full = page.locator("#viewer-image")
+    page.wait_for_function("img => img.naturalWidth === 120", arg=full.element_handle())
+    shot(page, "09-image-overlay")
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+
+    # The dark theme (checked by eye in the screenshot).
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    shot(page, "10-tools-dark")
+
+
+def test_n_choices_show_as_sibling_branches(page: Page, service: ServiceThread) -> None:
+    with gateway(service) as http:
+        got = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "gpt-4o-mini",
+                "n": 2,
+                "messages": [{"role": "user", "content": "two choices please"}],
+            },
+        )
+        assert got.status_code == 200, got.text
+        first, second = got.json()["message_ids"]
+    open_listed(page, "two choices please")
+    answer_bubble = assistants(page).last
+    expect(answer_bubble).to_have_attribute("data-id", first)
+    expect(answer_bubble.locator(".branch-label")).to_have_text("1/2")
+    expect(answer_bubble.locator(".content")).to_contain_text("(choice 1 of 2)")
+    answer_bubble.locator("button.next").click()
+    answer_bubble = assistants(page).last
+    expect(answer_bubble).to_have_attribute("data-id", second)
+    expect(answer_bubble.locator(".branch-label")).to_have_text("2/2")
+    expect(answer_bubble.locator(".content")).to_contain_text("(choice 2 of 2)")
+    # A turn sent from the second choice continues that branch.
+    ask(page, "and then?", answer("and then?", 2))
+    expect(assistants(page).first).to_have_attribute("data-id", second)
+    expect(assistants(page).first.locator(".branch-label")).to_have_text("2/2")

@@ -10,7 +10,12 @@ import httpx
 from chatgpt_api.playground import STATIC_DIR
 from tests.servers import ServiceThread
 
-ASSETS = {"app.js": "javascript", "markdown.js": "javascript", "style.css": "text/css"}
+ASSETS = {
+    "app.js": "javascript",
+    "markdown.js": "javascript",
+    "parts.js": "javascript",
+    "style.css": "text/css",
+}
 
 
 def test_page_and_assets_are_served_from_the_package(tmp_path: Path) -> None:
@@ -21,6 +26,8 @@ def test_page_and_assets_are_served_from_the_package(tmp_path: Path) -> None:
         assert page.headers["content-type"].startswith("text/html")
         csp = page.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+        # Attachments are fetched with the API key and shown as blob: URLs; nothing off-site.
+        assert "img-src 'self' data: blob:;" in csp
         assert "{{v}}" not in page.text
         # Everything the page loads is ours: no CDN, no inline script.
         for url in re.findall(r'(?:src|href)="([^"]+)"', page.text):
@@ -39,3 +46,7 @@ def test_the_page_uses_only_the_public_api() -> None:
     assert paths == {"v1/models", "v1/conversations", "v1/conversations/", "v1/chat/completions"}
     assert "innerHTML = renderMarkdown(" in source
     assert source.count("innerHTML") == 1  # the only one, and it is escaped markdown
+    # Structured turns (tool arguments, results, file names) are text nodes, never markup.
+    parts = (STATIC_DIR / "parts.js").read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+        assert sink not in parts, sink

@@ -20,10 +20,11 @@ from chatgpt_api.api.responses import HTML_TYPE
 
 STATIC_DIR = Path(__file__).parent / "static"
 
-#: Everything the page loads comes from this origin; nothing inline, no eval.
+#: Everything the page loads comes from this origin; nothing inline, no eval. ``blob:`` images
+#: are the conversation's attachments, fetched with the API key by the page itself.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 _HEADERS = {

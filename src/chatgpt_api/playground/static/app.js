@@ -1,5 +1,6 @@
 // The chatgpt-api playground. Plain ES module, no dependencies, public /v1 API only:
 //   GET /v1/models, GET /v1/conversations, GET|PATCH|DELETE /v1/conversations/{id},
+//   GET /v1/conversations/{id}/attachments/{sha256} (images and files of stored messages),
 //   POST /v1/chat/completions (stream=true, with the conversation_id / parent_message_id
 //   extension fields; the final chunk carries conversation_id and message_id).
 //
@@ -8,8 +9,12 @@
 // newest descendants. Regenerate and Edit send a user message under the parent of the user
 // message they replace, which makes a sibling branch; for the first message that parent is the
 // conversation's root, named by the root parent id (the nil UUID).
+//
+// Structured turns (tool calls, tool results, images, audio, files) render through parts.js;
+// attachments are fetched with the API key and shown through blob: URLs.
 
 import { renderMarkdown } from "./markdown.js";
+import { hasMedia, mediaRow, toolCallBlocks, toolNames, toolResultBlock } from "./parts.js";
 
 const BASE = new URL("../../", import.meta.url); // the service root, wherever it is mounted
 const KEY_STORE = "chatgpt-api.playground.apiKey";
@@ -36,6 +41,10 @@ const ui = {
   input: $("input"),
   send: $("send"),
   stop: $("stop"),
+  viewer: $("viewer"),
+  viewerImage: $("viewer-image"),
+  viewerOpen: $("viewer-open"),
+  viewerClose: $("viewer-close"),
 };
 
 const state = {
@@ -48,6 +57,8 @@ const state = {
   pending: null, // the turn being streamed
   stale: null, // what a stopped turn left to reconcile before the next one
   knownConversations: new Set(),
+  toolNames: new Map(), // tool_call_id -> function name, over the whole tree
+  attachments: new Map(), // sha256 -> Promise of { url (blob:), type, size }
 };
 
 // ---------------------------------------------------------------- HTTP
@@ -69,8 +80,8 @@ function errorText(body, status) {
   return `The service answered HTTP ${status}.`;
 }
 
-async function api(path, { method = "GET", body, signal } = {}) {
-  const headers = { Accept: "application/json" };
+async function api(path, { method = "GET", body, signal, accept = "application/json" } = {}) {
+  const headers = { Accept: accept };
   if (state.apiKey) headers.Authorization = `Bearer ${state.apiKey}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(new URL(path, BASE), {
@@ -237,10 +248,12 @@ function markActive() {
 // ---------------------------------------------------------------- the tree
 
 function setTree(conversation) {
+  if (conversation.id !== state.conversationId) forgetAttachments();
   state.conversation = conversation;
   state.conversationId = conversation.id;
   state.byId = new Map(conversation.messages.map((m) => [m.id, m]));
   state.roots = conversation.messages.filter((m) => !m.parent_id || !state.byId.has(m.parent_id)).map((m) => m.id);
+  state.toolNames = toolNames(conversation.messages);
   ui.title.textContent = conversation.title || "Untitled";
   markActive();
 }
@@ -277,7 +290,69 @@ function pathTo(id) {
   return path;
 }
 
+// ---------------------------------------------------------------- attachments
+
+// An image or file of the open conversation, fetched once with the API key (the route needs
+// the same credential as the conversation) and kept as a blob: URL until the page switches
+// to another conversation.
+function fetchAttachment(sha) {
+  let found = state.attachments.get(sha);
+  if (!found) {
+    const path = `v1/conversations/${state.conversationId}/attachments/${sha}`;
+    found = api(path, { accept: "*/*" })
+      .then((response) => response.blob())
+      .then((blob) => ({ url: URL.createObjectURL(blob), type: blob.type, size: blob.size }));
+    found.catch(() => state.attachments.delete(sha)); // a failure may be retried later
+    state.attachments.set(sha, found);
+  }
+  return found;
+}
+
+// An attachment's media type and size, from a HEAD request (no bytes fetched).
+async function describeAttachment(sha) {
+  const path = `v1/conversations/${state.conversationId}/attachments/${sha}`;
+  const response = await api(path, { method: "HEAD", accept: "*/*" });
+  const size = Number.parseInt(response.headers.get("Content-Length") || "", 10);
+  const type = (response.headers.get("Content-Type") || "").split(";")[0];
+  return { type, size: Number.isNaN(size) ? null : size };
+}
+
+function forgetAttachments() {
+  for (const found of state.attachments.values()) {
+    found.then((f) => URL.revokeObjectURL(f.url), () => {});
+  }
+  state.attachments = new Map();
+}
+
+async function downloadAttachment(sha, name) {
+  await guarded(async () => {
+    const found = await fetchAttachment(sha);
+    const link = document.createElement("a");
+    link.href = found.url;
+    link.download = name;
+    link.click();
+  });
+}
+
+// The full-size image in a modal dialog: Escape, the Close button or a click beside it closes.
+function openImage(src, alt) {
+  ui.viewerImage.src = src;
+  ui.viewerImage.alt = alt;
+  ui.viewerOpen.href = src;
+  ui.viewer.showModal();
+  ui.viewerClose.focus();
+}
+
+const partsContext = {
+  fetchAttachment,
+  describeAttachment,
+  download: downloadAttachment,
+  openImage,
+};
+
 // ---------------------------------------------------------------- rendering
+
+const ROLE_LABELS = { user: "You", assistant: "Assistant", tool: "Tool", function: "Function" };
 
 function bubble(role, { id, status } = {}) {
   const article = document.createElement("article");
@@ -287,7 +362,7 @@ function bubble(role, { id, status } = {}) {
   if (status) article.dataset.status = status;
   const who = document.createElement("div");
   who.className = "who";
-  who.textContent = role === "user" ? "You" : role === "assistant" ? "Assistant" : role;
+  who.textContent = ROLE_LABELS[role] || role;
   const body = document.createElement("div");
   body.className = "content";
   const footer = document.createElement("div");
@@ -302,6 +377,30 @@ function setContent(article, role, text) {
     body.textContent = text; // what the user typed, as typed
   } else {
     body.innerHTML = renderMarkdown(text);
+  }
+}
+
+// A stored message: its text through setContent, then what its chat form carries besides.
+function renderMessage(article, message) {
+  const payload = message.message;
+  const body = article.querySelector(".content");
+  if (payload && (message.role === "tool" || message.role === "function")) {
+    body.replaceChildren(toolResultBlock(message, state.toolNames));
+    return;
+  }
+  setContent(article, message.role, message.content);
+  if (!payload) return;
+  if (message.role === "assistant") {
+    if (typeof payload.refusal === "string" && payload.refusal) {
+      const refusal = document.createElement("p");
+      refusal.className = "refusal";
+      refusal.textContent = payload.refusal;
+      body.append(refusal);
+    }
+    body.append(...toolCallBlocks(payload));
+  } else {
+    const media = mediaRow(payload, partsContext);
+    if (media) body.append(media);
   }
 }
 
@@ -370,7 +469,7 @@ function renderPath() {
     const message = state.byId.get(id);
     if (!message) return;
     const article = bubble(message.role, { id, status: message.status });
-    setContent(article, message.role, message.content);
+    renderMessage(article, message);
     if (message.status === "partial") article.classList.add("stopped");
     if (message.status === "error" || (message.error && message.status !== "partial")) {
       setError(article, message.error || "The answer failed.");
@@ -391,12 +490,13 @@ function renderPath() {
         footer.append(nav);
       }
     }
-    if (message.role === "user") {
+    // The page resends text only: a message with images or files is not edited or resent.
+    if (message.role === "user" && !hasMedia(message)) {
       footer.append(action("Edit", "edit", () => startEdit(article, message, index)));
     }
     if (message.role === "assistant" && index === path.length - 1) {
       const user = state.byId.get(path[index - 1]);
-      if (user && user.role === "user") {
+      if (user && user.role === "user" && !hasMedia(user)) {
         footer.append(action("Regenerate", "regenerate", () => regenerate(user, index - 1)));
       }
     }
@@ -672,9 +772,11 @@ async function openConversation(id) {
 
 function newChat({ keepBanner = false } = {}) {
   if (busy()) return;
+  forgetAttachments();
   state.conversationId = null;
   state.conversation = null;
   state.byId = new Map();
+  state.toolNames = new Map();
   state.roots = [];
   state.path = [];
   state.stale = null;
@@ -732,6 +834,10 @@ function wire() {
     }
   });
   ui.stop.addEventListener("click", () => state.pending && state.pending.controller.abort());
+  ui.viewerClose.addEventListener("click", () => ui.viewer.close());
+  ui.viewer.addEventListener("click", (event) => {
+    if (event.target === ui.viewer) ui.viewer.close(); // the backdrop
+  });
   ui.messages.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-copy]");
     if (!button) return;
