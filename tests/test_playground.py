@@ -532,6 +532,7 @@ def tool_conversation(service: ServiceThread) -> str:
                 picture,
                 audio,
                 notes,
+                {"type": "image_url", "image_url": {"url": "https://images.example/cat.png"}},
             ],
         }
         third = http.post(
@@ -598,19 +599,23 @@ def test_tool_calls_results_and_images_render(page: Page, service: ServiceThread
     assert thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [120, 80]
     box = thumb.bounding_box()
     assert box is not None and box["width"] <= 160 and box["height"] <= 160
+    # An image on another site is linked, never loaded (the CSP allows no other origin).
+    linked = question.locator("a.chip[data-kind=image]")
+    expect(linked).to_have_attribute("href", "https://images.example/cat.png")
+    expect(linked).to_have_attribute("rel", "noopener noreferrer")
     # Audio and file: chips with what the gateway says of them (HEAD: type and size).
-    expect(question.locator(".chip[data-kind=audio]")).to_have_text("audiowav · audio/wav · 2.0 KB")
+    expect(question.locator(".chip[data-kind=audio]")).to_have_text("audioaudio/wav · 2.0 KB")
     expect(question.locator(".chip[data-kind=file]")).to_have_text(
         "filenotes.txt · text/plain · 900 B"
     )
     # Edit and Regenerate resend text only: not offered where an image would be lost.
     expect(question.locator("button.edit")).to_have_count(0)
     expect(assistants(page).last.locator("button.regenerate")).to_have_count(0)
-    expect(assistants(page).last.locator(".content")).to_contain_text("I see 1 image: image/png")
+    expect(assistants(page).last.locator(".content")).to_contain_text("I see 2 images: image/png")
     shot(page, "08-tools-and-images")
     # The picture for the docs: every turn in view, the call and the result opened.
     page.evaluate("document.activeElement.blur()")
-    page.set_viewport_size({"width": 1200, "height": 1140})
+    page.set_viewport_size({"width": 1200, "height": 1200})
     page.locator("#messages").evaluate("m => { m.scrollTop = 0; }")
     DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / "playground-tools.png"))
@@ -623,8 +628,21 @@ def test_tool_calls_results_and_images_render(page: Page, service: ServiceThread
     full = page.locator("#viewer-image")
     page.wait_for_function("img => img.naturalWidth === 120", arg=full.element_handle())
     shot(page, "09-image-overlay")
+    with page.context.expect_page() as opened:
+        page.click("#viewer-open")
+    tab = opened.value
+    expect(tab.locator("img")).to_have_count(1)
+    tab.wait_for_function("document.images[0].naturalWidth === 120")
+    tab.close()
     page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
+
+    # A file chip downloads the attachment (fetched with the key) under its file name.
+    with page.expect_download() as downloading:
+        question.locator(".chip[data-kind=file]").click()
+    download = downloading.value
+    assert download.suggested_filename == "notes.txt"
+    assert Path(download.path()).read_bytes() == b"n" * 900
 
     # The dark theme (checked by eye in the screenshot).
     page.click("#theme-toggle")

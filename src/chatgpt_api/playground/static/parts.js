@@ -152,12 +152,13 @@ function setChipFacts(node, facts) {
   node.title = [kind, detail, hint].filter(Boolean).join(" ");
 }
 
-// A chip of an attachment: its media type and size are filled in once the gateway says them.
-function attachmentChip(kind, sha, known, name, ctx) {
-  const node = chip(kind, known, () => ctx.download(sha, name));
+// A chip of an attachment: its media type and size are filled in once the gateway says them
+// (`guess` shows until then, e.g. an audio clip's format).
+function attachmentChip(kind, sha, { known = [], guess = [], name }, ctx) {
+  const node = chip(kind, [...known, ...guess], () => ctx.download(sha, name));
   ctx.describeAttachment(sha).then(
-    (found) => setChipFacts(node, [...known, found.type, formatSize(found.size)]),
-    () => setChipFacts(node, [...known, "unavailable"]),
+    (found) => setChipFacts(node, [...known, found.type || guess[0], formatSize(found.size)]),
+    () => setChipFacts(node, [...known, ...guess, "unavailable"]),
   );
   return node;
 }
@@ -210,7 +211,7 @@ function audioNode(part, ctx) {
   const data = typeof audio.data === "string" ? audio.data : "";
   const sha = attachmentHash(data);
   const name = `audio${sha ? `-${sha.slice(0, 8)}` : ""}.${audio.format || "bin"}`;
-  if (sha) return attachmentChip("audio", sha, [audio.format], name, ctx);
+  if (sha) return attachmentChip("audio", sha, { guess: [audio.format], name }, ctx);
   return chip("audio", [audio.format, formatSize(base64Size(data))]);
 }
 
@@ -219,7 +220,7 @@ function fileNode(part, ctx) {
   const data = typeof file.file_data === "string" ? file.file_data : "";
   const sha = attachmentHash(data);
   const name = file.filename || file.file_id || (sha ? `file-${sha.slice(0, 8)}` : "");
-  if (sha) return attachmentChip("file", sha, [name], name, ctx);
+  if (sha) return attachmentChip("file", sha, { known: [name], name }, ctx);
   const facts = dataUrlFacts(data);
   return chip("file", [name, facts && facts.type, facts && formatSize(facts.size)]);
 }
