@@ -235,7 +235,9 @@ class _ChunkReader:
 
 def _charge(budget: AnswerBudget, value: Any) -> None:
     """Charge every string of a delta or message (text, refusal, reasoning, arguments…)."""
-    if isinstance(value, str):
+    if type(value) is dict and len(value) == 1 and type(value.get("content")) is str:
+        budget.charge(value["content"])  # the common case: one text fragment
+    elif isinstance(value, str):
         budget.charge(value)
     elif isinstance(value, dict):
         for item in value.values():

@@ -9,7 +9,8 @@ reasoning fields, annotations, audio, and any field a compatible server adds), i
 Merging rule for a delta's fields: strings are concatenated, lists extended, objects merged
 with the same rule, except identity fields (``id``, ``type``, ``name``, ``index``,
 ``expires_at``, ``role``), which are set once. ``tool_calls`` fragments are merged by their
-``index``.
+``index``. Strings are gathered as lists of pieces (:class:`_Pieces`) and joined once, when the
+choices are read: a long answer costs linear time, not quadratic.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from chatgpt_api.messages import Choice, Usage
 _SET_ONCE = frozenset({"id", "type", "name", "index", "expires_at", "role"})
 
 
+class _Pieces(list[str]):
+    """A string being gathered from fragments (joined by :func:`_settled`)."""
+
+    __slots__ = ()
+
+
 def merge_fragment(target: dict[str, Any], fragment: dict[str, Any]) -> None:
     """Merge one delta (or part of one) into ``target`` in place."""
     for key, value in fragment.items():
@@ -29,30 +36,44 @@ def merge_fragment(target: dict[str, Any], fragment: dict[str, Any]) -> None:
             target.setdefault(key, None)
             continue
         current = target.get(key)
-        if key == "tool_calls" and isinstance(value, list):
+        if isinstance(current, _Pieces) and isinstance(value, str):
+            if key not in _SET_ONCE:
+                current.append(value)
+        elif key == "tool_calls" and isinstance(value, list):
             _merge_tool_calls(target.setdefault("_calls", {}), value)
         elif current is None:
-            target[key] = _fresh(value)
+            target[key] = _fresh(key, value)
         elif key in _SET_ONCE:
             continue
-        elif isinstance(current, str) and isinstance(value, str):
-            target[key] = current + value
         elif isinstance(current, list) and isinstance(value, list):
             current.extend(value)
         elif isinstance(current, dict) and isinstance(value, dict):
             merge_fragment(current, value)
         else:
-            target[key] = _fresh(value)
+            target[key] = _fresh(key, value)
 
 
-def _fresh(value: Any) -> Any:
+def _fresh(key: str, value: Any) -> Any:
     """A copy of ``value`` that later merges may extend without touching the chunk."""
+    if isinstance(value, str):
+        return value if key in _SET_ONCE else _Pieces((value,))
     if isinstance(value, dict):
         copy: dict[str, Any] = {}
         merge_fragment(copy, value)
         return copy
     if isinstance(value, list):
         return list(value)
+    return value
+
+
+def _settled(value: Any) -> Any:
+    """``value`` with its gathered pieces joined into strings."""
+    if isinstance(value, _Pieces):
+        return "".join(value)
+    if isinstance(value, dict):
+        return {k: _settled(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_settled(v) for v in value]
     return value
 
 
@@ -66,12 +87,13 @@ def _merge_tool_calls(calls: dict[int, dict[str, Any]], fragments: list[Any]) ->
 
 
 def _message(accumulated: dict[str, Any]) -> dict[str, Any]:
-    message = {k: v for k, v in accumulated.items() if k != "_calls"}
+    message = {k: _settled(v) for k, v in accumulated.items() if k != "_calls"}
     message["role"] = "assistant"
     calls = accumulated.get("_calls")
     if calls:
         message["tool_calls"] = [
-            {k: v for k, v in call.items() if k != "index"} for _, call in sorted(calls.items())
+            {k: _settled(v) for k, v in call.items() if k != "index"}
+            for _, call in sorted(calls.items())
         ]
     message.setdefault("content", None if calls else "")
     return message
@@ -140,7 +162,7 @@ class ChoiceAssembler:
     def text(self) -> str:
         """Choice 0's text so far."""
         content = self._choices.get(0, {}).get("content")
-        return content if isinstance(content, str) else ""
+        return _settled(content) if isinstance(content, str | _Pieces) else ""
 
     def choices(self) -> tuple[Choice, ...]:
         return tuple(
@@ -148,7 +170,7 @@ class ChoiceAssembler:
                 index,
                 _message(accumulated),
                 self._finish.get(index),
-                self._logprobs.get(index),
+                _settled(self._logprobs[index]) if index in self._logprobs else None,
             )
             for index, accumulated in sorted(self._choices.items())
         )
