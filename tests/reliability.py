@@ -152,7 +152,8 @@ class ServiceProcess:
         self.home = home
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            # This checkout's sources first (not whichever copy the virtualenv installed).
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
             "CHATGPT_API_HOST": "127.0.0.1",
             "CHATGPT_API_PORT": "0",
             "CHATGPT_API_HOME": str(home),
