@@ -255,13 +255,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._linger_budget >= 0:
             self._linger(len(data))
             return
-        end = data.find(_HEAD_END)
-        if end < 0 and self._head_tail:
-            joined = self._head_tail + data[:3]
-            found = joined.find(_HEAD_END)
-            if found >= 0:
-                end = found - len(self._head_tail)
-        if end < 0:
+        # Where the blank line ending the head starts in ``data`` (negative: in the tail).
+        end: int | None = data.find(_HEAD_END)
+        if end == -1:
+            end = None
+            if self._head_tail:
+                found = (self._head_tail + data[:3]).find(_HEAD_END)
+                if found >= 0:
+                    end = found - len(self._head_tail)
+        if end is None:
             self._buffer(data)
             return
         head_size = self._head_size + end + len(_HEAD_END)
