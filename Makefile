@@ -41,7 +41,8 @@ RELIABILITY_TESTS = tests/test_faults.py tests/test_faults_load.py tests/test_cl
 	tests/test_shutdown.py tests/test_ssrf_policy.py tests/test_ssrf_service.py \
 	tests/test_ssrf_rebinding.py tests/test_keys.py tests/test_secret_leaks.py \
 	tests/test_fuzz_api.py tests/test_fuzz_properties.py tests/test_sse.py tests/test_bodies.py \
-	tests/test_web_answer.py
+	tests/test_web_answer.py tests/test_socket_limits.py tests/test_header_size_socket.py \
+	tests/test_forwarded_headers.py
 
 reliability: $(STAMP)  ## run the reliability suites and regenerate docs/reliability.md
 	rm -rf test-output/reliability && mkdir -p test-output/reliability
@@ -52,8 +53,9 @@ reliability: $(STAMP)  ## run the reliability suites and regenerate docs/reliabi
 docs: $(STAMP)  ## regenerate the README's configuration table from the settings model
 	$(BIN)/chatgpt-api settings --write-readme README.md
 
-soak: $(STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections): a few minutes
-	CHATGPT_API_SOAK=1 $(BIN)/python -m pytest tests/test_faults_load.py tests/test_client_faults.py $(PYTEST_ARGS)
+soak: $(STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections, 2,000 slow connections; records docs/measured/): a few minutes
+	CHATGPT_API_SOAK=1 $(BIN)/python -m pytest tests/test_faults_load.py tests/test_client_faults.py \
+		tests/test_socket_limits.py $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench

@@ -28,6 +28,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "test-output" / "reliability"
+#: Records of opt-in runs, committed (see :func:`record`).
+MEASURED_DIR = ROOT / "docs" / "measured"
 
 #: ``CHATGPT_API_SOAK=1``: the long variants (1,000 requests and more); CI runs short ones.
 SOAK = os.environ.get("CHATGPT_API_SOAK", "") not in ("", "0", "false")
@@ -47,13 +49,23 @@ _TCP_STATES = {
 }
 
 
-def record(name: str, fault: str, expected: str, observed: str, **figures: Any) -> None:
-    """Write one result object to ``test-output/reliability/<name>.json``."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+def record(
+    name: str, fault: str, expected: str, observed: str, *, keep: bool = False, **figures: Any
+) -> None:
+    """Write one result object to ``test-output/reliability/<name>.json``.
+
+    ``keep``: also to ``docs/measured/<name>.json``, committed, for figures only an opt-in run
+    measures (``CHATGPT_API_SOAK=1``); the report shows them until that run is repeated.
+    """
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
     doc = {"name": name, "fault": fault, "expected": expected, "observed": observed}
+    if keep:
+        figures = {**figures, "measured_on": time.strftime("%Y-%m-%d", time.gmtime())}
     doc["figures"] = figures
-    (RESULTS_DIR / f"{safe}.json").write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    for directory in (RESULTS_DIR, MEASURED_DIR) if keep else (RESULTS_DIR,):
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{safe}.json").write_text(text)
 
 
 # --------------------------------------------------------------------------- /proc figures

@@ -105,6 +105,7 @@ def test_slow_connections_held_while_healthz_answers(slow_service: ServiceProces
         "all held; /healthz p99 < 100 ms; every slow connection closed with 408 at the deadline",
         f"{server_side} held; /healthz p99 {p99 * 1000:.1f} ms; {timed_out} closed with 408 "
         f"after {closed_after:.1f} s",
+        keep=SOAK,
         connections_held=server_side,
         healthz_p50_ms=round(p50 * 1000, 2),
         healthz_p99_ms=round(p99 * 1000, 2),
