@@ -273,9 +273,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_chunks:
             self._head_chunks.append(data)
             data = b"".join(self._head_chunks)
-        self._head_chunks = []
-        self._head_size = 0
-        self._request_line_seen = False
+            self._head_chunks = []
+            self._head_size = 0
+            self._request_line_seen = False
         self._head_done = False
         super().data_received(data)
         if self._head_done:
