@@ -15,8 +15,14 @@ before their time, within seconds rather than milliseconds.
 
 from __future__ import annotations
 
+import os
+import re
+import resource
 import select
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -244,3 +250,62 @@ def test_per_client_connection_cap() -> None:
     assert status == 503
     assert seconds < 5
     assert (other, through_proxy, after_release) == (200, 200, 200)
+
+
+def test_start_up_raises_the_open_file_limit(tmp_path: Path) -> None:
+    """``serve`` raises the soft descriptor limit to the hard one, and lowers
+    ``max_connections`` to what the descriptors allow (with a warning)."""
+
+    def low_limits() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 400))
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT_API")}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(root / "src"), str(root)]),
+        CHATGPT_API_HOME=str(tmp_path),
+        CHATGPT_API_ACCESS_LOG="false",
+    )
+    stderr_path = tmp_path / "serve.stderr"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chatgpt_api.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            preexec_fn=low_limits,
+        )
+    try:
+        assert proc.stdout is not None
+        port = None
+        deadline = time.monotonic() + 30
+        while port is None and time.monotonic() < deadline:
+            line = proc.stdout.readline().decode()
+            if not line:
+                break
+            match = re.search(r"http://(?:localhost|127\.0\.0\.1):(\d+)", line)
+            port = int(match.group(1)) if match else None
+        assert port is not None, stderr_path.read_text()
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        soft = next(line.split()[3] for line in limits.splitlines() if "open files" in line)
+        assert healthz_latency(f"http://127.0.0.1:{port}")[1] == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert soft == "400"
+    assert "max_connections 4096 lowered to 272" in stderr_path.read_text()
