@@ -255,6 +255,9 @@ def measured(
         home,
         CHATGPT_API_MODELS_FILE=str(home / "models.toml"),
         CHATGPT_API_REVERSE_PROXY=f"{emulator.url}/backend-api/conversation",
+        # 1,000 concurrent connections all come from 127.0.0.1: lift the per-address cap
+        # (256 by default; tests/test_socket_limits.py covers it).
+        CHATGPT_API_MAX_CONNECTIONS_PER_CLIENT="0",
     ) as svc:
         yield svc
 
