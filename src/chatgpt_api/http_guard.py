@@ -185,6 +185,7 @@ _WARN_CLIENT = _Throttled(
     "connection refused: too many open connections from one address (max_connections_per_client)"
 )
 _WARN_HEAD = _Throttled("request refused: request head larger than max_header_size")
+_WARN_UPGRADE = _Throttled("Upgrade header ignored: the service has no WebSocket route")
 
 #: Open connections per peer address, per server (its ``ServerState``).
 _PER_CLIENT: WeakKeyDictionary[ServerState, dict[str, int]] = WeakKeyDictionary()
@@ -304,6 +305,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._unset_keepalive_if_required()
             self._arm(self.limits.header_timeout, self._head_expired)
             self._head_deadline_armed = True
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # The service has no WebSocket route (``ws="none"``): the request is answered as plain
+        # HTTP. uvicorn's two warnings per request would suggest installing a library.
+        _WARN_UPGRADE()
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
