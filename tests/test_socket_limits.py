@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from chatgpt_api.testing import EmulatorOptions, EmulatorThread
 from tests.rawhttp import (
     HEALTHZ,
     PARTIAL_HEAD,
@@ -310,3 +311,33 @@ def test_start_up_raises_the_open_file_limit(tmp_path: Path) -> None:
             proc.stdout.close()
     assert soft == "400"
     assert "max_connections 4096 lowered to 272" in stderr_path.read_text()
+
+
+def test_stalled_pipelined_head_ends_the_connection_after_the_running_answer() -> None:
+    """A second request head that stalls while the first answer is still streaming does not cut
+    that answer: the connection closes once it has ended."""
+    with (
+        EmulatorThread(EmulatorOptions(chunks=6, chunk_delay_ms=500)) as upstream,
+        ServiceThread(
+            reverse_proxy=f"{upstream.url}/backend-api/conversation",
+            header_timeout=1.0,
+            idle_timeout=1.0,
+        ) as svc,
+    ):
+        body = b"access_token=tok&prompt=hi&stream=true"
+        with connect(svc.url, timeout=30) as sock:
+            sock.sendall(
+                b"POST /send_message HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            time.sleep(0.3)
+            sock.sendall(PARTIAL_HEAD)  # the next request, never finished
+            started = time.monotonic()
+            response = read_until_closed(sock)
+            seconds = time.monotonic() - started
+    assert status_of(response) == 200
+    assert b"408" not in response.split(b"\r\n", 1)[1]
+    assert response.rstrip().endswith(b"0"), response[-200:]  # the chunked answer ended
+    assert b"[DONE]" in response
+    assert seconds >= 1.5  # the answer took its 3 s, well past the 1 s header deadline
