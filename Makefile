@@ -52,7 +52,9 @@ RELIABILITY_TESTS = tests/test_faults.py tests/test_faults_load.py tests/test_cl
 	tests/test_fuzz_api.py tests/test_fuzz_properties.py tests/test_sse.py tests/test_bodies.py \
 	tests/test_web_answer.py tests/test_admission_hardening.py tests/test_access_log_fields.py \
 	tests/test_answer_limits.py tests/test_refused_inputs.py \
-	tests/test_report_reliability.py
+	tests/test_report_reliability.py \
+	tests/test_socket_limits.py tests/test_header_size_socket.py \
+	tests/test_forwarded_headers.py
 
 reliability: $(DEV_STAMP)  ## run the reliability suites and regenerate docs/reliability.md
 	rm -rf test-output/reliability && mkdir -p test-output/reliability
@@ -63,8 +65,9 @@ reliability: $(DEV_STAMP)  ## run the reliability suites and regenerate docs/rel
 docs: $(RUNTIME_STAMP)  ## regenerate the README's configuration table from the settings model
 	$(BIN)/chatgpt-api settings --write-readme README.md
 
-soak: $(DEV_STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections): a few minutes
-	CHATGPT_API_SOAK=1 $(BIN)/python -m pytest tests/test_faults_load.py tests/test_client_faults.py $(PYTEST_ARGS)
+soak: $(DEV_STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections, 2,000 slow connections; records docs/measured/): a few minutes
+	CHATGPT_API_SOAK=1 $(BIN)/python -m pytest tests/test_faults_load.py tests/test_client_faults.py \
+		tests/test_socket_limits.py $(PYTEST_ARGS)
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests bench

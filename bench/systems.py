@@ -65,6 +65,9 @@ def start_service(up: Upstreams, *, workers: int = 1, store: bool = False) -> Pr
     argv += ["--models-file", str(models_file(up)), "--home", str(home)]
     argv += ["--reverse-proxy", f"{up.fast}/backend-api/conversation", "--log-level", "warning"]
     argv += ["--store" if store else "--no-store"]
+    # The load comes from one address and holds up to 10,000 connections (open-streams check):
+    # lift the connection caps (the descriptor limit still bounds them).
+    argv += ["--max-connections-per-client", "0", "--max-connections", "65536"]
     if workers > 1:
         argv += ["--workers", str(workers)]
     name = f"service-{workers}w" + ("-store" if store else "")

@@ -29,6 +29,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "test-output" / "reliability"
+#: Records of opt-in runs, committed (see :func:`record`).
+MEASURED_DIR = ROOT / "docs" / "measured"
 
 #: ``CHATGPT_API_SOAK=1``: the long variants (1,000 requests and more); CI runs short ones.
 SOAK = os.environ.get("CHATGPT_API_SOAK", "") not in ("", "0", "false")
@@ -56,6 +58,7 @@ def record(
     *,
     expect: dict[str, Any] | None = None,
     got: dict[str, Any] | None = None,
+    keep: bool = False,
     **figures: Any,
 ) -> None:
     """Write one result object to ``test-output/reliability/<name>.json``.
@@ -64,15 +67,22 @@ def record(
     report generator fails the scenario when any ``got`` value differs from the ``expect``
     value of the same key (a list in ``expect`` means "one of these"). Record them, and record
     the scenario even when its assertions are about to fail, so the report shows the failure.
+    ``keep``: also write it to ``docs/measured/<name>.json``, committed, for figures only an
+    opt-in run measures (``CHATGPT_API_SOAK=1``); the report shows them until that run is
+    repeated.
     """
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
     doc: dict[str, Any] = {"name": name, "fault": fault, "expected": expected, "observed": observed}
     if expect is not None:
         doc["expect"] = expect
         doc["got"] = got or {}
+    if keep:
+        figures = {**figures, "measured_on": time.strftime("%Y-%m-%d", time.gmtime())}
     doc["figures"] = figures
-    (RESULTS_DIR / f"{safe}.json").write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    for directory in (RESULTS_DIR, MEASURED_DIR) if keep else (RESULTS_DIR,):
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{safe}.json").write_text(text)
 
 
 # --------------------------------------------------------------------------- /proc figures

@@ -258,6 +258,9 @@ def measured(
         CHATGPT_API_REVERSE_PROXY=f"{emulator.url}/backend-api/conversation",
         # Backpressure, not the answer cap (tests/test_answer_limits.py), is measured here.
         CHATGPT_API_MAX_ANSWER_SIZE=str(FLOOD_BYTES * 2),
+        # 1,000 concurrent connections all come from 127.0.0.1: lift the per-address cap
+        # (256 by default; tests/test_socket_limits.py covers it).
+        CHATGPT_API_MAX_CONNECTIONS_PER_CLIENT="0",
     ) as svc:
         yield svc
 

@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     middleware = [
-        Middleware(HeaderLimitMiddleware),
+        Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_size),
         Middleware(InFlightMiddleware, in_flight=in_flight),
         Middleware(ObservabilityMiddleware, metrics=metrics),
     ]

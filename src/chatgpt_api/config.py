@@ -234,6 +234,55 @@ class Settings(BaseSettings):
         "bytes: past it the answer ends with a 502 answer_too_large error and the upstream "
         "connection is closed.",
     )
+    # Connection and header limits at the socket, trusted proxies (issue 13, items 1, 2, 9)
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's complete headers, counted from "
+        "their first byte (trickling bytes does not extend it); then 408 and the connection "
+        "is closed.",
+    )
+    idle_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may stay silent with no request in progress (before "
+        "its first request, and between requests as the keep-alive timeout) before it is "
+        "closed.",
+    )
+    max_header_size: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers), in bytes, counted as "
+        "they arrive: beyond it the client gets 414 (request line) or 431 (headers) and the "
+        "connection is closed.",
+    )
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        description="Open client connections per process; one more gets a 503 and is closed "
+        "at once. Lowered to fit the open-file limit, which start-up raises to its hard limit.",
+    )
+    max_connections_per_client: int = Field(
+        256,
+        ge=0,
+        description="Open connections per client (peer) address; one more gets a 503 and is "
+        "closed at once. 0: no cap. Trusted proxies are exempt.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDRs of the load balancers or reverse "
+        "proxies in front of the service: only connections from them may set the client "
+        "address and scheme with X-Forwarded-For / X-Forwarded-Proto (default: none, the "
+        "peer address is the client). Set it to the load balancer's address behind one.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        from chatgpt_api.http_guard import parse_networks
+
+        parse_networks(value)
+        return value
 
 
 def _default_home() -> Path:

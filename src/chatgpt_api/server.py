@@ -22,6 +22,14 @@ from uvicorn.supervisors import Multiprocess
 
 from chatgpt_api.app import create_app
 from chatgpt_api.config import Settings
+from chatgpt_api.http_guard import (
+    ConnectionLimits,
+    GuardedConfig,
+    GuardedHttpProtocol,
+    connection_cap,
+    parse_networks,
+    raise_open_file_limit,
+)
 from chatgpt_api.logs import configure_logging, listening_line
 
 #: The factory each worker process calls (``workers > 1``).
@@ -43,17 +51,37 @@ class AnnouncingServer(uvicorn.Server):
         print(listening_line(port), flush=True)
 
 
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The socket-level limits of ``settings`` (see :mod:`chatgpt_api.http_guard`)."""
+    return ConnectionLimits(
+        header_timeout=settings.header_timeout,
+        idle_timeout=settings.idle_timeout,
+        max_header_bytes=settings.max_header_size,
+        max_connections=connection_cap(settings.max_connections),
+        max_connections_per_client=settings.max_connections_per_client,
+        trusted_networks=parse_networks(settings.trusted_proxies),
+    )
+
+
 def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
     # Our own access log (redacted, Apache format) replaces uvicorn's.
     logging.getLogger("uvicorn.access").disabled = True
-    return uvicorn.Config(
+    trusted_proxies = [str(network) for network in parse_networks(settings.trusted_proxies)]
+    return GuardedConfig(
         create_app(settings) if workers <= 1 else APP_FACTORY,
+        connection_limits=connection_limits(settings),
+        # X-Forwarded-* only from the configured proxies (uvicorn's default trusts loopback).
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies,
         factory=workers > 1,
         workers=workers,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools",
+        http=GuardedHttpProtocol,  # uvicorn's httptools protocol + socket-level limits
+        # No WebSocket route: never hand a connection over to a WebSocket protocol (it would
+        # leave the connection accounting of http_guard).
+        ws="none",
         lifespan="on",
         access_log=False,
         log_config=None,
@@ -61,7 +89,7 @@ def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
         server_header=False,
         # uvicorn types this as int but waits with asyncio.wait_for: fractions work. Streams
         # still running at the deadline are cancelled and ended by the app (api/drain.py).
-        timeout_graceful_shutdown=settings.shutdown_grace,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=settings.shutdown_grace,
     )
 
 
@@ -84,6 +112,9 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 
 def serve(settings: Settings, workers: int = 1) -> int:
+    # Each connection is a descriptor: allow as many as the hard limit permits (workers
+    # inherit it), so max_connections is not silently capped by a low soft limit.
+    raise_open_file_limit()
     if workers > 1:
         return _serve_workers(settings, workers)
     server = AnnouncingServer(uvicorn_config(settings))
