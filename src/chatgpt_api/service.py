@@ -89,6 +89,9 @@ class TurnInput:
     owner: str | None = None
     #: The chat completions surface's other fields, relayed as sent (see ChatRequest).
     passthrough: JSONObject | None = None
+    #: False: the turn is not stored (the Responses API's ``store: false``); a follow-up may
+    #: still read the stored history it continues from.
+    store: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +154,7 @@ class ChatService:
             events = backend.stream_chat(plan.request)
         else:
             events = self._pooled(plan, backend, self._pool)
-        if self._store is None:
+        if self._store is None or not turn.store:
             return Turn(route, events)
         return Turn(route, self._recorded(plan, events))
 

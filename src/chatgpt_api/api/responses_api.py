@@ -1,0 +1,207 @@
+"""The Responses API: ``POST /v1/responses`` (whole and streamed), ``GET`` / ``DELETE
+/v1/responses/{id}``, ``GET /v1/responses/{id}/input_items``.
+
+Every backend serves it, bridged through chat completions (:mod:`.responses_input`,
+:mod:`.responses_output`, :mod:`.responses_render`) and run by the one turn runner
+(:func:`chatgpt_api.api.turns.run_turn`: keys, limits, storage, errors as everywhere).
+
+State lives in the conversation tree: a stored response is a record pointing at its answer's
+node (:mod:`chatgpt_api.store.responses`); ``previous_response_id`` continues the conversation
+from that node — a stateless upstream gets the replayed history (tool calls and their outputs
+included), ChatGPT web continues its upstream conversation. ``store: false`` keeps nothing: the
+turn is not written to the tree and no record is made. Responses are owned by the caller's
+gateway key, like conversations: another owner's id answers the 404 of a missing one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chatgpt_api.api.drain import openai_shutdown_frame
+from chatgpt_api.api.errors import openai_error_response
+from chatgpt_api.api.openai_compat import read_json_object
+from chatgpt_api.api.responses import JSONResponse
+from chatgpt_api.api.responses_input import bridge_input, passthrough_for
+from chatgpt_api.api.responses_models import ResponsesRequest, parse_responses_request
+from chatgpt_api.api.responses_render import ResponseMeta, response_frames, whole_object
+from chatgpt_api.api.state import AppState
+from chatgpt_api.api.streaming import EventStreamResponse
+from chatgpt_api.api.turns import run_turn
+from chatgpt_api.auth.gate import Caller, authenticate
+from chatgpt_api.errors import NotFound, RequestError
+from chatgpt_api.messages import Finished
+from chatgpt_api.service import TurnInput, deadline_after
+from chatgpt_api.store.responses import ResponseRecord, ResponseStore
+
+MAX_PAGE = 100
+
+
+def responses_routes() -> list[Route]:
+    return [
+        Route("/v1/responses", create_response, methods=["POST"]),
+        Route("/v1/responses/{id}", get_response, methods=["GET"]),
+        Route("/v1/responses/{id}", delete_response, methods=["DELETE"]),
+        Route("/v1/responses/{id}/input_items", list_input_items, methods=["GET"]),
+    ]
+
+
+def _records(state: AppState) -> ResponseStore:
+    if state.responses is None:
+        raise NotFound("response not found (the conversation store is turned off)", param="id")
+    return state.responses
+
+
+async def _previous(
+    state: AppState, request: ResponsesRequest, owner: str | None
+) -> ResponseRecord | None:
+    if request.previous_response_id is None:
+        return None
+    record = None
+    if state.responses is not None:
+        record = await state.responses.get(request.previous_response_id, owner=owner)
+    if record is None:
+        raise NotFound(
+            f"Previous response with id '{request.previous_response_id}' not found.",
+            param="previous_response_id",
+        )
+    return record
+
+
+async def create_response(request: Request) -> Response:
+    state: AppState = request.app.state.chatgpt
+    deadline = deadline_after(state.settings.upstream_timeout)
+    try:
+        caller = await authenticate(request)
+        body = await read_json_object(request, state.settings.max_body_size)
+        parsed = parse_responses_request(body)
+        if parsed.conversation is not None:
+            raise RequestError("'conversation' is not supported yet.", param="conversation")
+        previous = await _previous(state, parsed, caller.owner)
+        model = parsed.model or state.settings.model
+        route = state.service.registry.resolve(model)
+        bridged = bridge_input(parsed)
+        stream = bool(parsed.stream)
+        store = parsed.store is not False and state.responses is not None
+        turn = TurnInput(
+            model=model,
+            messages=bridged.messages,
+            credential=caller.upstream_credential,
+            conversation_id=previous.conversation_id if previous else None,
+            parent_message_id=previous.message_id if previous else None,
+            owner=caller.owner,
+            passthrough=passthrough_for(route, parsed, bridged.messages, stream=stream),
+            store=store,
+        )
+        running = await run_turn(
+            state, turn, stream=stream, deadline=deadline, request=request, caller=caller
+        )
+        meta = ResponseMeta(f"resp_{uuid.uuid4().hex}", model, parsed, bridged.messages, store)
+
+        async def save(obj: dict[str, Any], answer: Finished) -> None:
+            await _save(state, caller, meta, obj, answer, bridged.items)
+
+        if running.answer is None:
+            assert running.first is not None
+            frames = response_frames(meta, running.first, running.events, save, deadline)
+            return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
+        obj = whole_object(meta, running.answer)
+        await save(obj, running.answer)
+    except Exception as exc:
+        return openai_error_response(exc)
+    return JSONResponse(obj)
+
+
+async def _save(
+    state: AppState,
+    caller: Caller,
+    meta: ResponseMeta,
+    obj: dict[str, Any],
+    answer: Finished,
+    items: tuple[Any, ...],
+) -> None:
+    if not meta.store or state.responses is None or not answer.conversation_id:
+        return
+    await state.responses.add(
+        ResponseRecord(
+            id=meta.id,
+            owner=caller.owner,
+            conversation_id=answer.conversation_id,
+            message_id=answer.message_id,
+            body=obj,
+            input_items=[dict(item) for item in items],
+            created_at=datetime.fromtimestamp(meta.created_at, UTC),
+        )
+    )
+
+
+async def _owned(request: Request) -> tuple[ResponseStore, ResponseRecord, str | None]:
+    state: AppState = request.app.state.chatgpt
+    owner = (await authenticate(request)).owner
+    records = _records(state)
+    record = await records.get(request.path_params["id"], owner=owner)
+    if record is None:
+        raise NotFound(f"Response with id '{request.path_params['id']}' not found.", param="id")
+    return records, record, owner
+
+
+async def get_response(request: Request) -> Response:
+    try:
+        _, record, _ = await _owned(request)
+    except Exception as exc:
+        return openai_error_response(exc)
+    return JSONResponse(record.body)
+
+
+async def delete_response(request: Request) -> Response:
+    try:
+        records, record, owner = await _owned(request)
+        await records.delete(record.id, owner=owner)
+    except Exception as exc:
+        return openai_error_response(exc)
+    return JSONResponse({"id": record.id, "object": "response.deleted", "deleted": True})
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "20")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:4]) <= MAX_PAGE:
+        raise RequestError(
+            f"Invalid 'limit': expected an integer from 1 to {MAX_PAGE}.", param="limit"
+        )
+    return int(raw)
+
+
+async def list_input_items(request: Request) -> Response:
+    """The response's input items, newest first unless ``order=asc``; ``after``/``limit`` page."""
+    try:
+        _, record, _ = await _owned(request)
+        limit = _limit(request)
+        order = request.query_params.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise RequestError("Invalid 'order': expected asc or desc.", param="order")
+        items = list(record.input_items)
+        if order == "desc":
+            items.reverse()
+        after = request.query_params.get("after")
+        if after is not None:
+            ids = [item.get("id") for item in items]
+            if after not in ids:
+                raise RequestError(f"Invalid 'after': no input item '{after}'.", param="after")
+            items = items[ids.index(after) + 1 :]
+    except Exception as exc:
+        return openai_error_response(exc)
+    page = items[:limit]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0].get("id") if page else None,
+            "last_id": page[-1].get("id") if page else None,
+            "has_more": len(items) > limit,
+        }
+    )

@@ -1,0 +1,239 @@
+"""The Responses API's ``response`` object and its semantic event stream, from a finished turn.
+
+The object carries every field of the OpenAI API / Open Responses specification: what the
+request set (``instructions``, ``tools``, ``tool_choice``, ``text``, sampling, ``metadata``…)
+echoed back with the documented defaults, the output items, ``usage`` (the upstream's counts;
+estimated at about four characters per token when a backend reports none), ``status``
+(``incomplete`` with ``incomplete_details.reason`` when the answer was cut at
+``max_output_tokens`` or by a content filter) and ``error``.
+
+The stream (:func:`response_frames`): ``response.created``, ``response.in_progress``, the
+builder's item events (:mod:`.responses_output`), then ``response.completed`` /
+``response.incomplete``; a failure after the start is an ``error`` event then
+``response.failed``. Every event has a ``sequence_number`` counting from 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from chatgpt_api.api.chat_render import estimate_tokens
+from chatgpt_api.api.errors import openai_error_body
+from chatgpt_api.api.responses_models import ResponsesRequest
+from chatgpt_api.api.responses_output import Event, OutputBuilder
+from chatgpt_api.messages import ChatEvent, Finished, JSONObject, Message, TextDelta, TextReset
+from chatgpt_api.service import next_event
+
+#: chat completions ``finish_reason`` → Responses ``incomplete_details.reason``.
+_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+#: Called with the finished object before it is announced (stores it); returns nothing.
+Saver = Callable[[dict[str, Any], Finished], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class ResponseMeta:
+    id: str
+    model: str
+    request: ResponsesRequest
+    prompt: tuple[Message, ...]
+    store: bool
+    conversation: str | None = None
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+
+def response_object(
+    meta: ResponseMeta,
+    *,
+    status: str = "in_progress",
+    output: list[dict[str, Any]] | None = None,
+    usage: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+    incomplete: str | None = None,
+) -> dict[str, Any]:
+    request = meta.request
+    extras = request.extras()
+    text: dict[str, Any] = {"format": {"type": "text"}, "verbosity": "medium"}
+    if request.text is not None:
+        text = {
+            "format": request.text.format or {"type": "text"},
+            "verbosity": request.text.verbosity or "medium",
+        }
+    reasoning = request.reasoning
+    return {
+        "id": meta.id,
+        "object": "response",
+        "created_at": meta.created_at,
+        "completed_at": int(time.time()) if status == "completed" else None,
+        "status": status,
+        "background": False,
+        "error": error,
+        "incomplete_details": None if incomplete is None else {"reason": incomplete},
+        "instructions": request.instructions,
+        "max_output_tokens": request.max_output_tokens,
+        "max_tool_calls": request.max_tool_calls,
+        "model": meta.model,
+        "output": output or [],
+        "parallel_tool_calls": (
+            True if request.parallel_tool_calls is None else request.parallel_tool_calls
+        ),
+        "previous_response_id": request.previous_response_id,
+        "conversation": None if meta.conversation is None else {"id": meta.conversation},
+        "prompt": None,
+        "prompt_cache_key": request.prompt_cache_key,
+        "reasoning": {
+            "effort": reasoning.effort if reasoning else None,
+            "summary": reasoning.summary if reasoning else None,
+        },
+        "safety_identifier": request.safety_identifier,
+        "service_tier": request.service_tier or "default",
+        "store": meta.store,
+        "temperature": 1.0 if request.temperature is None else request.temperature,
+        "text": text,
+        "tool_choice": "auto" if request.tool_choice is None else request.tool_choice,
+        "tools": request.tools or [],
+        "top_logprobs": request.top_logprobs or 0,
+        "top_p": 1.0 if request.top_p is None else request.top_p,
+        "presence_penalty": extras.get("presence_penalty", 0.0),
+        "frequency_penalty": extras.get("frequency_penalty", 0.0),
+        "truncation": request.truncation or "disabled",
+        "usage": usage,
+        "user": request.user,
+        "metadata": request.metadata or {},
+    }
+
+
+def usage_object(
+    answer: Finished, upstream: JSONObject | None, meta: ResponseMeta
+) -> dict[str, Any]:
+    """The Responses ``usage``: the upstream's counts (with their details), else estimated."""
+    if upstream is not None and isinstance(upstream.get("prompt_tokens"), int):
+        prompt, completion = upstream["prompt_tokens"], upstream.get("completion_tokens") or 0
+        cached = (upstream.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        reasoning = (upstream.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    elif answer.usage is not None:
+        prompt, completion = answer.usage.prompt_tokens, answer.usage.completion_tokens
+        cached = reasoning = 0
+    else:
+        prompt = sum(estimate_tokens(m.content) + 4 for m in meta.prompt)
+        completion, cached, reasoning = estimate_tokens(answer.text), 0, 0
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": prompt + completion,
+    }
+
+
+def final_object(meta: ResponseMeta, builder: OutputBuilder, answer: Finished) -> dict[str, Any]:
+    """The finished response (items closed by the caller)."""
+    first = answer.all_choices()[0]
+    incomplete = _INCOMPLETE.get(first.finish_reason or answer.finish_reason)
+    if incomplete is not None:
+        builder.mark_incomplete()
+    upstream_usage = builder.usage
+    if (
+        upstream_usage is None
+        and answer.raw is not None
+        and isinstance(answer.raw.get("usage"), dict)
+    ):
+        upstream_usage = answer.raw["usage"]
+    return response_object(
+        meta,
+        status="completed" if incomplete is None else "incomplete",
+        output=builder.items,
+        usage=usage_object(answer, upstream_usage, meta),
+        incomplete=incomplete,
+    )
+
+
+def whole_object(meta: ResponseMeta, answer: Finished) -> dict[str, Any]:
+    builder = OutputBuilder()
+    first = answer.all_choices()[0]
+    builder.message(first.message, first.logprobs)
+    builder.finish(first.message)
+    return final_object(meta, builder, answer)
+
+
+def _frame(event: Event, sequence: int) -> bytes:
+    event["sequence_number"] = sequence
+    return f"event: {event['type']}\n".encode() + b"data: " + orjson.dumps(event) + b"\n\n"
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    _, body, _ = openai_error_body(exc)
+    error: dict[str, Any] = body["error"]  # type: ignore[assignment]
+    return {"code": error.get("code") or error.get("type"), "message": error["message"]}
+
+
+async def response_frames(
+    meta: ResponseMeta,
+    first: ChatEvent,
+    events: AsyncGenerator[ChatEvent, None],
+    save: Saver,
+    deadline: float | None,
+) -> AsyncGenerator[bytes, None]:
+    """The streamed response; see the module docstring."""
+    sequence = 0
+
+    def frames(batch: list[Event]) -> list[bytes]:
+        nonlocal sequence
+        out = []
+        for event in batch:
+            out.append(_frame(event, sequence))
+            sequence += 1
+        return out
+
+    builder = OutputBuilder()
+    opening = response_object(meta)
+    for frame in frames(
+        [
+            {"type": "response.created", "response": opening},
+            {"type": "response.in_progress", "response": opening},
+        ]
+    ):
+        yield frame
+    sent = ""
+    event = first
+    try:
+        while not isinstance(event, Finished):
+            if isinstance(event, TextDelta) and event.raw is not None:
+                batch = builder.chunk(event.raw)
+            else:
+                text = sent + event.text if isinstance(event, TextDelta) else event.text
+                batch = []
+                if isinstance(event, TextDelta | TextReset) and text.startswith(sent):
+                    batch = builder.text(text[len(sent) :])
+                    sent = text
+            for frame in frames(batch):
+                yield frame
+            event = await next_event(events, deadline)
+        message = event.all_choices()[0].message
+        if not builder.started:
+            for frame in frames(builder.message(message, event.all_choices()[0].logprobs)):
+                yield frame
+        closing = builder.finish(message)
+        final = final_object(meta, builder, event)
+        await save(final, event)
+    except Exception as exc:
+        error = error_fields(exc)
+        failed = response_object(meta, status="failed", output=builder.items, error=error)
+        for frame in frames(
+            [
+                {"type": "error", **error, "param": None},
+                {"type": "response.failed", "response": failed},
+            ]
+        ):
+            yield frame
+        return
+    finally:
+        await events.aclose()
+    kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
+    for frame in frames([*closing, {"type": kind, "response": final}]):
+        yield frame
