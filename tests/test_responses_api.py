@@ -30,6 +30,12 @@ default_backend = "chatgpt-web"
 backend = "openai"
 base_url = "{emu}/v1"
 api_key = "sk-configured"
+
+[models."gpt-drop"]
+backend = "openai"
+upstream_model = "gpt-4o-mini"
+base_url = "{emu}/openai-faults/drop/v1"
+api_key = "sk-configured"
 """
 WEATHER = {
     "type": "function",
@@ -401,3 +407,90 @@ def test_another_keys_response_is_not_found(emulator: EmulatorThread, tmp_path: 
         assert a.responses.retrieve(mine.id).id == mine.id  # bob's delete did nothing
         a.close()
         b.close()
+
+
+def test_max_output_tokens_makes_an_incomplete_response(sdk: openai.OpenAI) -> None:
+    response = sdk.responses.create(
+        model="gpt-4o-mini", input="Tell me a long story please", max_output_tokens=2
+    )
+    assert response.status == "incomplete"
+    assert response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.output[0].status == "incomplete"  # type: ignore[union-attr]
+    events = list(
+        sdk.responses.create(
+            model="gpt-4o-mini", input="Another long story", max_output_tokens=2, stream=True
+        )
+    )
+    assert events[-1].type == "response.incomplete"
+    assert events[-1].response.incomplete_details.reason == "max_output_tokens"  # type: ignore[union-attr]
+
+
+def test_an_upstream_cut_mid_stream_ends_with_error_then_failed(gateway: ServiceThread) -> None:
+    body = {"model": "gpt-drop", "input": "Say something long", "stream": True}
+    with httpx.stream("POST", f"{gateway.url}/v1/responses", json=body, timeout=30) as reply:
+        assert reply.status_code == 200
+        events = [json.loads(line[6:]) for line in reply.iter_lines() if line.startswith("data: ")]
+    kinds = [e["type"] for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert "response.output_text.delta" in kinds
+    assert kinds[-2:] == ["error", "response.failed"]
+    error, failed = events[-2], events[-1]["response"]
+    assert error["message"] and error["error"]["message"] == error["message"]
+    assert failed["status"] == "failed" and failed["error"]["message"] == error["message"]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    whole = httpx.post(f"{gateway.url}/v1/responses", json={**body, "stream": False})
+    assert whole.status_code == 502 and whole.json()["error"]["message"]
+
+
+OPEN_RESPONSES_INPUTS: list[Any] = [
+    [{"type": "message", "role": "user", "content": "Say hello in exactly 3 words."}],
+    [
+        {"type": "message", "role": "system", "content": "You are a pirate."},
+        {"type": "message", "role": "user", "content": "Say hello."},
+    ],
+    [
+        {"type": "message", "role": "user", "content": "My name is Alice."},
+        {"type": "message", "role": "assistant", "content": "Hello Alice!"},
+        {"type": "message", "role": "user", "content": "What is my name?"},
+    ],
+]
+#: The fields each streamed event carries beside ``type`` and ``sequence_number``.
+EVENT_FIELDS = {
+    "response.created": {"response"},
+    "response.in_progress": {"response"},
+    "response.completed": {"response"},
+    "response.output_item.added": {"output_index", "item"},
+    "response.output_item.done": {"output_index", "item"},
+    "response.content_part.added": {"item_id", "output_index", "content_index", "part"},
+    "response.content_part.done": {"item_id", "output_index", "content_index", "part"},
+    "response.output_text.delta": {"item_id", "output_index", "content_index", "delta"},
+    "response.output_text.done": {"item_id", "output_index", "content_index", "text"},
+    "response.function_call_arguments.delta": {"item_id", "output_index", "delta"},
+    "response.function_call_arguments.done": {"item_id", "output_index", "arguments"},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("items", OPEN_RESPONSES_INPUTS)
+def test_open_responses_shapes_over_plain_http(
+    gateway: ServiceThread, items: list[Any], stream: bool
+) -> None:
+    """The compliance suite's kind of request, checked field by field without an SDK."""
+    body = {"model": "gpt-4o-mini", "input": items, "stream": stream}
+    if not stream:
+        response = httpx.post(f"{gateway.url}/v1/responses", json=body).json()
+    else:
+        with httpx.stream("POST", f"{gateway.url}/v1/responses", json=body) as reply:
+            assert reply.headers["content-type"].startswith("text/event-stream")
+            lines = list(reply.iter_lines())
+        named = [line[7:] for line in lines if line.startswith("event: ")]
+        events = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+        assert named == [e["type"] for e in events]
+        for index, event in enumerate(events):
+            assert event["sequence_number"] == index
+            assert EVENT_FIELDS[event["type"]] <= set(event), event
+            assert set(event["response"]) == RESPONSE_FIELDS if "response" in event else True
+        response = events[-1]["response"]
+    assert set(response) == RESPONSE_FIELDS and response["status"] == "completed"
+    assert response["output"][0]["content"][0]["type"] == "output_text"

@@ -9,7 +9,8 @@ The whole (non-streamed) answer goes through the same builder, so both forms hav
 
 Items: ``reasoning`` (a ``reasoning_text`` part, from ``reasoning_content`` / ``reasoning``),
 ``message`` (``output_text`` parts with ``annotations`` and ``logprobs``, ``refusal`` parts),
-``function_call`` (``call_id``, ``name``, ``arguments``).
+``function_call`` (``call_id``, ``name``, ``arguments``). Reasoning text streams as the Open
+Responses specification names it (``response.reasoning.delta`` / ``.done``).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ class OutputBuilder:
         part["text"] += delta
         events.append(
             _event(
-                "response.reasoning_text.delta",
+                "response.reasoning.delta",
                 item_id=item["id"],
                 output_index=self._index(item),
                 content_index=len(item["content"]) - 1,
@@ -273,7 +274,7 @@ def _part_done(
     elif part["type"] == "refusal":
         first = _event("response.refusal.done", **where, refusal=part["refusal"])
     else:
-        first = _event("response.reasoning_text.done", **where, text=part["text"])
+        first = _event("response.reasoning.done", **where, text=part["text"])
     return [first, _event("response.content_part.done", **where, part=dict(part))]
 
 

@@ -9,8 +9,9 @@ estimated at about four characters per token when a backend reports none), ``sta
 
 The stream (:func:`response_frames`): ``response.created``, ``response.in_progress``, the
 builder's item events (:mod:`.responses_output`), then ``response.completed`` /
-``response.incomplete``; a failure after the start is an ``error`` event then
-``response.failed``. Every event has a ``sequence_number`` counting from 0.
+``response.incomplete``; a failure after the start is an ``error`` event (its fields both flat,
+as the OpenAI SDK reads them, and under ``error``, as the Open Responses specification puts
+them) then ``response.failed``. Every event has a ``sequence_number`` counting from 0.
 """
 
 from __future__ import annotations
@@ -166,10 +167,11 @@ def _frame(event: Event, sequence: int) -> bytes:
     return f"event: {event['type']}\n".encode() + b"data: " + orjson.dumps(event) + b"\n\n"
 
 
-def error_fields(exc: BaseException) -> dict[str, Any]:
+def _error(exc: BaseException) -> dict[str, Any]:
+    """``{type, code, message, param}`` of ``exc`` (logged once, as every error is)."""
     _, body, _ = openai_error_body(exc)
     error: dict[str, Any] = body["error"]  # type: ignore[assignment]
-    return {"code": error.get("code") or error.get("type"), "message": error["message"]}
+    return error
 
 
 async def response_frames(
@@ -222,11 +224,19 @@ async def response_frames(
         final = final_object(meta, builder, event)
         await save(final, event)
     except Exception as exc:
-        error = error_fields(exc)
-        failed = response_object(meta, status="failed", output=builder.items, error=error)
+        error = _error(exc)
+        code = error.get("code") or error["type"]
+        failed = response_object(
+            meta,
+            status="failed",
+            output=builder.items,
+            error={"code": code, "message": error["message"]},
+        )
+        # The error both flat (the OpenAI SDK's shape) and nested (the Open Responses one).
+        flat = {"code": code, "message": error["message"], "param": error.get("param")}
         for frame in frames(
             [
-                {"type": "error", **error, "param": None},
+                {"type": "error", **flat, "error": {"type": error["type"], **flat}},
                 {"type": "response.failed", "response": failed},
             ]
         ):
