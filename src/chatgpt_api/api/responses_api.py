@@ -10,7 +10,8 @@ node (:mod:`chatgpt_api.store.responses`); ``previous_response_id`` continues th
 from that node — a stateless upstream gets the replayed history (tool calls and their outputs
 included), ChatGPT web continues its upstream conversation. ``store: false`` keeps nothing: the
 turn is not written to the tree and no record is made. Responses are owned by the caller's
-gateway key, like conversations: another owner's id answers the 404 of a missing one.
+gateway key, like conversations: another owner's id answers the 404 of a missing one. A model
+whose route says ``responses = "native"`` is forwarded as it is (:mod:`.responses_native`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.responses_input import bridge_input, passthrough_for
 from chatgpt_api.api.responses_models import ResponsesRequest, parse_responses_request
+from chatgpt_api.api.responses_native import forward_response
 from chatgpt_api.api.responses_render import ResponseMeta, response_frames, whole_object
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
@@ -36,6 +38,7 @@ from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import Caller, authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.messages import Finished
+from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import TurnInput, deadline_after
 from chatgpt_api.store.responses import ResponseRecord, ResponseStore
 
@@ -73,12 +76,24 @@ async def _previous(
     return record
 
 
+def _native_route(state: AppState, body: dict[str, Any]) -> ModelRoute | None:
+    """The route of ``body``'s model if it forwards the Responses API natively."""
+    model = body.get("model") or state.settings.model
+    if not isinstance(model, str):
+        return None  # the request's validation names the problem
+    route = state.service.registry.resolve(model)
+    return route if route.responses == "native" else None
+
+
 async def create_response(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     deadline = deadline_after(state.settings.upstream_timeout)
     try:
         caller = await authenticate(request)
         body = await read_json_object(request, state.settings.max_body_size)
+        native = _native_route(state, body)
+        if native is not None:
+            return await forward_response(state, request, caller, native, body, deadline)
         parsed = parse_responses_request(body)
         if parsed.conversation is not None:
             raise RequestError("'conversation' is not supported yet.", param="conversation")
