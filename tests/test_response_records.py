@@ -1,5 +1,5 @@
-"""The ``responses`` table (``chatgpt_api.store.responses``) on SQLite and PostgreSQL: owner
-scoping, delete, and the records going with their conversation."""
+"""The ``responses`` and ``conversation_metadata`` tables (``chatgpt_api.store.responses``) on
+SQLite and PostgreSQL: owner scoping, delete, and the records going with their conversation."""
 
 from __future__ import annotations
 
@@ -64,5 +64,10 @@ async def test_records_are_owned_deleted_and_go_with_their_conversation(store: S
     assert await records.get("resp_1", owner="alice") is None
 
     await records.add(record)
+    assert await records.metadata(conversation.id) == {}
+    await records.set_metadata(conversation.id, {"a": "1"})
+    await records.set_metadata(conversation.id, {"b": "2"})
+    assert await records.metadata(conversation.id) == {"b": "2"}
     assert await store.delete_conversation(conversation.id, owner="alice")
     assert await records.get("resp_1", owner="alice") is None
+    assert await records.metadata(conversation.id) == {}

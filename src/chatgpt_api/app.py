@@ -27,6 +27,7 @@ from chatgpt_api.api.conversations import (
     list_conversations,
     rename_conversation,
 )
+from chatgpt_api.api.conversations_openai import conversations_api_routes
 from chatgpt_api.api.drain import InFlight, InFlightMiddleware
 from chatgpt_api.api.embeddings import embeddings
 from chatgpt_api.api.header_limits import HeaderLimitMiddleware
@@ -130,6 +131,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             *responses_routes(),
+            *conversations_api_routes(),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model:path}", get_model, methods=["GET"]),
             Route("/v1/conversations", list_conversations, methods=["GET"]),

@@ -8,7 +8,9 @@ Every backend serves it, bridged through chat completions (:mod:`.responses_inpu
 State lives in the conversation tree: a stored response is a record pointing at its answer's
 node (:mod:`chatgpt_api.store.responses`); ``previous_response_id`` continues the conversation
 from that node — a stateless upstream gets the replayed history (tool calls and their outputs
-included), ChatGPT web continues its upstream conversation. ``store: false`` keeps nothing: the
+included), ChatGPT web continues its upstream conversation. ``conversation`` (a conversation of
+the Conversations API, :mod:`.conversations_openai`, or any of the caller's) continues from its
+tip and moves it to the new answer. ``store: false`` keeps nothing: the
 turn is not written to the tree and no record is made. Responses are owned by the caller's
 gateway key, like conversations: another owner's id answers the 404 of a missing one. A model
 whose route says ``responses = "native"`` is forwarded as it is (:mod:`.responses_native`).
@@ -40,6 +42,7 @@ from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.messages import Finished
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import TurnInput, deadline_after
+from chatgpt_api.store import Conversation
 from chatgpt_api.store.responses import ResponseRecord, ResponseStore
 
 MAX_PAGE = 100
@@ -76,6 +79,34 @@ async def _previous(
     return record
 
 
+async def _conversation(
+    state: AppState, request: ResponsesRequest, owner: str | None, route: ModelRoute
+) -> Conversation | None:
+    """The caller's conversation named by ``conversation`` (an id, or ``{"id": ...}``)."""
+    value = request.conversation
+    if value is None:
+        return None
+    conversation_id = value.get("id") if isinstance(value, dict) else value
+    if not isinstance(conversation_id, str) or not conversation_id:
+        raise RequestError(
+            "Invalid 'conversation': expected an id or an object with an 'id'.",
+            param="conversation",
+        )
+    found = None
+    if state.store is not None:
+        found = await state.store.get_conversation(conversation_id, owner=owner)
+    if found is None:
+        raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation")
+    if route.backend == "chatgpt-web" and found.backend != "chatgpt-web":
+        raise RequestError(
+            "This conversation was not started on the chatgpt-web backend, which keeps its "
+            "conversations upstream: continue it with a model routed to an openai or "
+            "openai-compatible backend.",
+            param="conversation",
+        )
+    return found
+
+
 def _native_route(state: AppState, body: dict[str, Any]) -> ModelRoute | None:
     """The route of ``body``'s model if it forwards the Responses API natively."""
     model = body.get("model") or state.settings.model
@@ -95,11 +126,22 @@ async def create_response(request: Request) -> Response:
         if native is not None:
             return await forward_response(state, request, caller, native, body, deadline)
         parsed = parse_responses_request(body)
-        if parsed.conversation is not None:
-            raise RequestError("'conversation' is not supported yet.", param="conversation")
         previous = await _previous(state, parsed, caller.owner)
         model = parsed.model or state.settings.model
         route = state.service.registry.resolve(model)
+        conversation = await _conversation(state, parsed, caller.owner, route)
+        if conversation is not None and previous is not None:
+            raise RequestError(
+                "Use either 'previous_response_id' or 'conversation', not both.",
+                param="conversation",
+            )
+        continued = (
+            (previous.conversation_id, previous.message_id)
+            if previous is not None
+            else (conversation.id, conversation.current_node)
+            if conversation is not None
+            else (None, None)
+        )
         bridged = bridge_input(parsed)
         stream = bool(parsed.stream)
         store = parsed.store is not False and state.responses is not None
@@ -107,8 +149,8 @@ async def create_response(request: Request) -> Response:
             model=model,
             messages=bridged.messages,
             credential=caller.upstream_credential,
-            conversation_id=previous.conversation_id if previous else None,
-            parent_message_id=previous.message_id if previous else None,
+            conversation_id=continued[0],
+            parent_message_id=continued[1],
             owner=caller.owner,
             passthrough=passthrough_for(route, parsed, bridged.messages, stream=stream),
             store=store,
@@ -116,7 +158,14 @@ async def create_response(request: Request) -> Response:
         running = await run_turn(
             state, turn, stream=stream, deadline=deadline, request=request, caller=caller
         )
-        meta = ResponseMeta(f"resp_{uuid.uuid4().hex}", model, parsed, bridged.messages, store)
+        meta = ResponseMeta(
+            f"resp_{uuid.uuid4().hex}",
+            model,
+            parsed,
+            bridged.messages,
+            store,
+            conversation.id if conversation is not None else None,
+        )
 
         async def save(obj: dict[str, Any], answer: Finished) -> None:
             await _save(state, caller, meta, obj, answer, bridged.items)

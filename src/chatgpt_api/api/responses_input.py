@@ -70,8 +70,15 @@ def input_items(request: ResponsesRequest) -> list[dict[str, Any]]:
         return []
     if isinstance(raw, str):
         return [_message_item("user", [{"type": "input_text", "text": raw}])]
-    items = []
+    return normalized_items(raw)
+
+
+def normalized_items(raw: list[Any], param: str = "input") -> list[dict[str, Any]]:
+    """Items as stored and listed: each with an ``id`` and a ``type``, message content as parts."""
+    items: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise _fail("Each item must be an object.", f"{param}[{index}]")
         kind = item.get("type", "message" if "role" in item else None)
         if kind == "message":
             content = item.get("content")
@@ -84,7 +91,7 @@ def input_items(request: ResponsesRequest) -> list[dict[str, Any]]:
             prefix = {"function_call": "fc", "reasoning": "rs"}.get(kind, "item")
             items.append({"id": item_id(prefix), **item})
         else:
-            raise _fail("Each input item needs a 'type' (or a 'role').", f"input[{index}]")
+            raise _fail("Each item needs a 'type' (or a 'role').", f"{param}[{index}]")
     return items
 
 
@@ -103,15 +110,21 @@ def bridge_input(request: ResponsesRequest) -> BridgedInput:
     messages: list[Message] = []
     if request.instructions:
         messages.append(Message("system", request.instructions))
-    for index, item in enumerate(items):
-        _add_item(messages, item, index)
+    messages += item_messages(items)
     if not any(m.role != "system" for m in messages):
         raise _fail("'input' must hold at least one message or item.", "input")
     return BridgedInput(tuple(messages), tuple(items))
 
 
-def _add_item(messages: list[Message], item: dict[str, Any], index: int) -> None:
-    param = f"input[{index}]"
+def item_messages(items: list[dict[str, Any]], param: str = "input") -> list[Message]:
+    """Normalized items as chat messages (function calls folded into assistant messages)."""
+    messages: list[Message] = []
+    for index, item in enumerate(items):
+        _add_item(messages, item, f"{param}[{index}]")
+    return messages
+
+
+def _add_item(messages: list[Message], item: dict[str, Any], param: str) -> None:
     kind = item["type"]
     if kind == "message":
         messages.append(_message(item, param))

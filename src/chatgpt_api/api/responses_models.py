@@ -80,7 +80,7 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
         param = _param(first["loc"])
         raise RequestError(f"Invalid '{param}': {first['msg']}.", param=param) from None
     if request.metadata is not None:
-        _check_metadata(request.metadata)
+        check_metadata(request.metadata)
     return request
 
 
@@ -97,7 +97,7 @@ def _param(loc: tuple[int | str, ...]) -> str:
 _TYPE_LABELS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
 
 
-def _check_metadata(metadata: dict[str, str]) -> None:
+def check_metadata(metadata: dict[str, str]) -> None:
     if len(metadata) > MAX_METADATA_KEYS:
         raise RequestError(
             f"Invalid 'metadata': at most {MAX_METADATA_KEYS} keys.", param="metadata"

@@ -1,10 +1,12 @@
-"""Stored Responses API responses (the ``responses`` table), on the conversation store's engine.
+"""Stored Responses API responses (the ``responses`` table) and the Conversations API's
+conversation metadata (``conversation_metadata``), on the conversation store's engine.
 
 A record keeps the response object as it was returned and its input items, and points at the
 answer's node in the conversation tree (``conversation_id``, ``message_id``): a
 ``previous_response_id`` continues the conversation from there. Owner scoping is the
 conversation store's: a response of another owner reads exactly like a missing one. Deleting a
-conversation deletes its responses (foreign key); deleting a response leaves the tree alone.
+conversation deletes its responses and metadata (foreign keys); deleting a response leaves the
+tree alone. Metadata is read and written for a conversation whose ownership the caller checked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select
 
+from chatgpt_api.store.schema import conversation_metadata
 from chatgpt_api.store.schema import responses as table
 from chatgpt_api.store.sql import SQLStore
 
@@ -74,3 +77,23 @@ class ResponseStore:
         async with self._store.writing() as connection:
             result = await connection.execute(query)
         return bool(result.rowcount)
+
+    async def metadata(self, conversation_id: str) -> dict[str, str]:
+        """The conversation's metadata (``{}`` when none was set)."""
+        query = select(conversation_metadata.c.metadata).where(
+            conversation_metadata.c.conversation_id == conversation_id
+        )
+        async with self._store.reading() as connection:
+            value = (await connection.execute(query)).scalar()
+        return dict(value) if isinstance(value, dict) else {}
+
+    async def set_metadata(self, conversation_id: str, value: Mapping[str, str]) -> None:
+        """Replace the conversation's metadata."""
+        where = conversation_metadata.c.conversation_id == conversation_id
+        async with self._store.writing() as connection:
+            await connection.execute(delete(conversation_metadata).where(where))
+            await connection.execute(
+                insert(conversation_metadata).values(
+                    conversation_id=conversation_id, metadata=dict(value)
+                )
+            )

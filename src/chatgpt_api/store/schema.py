@@ -221,3 +221,18 @@ responses = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_responses_conversation", "conversation_id"),
 )
+
+# The Conversations API's ``metadata`` of a conversation (up to 16 string pairs).
+conversation_metadata = Table(
+    "conversation_metadata",
+    metadata,
+    Column(
+        "conversation_id",
+        Text,
+        ForeignKey(
+            "conversations.id", ondelete="CASCADE", name="fk_conversation_metadata_conversation"
+        ),
+        primary_key=True,
+    ),
+    Column("metadata", JSON, nullable=False),
+)

@@ -1,4 +1,5 @@
-"""Stored Responses API responses: each one points at its answer node in the conversation tree.
+"""Stored Responses API responses (each one points at its answer node in the conversation
+tree) and the Conversations API's metadata of a conversation.
 
 Revision ID: 0006
 Revises: 0005
@@ -32,8 +33,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_responses_conversation", "responses", ["conversation_id"])
+    op.create_table(
+        "conversation_metadata",
+        sa.Column(
+            "conversation_id",
+            sa.Text(),
+            sa.ForeignKey(
+                "conversations.id", ondelete="CASCADE", name="fk_conversation_metadata_conversation"
+            ),
+            primary_key=True,
+        ),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("conversation_metadata")
     op.drop_index("ix_responses_conversation", table_name="responses")
     op.drop_table("responses")
