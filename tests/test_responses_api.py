@@ -259,6 +259,24 @@ def test_previous_response_id_on_an_openai_model(
     assert "turn 2" in branch.output_text
 
 
+def test_instructions_are_not_carried_over(
+    sdk: openai.OpenAI, emulator: EmulatorThread, gateway: ServiceThread
+) -> None:
+    first = sdk.responses.create(model="gpt-4o-mini", input="One", instructions="Rule A")
+    assert emulator.requests[-1].json["messages"][0] == {"role": "system", "content": "Rule A"}
+    sdk.responses.create(
+        model="gpt-4o-mini", input="Two", instructions="Rule B", previous_response_id=first.id
+    )
+    sent = emulator.requests[-1].json["messages"]
+    assert [m["content"] for m in sent] == ["Rule B", "One", first.output_text, "Two"]
+    tree = httpx.get(f"{gateway.url}/v1/conversations").json()["data"][0]
+    messages = httpx.get(f"{gateway.url}/v1/conversations/{tree['id']}").json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    web = sdk.responses.create(model="gpt-3.5-turbo", input="Hi", instructions="Be kind")
+    prompt = emulator.requests[-1].json["messages"][0]["content"]["parts"][0]
+    assert "Be kind" in prompt and "Hi" in prompt and web.instructions == "Be kind"
+
+
 def test_previous_response_id_on_the_chatgpt_web_model(
     sdk: openai.OpenAI, emulator: EmulatorThread
 ) -> None:

@@ -92,6 +92,9 @@ class TurnInput:
     #: False: the turn is not stored (the Responses API's ``store: false``); a follow-up may
     #: still read the stored history it continues from.
     store: bool = True
+    #: Messages sent first on this turn only, never stored (the Responses API's
+    #: ``instructions``, which a follow-up does not carry over).
+    instructions: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,9 @@ class ChatService:
             passthrough=turn.passthrough,
         )
         if route.backend == "chatgpt-web":
-            check_web_request(turn.passthrough, turn.messages, model=route.name)
+            check_web_request(
+                turn.passthrough, (*turn.instructions, *turn.messages), model=route.name
+            )
             await self._check_web_owner(turn)
             return self._plan_web(route, turn, base)
         return await self._plan_stateless(route, turn, base)
@@ -202,7 +207,7 @@ class ChatService:
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
         new = turn.messages[-1:] if turn.conversation_id else turn.messages
-        prompt = Message("user", fold_transcript(new))
+        prompt = Message("user", fold_transcript((*turn.instructions, *new)))
         request = replace(
             base,
             messages=(prompt,),
@@ -236,6 +241,7 @@ class ChatService:
             max_messages=self._budget.max_messages,
             max_chars=self._budget.max_chars,
         )
+        messages = (*turn.instructions, *messages)
         return _Plan(
             route,
             replace(base, messages=messages),

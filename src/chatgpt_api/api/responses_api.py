@@ -152,8 +152,9 @@ async def create_response(request: Request) -> Response:
             conversation_id=continued[0],
             parent_message_id=continued[1],
             owner=caller.owner,
-            passthrough=passthrough_for(route, parsed, bridged.messages, stream=stream),
+            passthrough=passthrough_for(route, parsed, stream=stream),
             store=store,
+            instructions=bridged.instructions,
         )
         running = await run_turn(
             state, turn, stream=stream, deadline=deadline, request=request, caller=caller
@@ -162,7 +163,7 @@ async def create_response(request: Request) -> Response:
             f"resp_{uuid.uuid4().hex}",
             model,
             parsed,
-            bridged.messages,
+            (*bridged.instructions, *bridged.messages),
             store,
             conversation.id if conversation is not None else None,
         )

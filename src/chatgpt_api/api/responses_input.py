@@ -9,6 +9,8 @@ Input items become chat messages (the canonical internal form, :class:`Message` 
 * ``function_call`` → a ``tool_calls`` entry of the assistant message (consecutive calls, and a
   call right after an assistant message, share one message), ``function_call_output`` → a
   ``tool`` message;
+* ``instructions`` become a leading system message, sent on this turn only (not stored, so a
+  follow-up does not carry them over, as the Responses API specifies);
 * ``reasoning`` items handed back are accepted and kept with the response's input items, but a
   chat completions upstream takes no reasoning input: they are not sent (natively forwarded
   routes keep them, see :mod:`.responses_native`).
@@ -57,8 +59,10 @@ def _fail(message: str, param: str) -> RequestError:
 
 @dataclass(frozen=True, slots=True)
 class BridgedInput:
-    #: The new messages of the turn (instructions first), in chat form.
+    #: The new messages of the turn, in chat form.
     messages: tuple[Message, ...]
+    #: ``instructions`` as a system message: sent first on this turn, never stored.
+    instructions: tuple[Message, ...]
     #: The input items as stored and listed by ``GET /v1/responses/{id}/input_items``.
     items: tuple[JSONObject, ...]
 
@@ -107,13 +111,11 @@ def _message_item(role: Any, content: Any) -> dict[str, Any]:
 
 def bridge_input(request: ResponsesRequest) -> BridgedInput:
     items = input_items(request)
-    messages: list[Message] = []
-    if request.instructions:
-        messages.append(Message("system", request.instructions))
-    messages += item_messages(items)
-    if not any(m.role != "system" for m in messages):
+    messages = item_messages(items)
+    if not messages:
         raise _fail("'input' must hold at least one message or item.", "input")
-    return BridgedInput(tuple(messages), tuple(items))
+    instructions = (Message("system", request.instructions),) if request.instructions else ()
+    return BridgedInput(tuple(messages), instructions, tuple(items))
 
 
 def item_messages(items: list[dict[str, Any]], param: str = "input") -> list[Message]:
@@ -390,7 +392,7 @@ def _response_format(fmt: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def passthrough_for(
-    route: ModelRoute, request: ResponsesRequest, messages: tuple[Message, ...], *, stream: bool
+    route: ModelRoute, request: ResponsesRequest, *, stream: bool
 ) -> dict[str, Any]:
     """The chat completions fields for ``route``'s backend (a 400 naming what it refuses)."""
     fields = chat_fields(request)
