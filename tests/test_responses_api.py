@@ -512,3 +512,46 @@ def test_open_responses_shapes_over_plain_http(
         response = events[-1]["response"]
     assert set(response) == RESPONSE_FIELDS and response["status"] == "completed"
     assert response["output"][0]["content"][0]["type"] == "output_text"
+
+
+def test_compact_then_continue_from_the_compaction(
+    sdk: openai.OpenAI, emulator: EmulatorThread, gateway: ServiceThread
+) -> None:
+    first = sdk.responses.create(model="gpt-4o-mini", input="My name is Ada.")
+    second = sdk.responses.create(
+        model="gpt-4o-mini", input="I live in Oslo.", previous_response_id=first.id
+    )
+    compacted = sdk.responses.compact(
+        model="gpt-4o-mini", previous_response_id=second.id, input="And I like tea."
+    )
+    assert compacted.object == "response.compaction" and compacted.usage.total_tokens > 0
+    *users, compaction = compacted.output
+    assert [u.content[0].text for u in users] == [  # type: ignore[union-attr]
+        "My name is Ada.",
+        "I live in Oslo.",
+        "And I like tea.",
+    ]
+    assert compaction.type == "compaction" and compaction.encrypted_content  # type: ignore[union-attr]
+    asked = emulator.requests[-1].json["messages"]
+    assert [m["role"] for m in asked] == ["user", "assistant", "user", "assistant", "user", "user"]
+    assert "Summarize the conversation" in asked[-1]["content"]
+
+    follow = sdk.responses.create(
+        model="gpt-4o-mini",
+        input=[compaction.model_dump(exclude_none=True), {"role": "user", "content": "Hi"}],  # type: ignore[list-item]
+    )
+    sent = emulator.requests[-1].json["messages"]
+    assert sent[0]["role"] == "system" and sent[0]["content"].startswith("Summary of the")
+    assert "Hi" in follow.output_text
+    forged = {"type": "compaction", "id": "cmp_x", "encrypted_content": "forged"}
+    bad = httpx.post(
+        f"{gateway.url}/v1/responses", json={"model": "gpt-4o-mini", "input": [forged]}
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "input[0].encrypted_content"
+    missing = httpx.post(f"{gateway.url}/v1/responses/compact", json={"input": "x"})
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "model"
+    unknown = httpx.post(
+        f"{gateway.url}/v1/responses/compact",
+        json={"model": "gpt-4o-mini", "input": "x", "tools": []},
+    )
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "tools"

@@ -63,12 +63,14 @@ class ResponsesUpstream:
         #: ``(status, content type, body)``
         self.replies: deque[tuple[int, str, bytes]] = deque()
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.paths: list[str] = []
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
+        self.paths.append(request.path)
         self.requests.append((dict(request.headers), orjson.loads(await request.read())))
         status, content_type, body = self.replies.popleft()
         if content_type != "text/event-stream":
@@ -83,6 +85,7 @@ class ResponsesUpstream:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/responses", self._responses)
+        app.router.add_post("/v1/responses/compact", self._responses)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -179,6 +182,22 @@ def test_upstream_errors_keep_status_and_message(gateway: str, upstream: Respons
     assert reply.status_code == 400
     assert reply.json()["error"]["message"] == "Unknown parameter: 'bogus'."
     assert reply.json()["error"]["code"] == "unknown_parameter"
+
+
+def test_compact_is_forwarded_too(gateway: str, upstream: ResponsesUpstream) -> None:
+    compacted = {
+        "id": "resp_c",
+        "object": "response.compaction",
+        "created_at": 1,
+        "output": [{"type": "compaction", "id": "cmp_up", "encrypted_content": "opaque"}],
+        "usage": {"input_tokens": 9, "output_tokens": 1, "total_tokens": 10},
+    }
+    upstream.replies.append((200, "application/json", orjson.dumps(compacted)))
+    body = {"model": "reasoner", "previous_response_id": "resp_up1"}
+    reply = httpx.post(f"{gateway}/responses/compact", json=body)
+    assert reply.json() == compacted
+    assert upstream.paths[-1] == "/v1/responses/compact"
+    assert upstream.requests[-1][1] == {**body, "model": "up-model-2026"}
 
 
 def test_native_needs_an_openai_style_backend(tmp_path: Path) -> None:

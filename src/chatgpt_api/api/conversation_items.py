@@ -12,10 +12,12 @@ item. A message item's id is the stored message's id; a function call's is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from chatgpt_api.messages import Message
-from chatgpt_api.store import NewMessage, StoredMessage
+from chatgpt_api.store import ConversationStore, NewMessage, StoredMessage
+from chatgpt_api.store.attachments import references, resolve
 
 
 def function_call_id(message_id: str, index: int) -> str:
@@ -121,3 +123,23 @@ def new_messages(messages: Sequence[Message]) -> list[NewMessage]:
         )
         stored.append(NewMessage(message.role, message.content, payload=None if plain else raw))
     return stored
+
+
+async def resolved_path(
+    store: ConversationStore, conversation_id: str, node: str | None
+) -> list[StoredMessage]:
+    """Root → ``node`` with inline attachments put back (empty for no node)."""
+    if node is None:
+        return []
+    path = await store.path_to(node, conversation_id=conversation_id)
+    wanted: set[str] = set()
+    for message in path:
+        if message.payload is not None:
+            wanted |= references(message.payload)
+    found = await store.attachments(wanted) if wanted else {}
+    return [m if m.payload is None else replace(m, payload=resolve(m.payload, found)) for m in path]
+
+
+def as_messages(path: Sequence[StoredMessage]) -> tuple[Message, ...]:
+    """Stored messages in the form the upstream first received them."""
+    return tuple(Message(m.role, m.content, m.payload) for m in path)

@@ -23,7 +23,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chatgpt_api.api.conversation_items import function_call_id, new_messages, path_items
+from chatgpt_api.api.conversation_items import (
+    function_call_id,
+    new_messages,
+    path_items,
+    resolved_path,
+)
 from chatgpt_api.api.conversations import conversation_object
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
@@ -34,7 +39,6 @@ from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.store import Conversation, ConversationStore, NewMessage, StoredMessage
-from chatgpt_api.store.attachments import references, resolve
 from chatgpt_api.store.responses import ResponseStore
 
 MAX_ITEMS = 20
@@ -105,19 +109,7 @@ def _items_param(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]
 
 async def _path(store: ConversationStore, conversation: Conversation) -> list[StoredMessage]:
     """The current path, attachments put back inline."""
-    if conversation.current_node is None:
-        return []
-    path = await store.path_to(conversation.current_node, conversation_id=conversation.id)
-    wanted: set[str] = set()
-    for message in path:
-        if message.payload is not None:
-            wanted |= references(message.payload)
-    found = await store.attachments(wanted) if wanted else {}
-    return [m if m.payload is None else _with_payload(m, resolve(m.payload, found)) for m in path]
-
-
-def _with_payload(message: StoredMessage, payload: Any) -> StoredMessage:
-    return replace(message, payload=payload)
+    return await resolved_path(store, conversation.id, conversation.current_node)
 
 
 async def _append(

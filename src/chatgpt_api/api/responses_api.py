@@ -30,6 +30,7 @@ from chatgpt_api.api.drain import openai_shutdown_frame
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.responses import JSONResponse
+from chatgpt_api.api.responses_compact import compact_response
 from chatgpt_api.api.responses_input import bridge_input, passthrough_for
 from chatgpt_api.api.responses_models import ResponsesRequest, parse_responses_request
 from chatgpt_api.api.responses_native import forward_response
@@ -51,6 +52,7 @@ MAX_PAGE = 100
 def responses_routes() -> list[Route]:
     return [
         Route("/v1/responses", create_response, methods=["POST"]),
+        Route("/v1/responses/compact", compact_response, methods=["POST"]),
         Route("/v1/responses/{id}", get_response, methods=["GET"]),
         Route("/v1/responses/{id}", delete_response, methods=["DELETE"]),
         Route("/v1/responses/{id}/input_items", list_input_items, methods=["GET"]),

@@ -11,6 +11,8 @@ Input items become chat messages (the canonical internal form, :class:`Message` 
   ``tool`` message;
 * ``instructions`` become a leading system message, sent on this turn only (not stored, so a
   follow-up does not carry them over, as the Responses API specifies);
+* a ``compaction`` item (made by ``POST /v1/responses/compact``) → a system message holding the
+  summary it stands for;
 * ``reasoning`` items handed back are accepted and kept with the response's input items, but a
   chat completions upstream takes no reasoning input: they are not sent (natively forwarded
   routes keep them, see :mod:`.responses_native`).
@@ -24,9 +26,13 @@ naming the field; so is a field the ChatGPT web backend cannot honour.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
+
+import orjson
 
 from chatgpt_api.api.responses_models import ResponsesRequest
 from chatgpt_api.capabilities import check_web_request
@@ -136,6 +142,8 @@ def _add_item(messages: list[Message], item: dict[str, Any], param: str) -> None
         messages.append(_call_output(item, param))
     elif kind == "reasoning":
         return
+    elif kind == "compaction":
+        messages.append(compaction_message(item, param))
     elif kind == "item_reference":
         raise _fail(
             "'item_reference' input items are not supported: send the item itself, or "
@@ -270,6 +278,30 @@ def _call_output(item: dict[str, Any], param: str) -> Message:
         raise _fail("Invalid 'output': expected a string or a list of parts.", f"{param}.output")
     wire = {"role": "tool", "tool_call_id": _string(item, "call_id", param), "content": output}
     return Message("tool", output, wire)
+
+
+_PREFIX = "chatgpt-api.compaction.v1:"
+
+
+def encode_summary(summary: str) -> str:
+    return _PREFIX + base64.urlsafe_b64encode(orjson.dumps({"summary": summary})).decode()
+
+
+def compaction_message(item: dict[str, Any], param: str) -> Message:
+    """A ``compaction`` input item as the message it stands for."""
+    content = item.get("encrypted_content")
+    summary = None
+    if isinstance(content, str) and content.startswith(_PREFIX):
+        try:
+            summary = orjson.loads(base64.urlsafe_b64decode(content[len(_PREFIX) :]))["summary"]
+        except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            summary = None
+    if not isinstance(summary, str):
+        raise RequestError(
+            "Invalid 'encrypted_content': not a compaction made by this gateway.",
+            param=f"{param}.encrypted_content",
+        )
+    return Message("system", f"Summary of the conversation so far:\n\n{summary}")
 
 
 # --- request fields ------------------------------------------------------------------------

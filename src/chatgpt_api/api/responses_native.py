@@ -1,4 +1,4 @@
-"""``POST /v1/responses`` forwarded as it is to an upstream that serves the Responses API.
+"""``POST /v1/responses`` (and ``/compact``) forwarded as is to an upstream that serves them.
 
 For a route with ``responses = "native"`` in the models file (an ``openai`` or
 ``openai-compatible`` backend): the client's body goes to ``{base_url}/responses`` unchanged but
@@ -49,8 +49,11 @@ async def forward_response(
     route: ModelRoute,
     body: dict[str, Any],
     deadline: float | None,
+    *,
+    endpoint: str = "responses",
 ) -> Response:
-    """The upstream's answer to ``body`` (see the module docstring); errors are raised."""
+    """The upstream's answer to ``body`` posted to ``{base_url}/{endpoint}`` (see the module
+    docstring); errors are raised."""
     note_route(route.backend, route.name, route.listed)
     credential = route.api_key or caller.upstream_credential
     if not credential:
@@ -59,7 +62,7 @@ async def forward_response(
         )
     assert route.base_url is not None
     base = _http.parse_upstream_url(route.base_url)
-    url = base.with_path(base.path.rstrip("/") + "/responses")
+    url = base.with_path(base.path.rstrip("/") + "/" + endpoint)
     headers = {
         "Authorization": f"Bearer {credential}",
         "Content-Type": "application/json",
