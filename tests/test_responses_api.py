@@ -448,7 +448,9 @@ def test_an_upstream_cut_mid_stream_ends_with_error_then_failed(gateway: Service
     body = {"model": "gpt-drop", "input": "Say something long", "stream": True}
     with httpx.stream("POST", f"{gateway.url}/v1/responses", json=body, timeout=30) as reply:
         assert reply.status_code == 200
-        events = [json.loads(line[6:]) for line in reply.iter_lines() if line.startswith("data: ")]
+        data = [line[6:] for line in reply.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    events = [json.loads(line) for line in data[:-1]]
     kinds = [e["type"] for e in events]
     assert kinds[:2] == ["response.created", "response.in_progress"]
     assert "response.output_text.delta" in kinds
@@ -503,7 +505,9 @@ def test_open_responses_shapes_over_plain_http(
             assert reply.headers["content-type"].startswith("text/event-stream")
             lines = list(reply.iter_lines())
         named = [line[7:] for line in lines if line.startswith("event: ")]
-        events = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+        data = [line[6:] for line in lines if line.startswith("data: ")]
+        assert data[-1] == "[DONE]"  # the terminal event the specification requires
+        events = [json.loads(line) for line in data[:-1]]
         assert named == [e["type"] for e in events]
         for index, event in enumerate(events):
             assert event["sequence_number"] == index

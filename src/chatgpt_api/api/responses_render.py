@@ -11,7 +11,8 @@ The stream (:func:`response_frames`): ``response.created``, ``response.in_progre
 builder's item events (:mod:`.responses_output`), then ``response.completed`` /
 ``response.incomplete``; a failure after the start is an ``error`` event (its fields both flat,
 as the OpenAI SDK reads them, and under ``error``, as the Open Responses specification puts
-them) then ``response.failed``. Every event has a ``sequence_number`` counting from 0.
+them) then ``response.failed``. Every event has a ``sequence_number`` counting from 0; the
+stream ends with ``data: [DONE]``, as the Open Responses specification requires.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from chatgpt_api.api.chat_render import estimate_tokens
 from chatgpt_api.api.errors import openai_error_body
 from chatgpt_api.api.responses_models import ResponsesRequest
 from chatgpt_api.api.responses_output import Event, OutputBuilder
+from chatgpt_api.api.streaming import DONE_FRAME
 from chatgpt_api.messages import ChatEvent, Finished, JSONObject, Message, TextDelta, TextReset
 from chatgpt_api.service import next_event
 
@@ -241,9 +243,11 @@ async def response_frames(
             ]
         ):
             yield frame
+        yield DONE_FRAME
         return
     finally:
         await events.aclose()
     kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
     for frame in frames([*closing, {"type": kind, "response": final}]):
         yield frame
+    yield DONE_FRAME
