@@ -559,3 +559,29 @@ def test_compact_then_continue_from_the_compaction(
         json={"model": "gpt-4o-mini", "input": "x", "tools": []},
     )
     assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "tools"
+
+
+def test_truncation_disabled_refuses_a_history_over_the_budget(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    with ServiceThread(
+        models_file=_models(tmp_path, emulator),
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db",
+        history_max_messages=4,
+    ) as svc:
+        client = openai.OpenAI(base_url=f"{svc.url}/v1", api_key="k", max_retries=0)
+        previous = client.responses.create(model="gpt-4o-mini", input="One")
+        previous = client.responses.create(
+            model="gpt-4o-mini", input="Two", previous_response_id=previous.id
+        )
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.responses.create(
+                model="gpt-4o-mini", input="Three", previous_response_id=previous.id
+            )
+        assert refused.value.body["param"] == "truncation"  # type: ignore[index]
+        trimmed = client.responses.create(
+            model="gpt-4o-mini", input="Three", previous_response_id=previous.id, truncation="auto"
+        )
+        assert trimmed.truncation == "auto"
+        assert len(emulator.requests[-1].json["messages"]) == 4
+        client.close()

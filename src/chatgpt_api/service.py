@@ -95,6 +95,9 @@ class TurnInput:
     #: Messages sent first on this turn only, never stored (the Responses API's
     #: ``instructions``, which a follow-up does not carry over).
     instructions: tuple[Message, ...] = ()
+    #: False: a history longer than the budget is refused (400 naming ``truncation``) rather
+    #: than trimmed (the Responses API's ``truncation: "disabled"``).
+    truncate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,13 @@ class ChatService:
             max_messages=self._budget.max_messages,
             max_chars=self._budget.max_chars,
         )
+        if not turn.truncate and len(messages) < len(history) + len(turn.messages):
+            raise RequestError(
+                "The conversation is longer than the history budget (settings "
+                "history_max_messages, history_max_chars) and truncation is disabled: send "
+                "truncation 'auto' to drop its oldest messages.",
+                param="truncation",
+            )
         messages = (*turn.instructions, *messages)
         return _Plan(
             route,

@@ -157,6 +157,7 @@ async def create_response(request: Request) -> Response:
             passthrough=passthrough_for(route, parsed, stream=stream),
             store=store,
             instructions=bridged.instructions,
+            truncate=parsed.truncation == "auto",
         )
         running = await run_turn(
             state, turn, stream=stream, deadline=deadline, request=request, caller=caller
