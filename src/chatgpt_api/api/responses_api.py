@@ -19,6 +19,7 @@ whose route says ``responses = "native"`` is forwarded as it is (:mod:`.response
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +41,7 @@ from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import Caller, authenticate
 from chatgpt_api.errors import NotFound, RequestError
-from chatgpt_api.messages import Finished
+from chatgpt_api.messages import Finished, JSONObject, Message
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import TurnInput, deadline_after
 from chatgpt_api.store import Conversation
@@ -118,6 +119,88 @@ def _native_route(state: AppState, body: dict[str, Any]) -> ModelRoute | None:
     return route if route.responses == "native" else None
 
 
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """Where a response continues from: a stored node, or (a WebSocket's ``store: false``
+    chain) the messages to send before the new ones."""
+
+    conversation_id: str | None
+    message_id: str | None
+    history: tuple[Message, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedResponse:
+    turn: TurnInput
+    meta: ResponseMeta
+    #: The input items, as stored for ``GET /v1/responses/{id}/input_items``.
+    items: tuple[JSONObject, ...]
+
+
+async def stored_continuation(
+    state: AppState, request: ResponsesRequest, owner: str | None
+) -> Continuation | None:
+    """The stored response ``previous_response_id`` names (404 if the caller has none)."""
+    record = await _previous(state, request, owner)
+    return None if record is None else Continuation(record.conversation_id, record.message_id)
+
+
+async def prepare_response(
+    state: AppState,
+    caller: Caller,
+    parsed: ResponsesRequest,
+    previous: Continuation | None,
+    *,
+    stream: bool,
+) -> PreparedResponse:
+    """The turn a bridged request runs and the response it makes (400s for what cannot be)."""
+    model = parsed.model or state.settings.model
+    route = state.service.registry.resolve(model)
+    conversation = await _conversation(state, parsed, caller.owner, route)
+    if conversation is not None and previous is not None:
+        raise RequestError(
+            "Use either 'previous_response_id' or 'conversation', not both.",
+            param="conversation",
+        )
+    if conversation is not None:
+        previous = Continuation(conversation.id, conversation.current_node)
+    bridged = bridge_input(parsed)
+    history = previous.history if previous is not None else ()
+    store = parsed.store is not False and state.responses is not None
+    turn = TurnInput(
+        model=model,
+        messages=(*history, *bridged.messages),
+        credential=caller.upstream_credential,
+        conversation_id=previous.conversation_id if previous is not None else None,
+        parent_message_id=previous.message_id if previous is not None else None,
+        owner=caller.owner,
+        passthrough=passthrough_for(route, parsed, stream=stream),
+        store=store,
+        instructions=bridged.instructions,
+        truncate=parsed.truncation == "auto",
+    )
+    meta = ResponseMeta(
+        f"resp_{uuid.uuid4().hex}",
+        model,
+        parsed,
+        (*bridged.instructions, *bridged.messages),
+        store,
+        conversation.id if conversation is not None else None,
+    )
+    return PreparedResponse(turn, meta, bridged.items)
+
+
+async def save_response(
+    state: AppState,
+    caller: Caller,
+    prepared: PreparedResponse,
+    obj: dict[str, Any],
+    answer: Finished,
+) -> None:
+    """Record a finished response (when it is to be stored)."""
+    await _save(state, caller, prepared.meta, obj, answer, prepared.items)
+
+
 async def create_response(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     deadline = deadline_after(state.settings.upstream_timeout)
@@ -128,57 +211,21 @@ async def create_response(request: Request) -> Response:
         if native is not None:
             return await forward_response(state, request, caller, native, body, deadline)
         parsed = parse_responses_request(body)
-        previous = await _previous(state, parsed, caller.owner)
-        model = parsed.model or state.settings.model
-        route = state.service.registry.resolve(model)
-        conversation = await _conversation(state, parsed, caller.owner, route)
-        if conversation is not None and previous is not None:
-            raise RequestError(
-                "Use either 'previous_response_id' or 'conversation', not both.",
-                param="conversation",
-            )
-        continued = (
-            (previous.conversation_id, previous.message_id)
-            if previous is not None
-            else (conversation.id, conversation.current_node)
-            if conversation is not None
-            else (None, None)
-        )
-        bridged = bridge_input(parsed)
+        previous = await stored_continuation(state, parsed, caller.owner)
         stream = bool(parsed.stream)
-        store = parsed.store is not False and state.responses is not None
-        turn = TurnInput(
-            model=model,
-            messages=bridged.messages,
-            credential=caller.upstream_credential,
-            conversation_id=continued[0],
-            parent_message_id=continued[1],
-            owner=caller.owner,
-            passthrough=passthrough_for(route, parsed, stream=stream),
-            store=store,
-            instructions=bridged.instructions,
-            truncate=parsed.truncation == "auto",
-        )
+        prepared = await prepare_response(state, caller, parsed, previous, stream=stream)
         running = await run_turn(
-            state, turn, stream=stream, deadline=deadline, request=request, caller=caller
-        )
-        meta = ResponseMeta(
-            f"resp_{uuid.uuid4().hex}",
-            model,
-            parsed,
-            (*bridged.instructions, *bridged.messages),
-            store,
-            conversation.id if conversation is not None else None,
+            state, prepared.turn, stream=stream, deadline=deadline, request=request, caller=caller
         )
 
         async def save(obj: dict[str, Any], answer: Finished) -> None:
-            await _save(state, caller, meta, obj, answer, bridged.items)
+            await save_response(state, caller, prepared, obj, answer)
 
         if running.answer is None:
             assert running.first is not None
-            frames = response_frames(meta, running.first, running.events, save, deadline)
+            frames = response_frames(prepared.meta, running.first, running.events, save, deadline)
             return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
-        obj = whole_object(meta, running.answer)
+        obj = whole_object(prepared.meta, running.answer)
         await save(obj, running.answer)
     except Exception as exc:
         return openai_error_response(exc)

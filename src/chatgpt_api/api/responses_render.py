@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,45 +165,39 @@ def whole_object(meta: ResponseMeta, answer: Finished) -> dict[str, Any]:
     return final_object(meta, builder, answer)
 
 
-def _frame(event: Event, sequence: int) -> bytes:
-    event["sequence_number"] = sequence
-    return f"event: {event['type']}\n".encode() + b"data: " + orjson.dumps(event) + b"\n\n"
-
-
-def _error(exc: BaseException) -> dict[str, Any]:
+def error_fields(exc: BaseException) -> dict[str, Any]:
     """``{type, code, message, param}`` of ``exc`` (logged once, as every error is)."""
     _, body, _ = openai_error_body(exc)
     error: dict[str, Any] = body["error"]  # type: ignore[assignment]
     return error
 
 
-async def response_frames(
+async def response_events(
     meta: ResponseMeta,
     first: ChatEvent,
     events: AsyncGenerator[ChatEvent, None],
     save: Saver,
     deadline: float | None,
-) -> AsyncGenerator[bytes, None]:
-    """The streamed response; see the module docstring."""
+) -> AsyncGenerator[Event, None]:
+    """The streamed response's events, numbered; see the module docstring."""
     sequence = 0
 
-    def frames(batch: list[Event]) -> list[bytes]:
+    def numbered(batch: list[Event]) -> list[Event]:
         nonlocal sequence
-        out = []
         for event in batch:
-            out.append(_frame(event, sequence))
+            event["sequence_number"] = sequence
             sequence += 1
-        return out
+        return batch
 
     builder = OutputBuilder()
     opening = response_object(meta)
-    for frame in frames(
+    for numbered_event in numbered(
         [
             {"type": "response.created", "response": opening},
             {"type": "response.in_progress", "response": opening},
         ]
     ):
-        yield frame
+        yield numbered_event
     sent = ""
     event = first
     try:
@@ -215,18 +210,18 @@ async def response_frames(
                 if isinstance(event, TextDelta | TextReset) and text.startswith(sent):
                     batch = builder.text(text[len(sent) :])
                     sent = text
-            for frame in frames(batch):
-                yield frame
+            for item in numbered(batch):
+                yield item
             event = await next_event(events, deadline)
         message = event.all_choices()[0].message
         if not builder.started:
-            for frame in frames(builder.message(message, event.all_choices()[0].logprobs)):
-                yield frame
+            for item in numbered(builder.message(message, event.all_choices()[0].logprobs)):
+                yield item
         closing = builder.finish(message)
         final = final_object(meta, builder, event)
         await save(final, event)
     except Exception as exc:
-        error = _error(exc)
+        error = error_fields(exc)
         code = error.get("code") or error["type"]
         failed = response_object(
             meta,
@@ -236,18 +231,30 @@ async def response_frames(
         )
         # The error both flat (the OpenAI SDK's shape) and nested (the Open Responses one).
         flat = {"code": code, "message": error["message"], "param": error.get("param")}
-        for frame in frames(
+        for item in numbered(
             [
                 {"type": "error", **flat, "error": {"type": error["type"], **flat}},
                 {"type": "response.failed", "response": failed},
             ]
         ):
-            yield frame
-        yield DONE_FRAME
+            yield item
         return
     finally:
         await events.aclose()
     kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
-    for frame in frames([*closing, {"type": kind, "response": final}]):
-        yield frame
+    for item in numbered([*closing, {"type": kind, "response": final}]):
+        yield item
+
+
+async def response_frames(
+    meta: ResponseMeta,
+    first: ChatEvent,
+    events: AsyncGenerator[ChatEvent, None],
+    save: Saver,
+    deadline: float | None,
+) -> AsyncGenerator[bytes, None]:
+    """The events as Server-Sent Events (``event:`` = the type), then ``data: [DONE]``."""
+    async with aclosing(response_events(meta, first, events, save, deadline)) as stream:
+        async for event in stream:
+            yield f"event: {event['type']}\n".encode() + b"data: " + orjson.dumps(event) + b"\n\n"
     yield DONE_FRAME
