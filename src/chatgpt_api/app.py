@@ -35,6 +35,7 @@ from chatgpt_api.api.home import home_page, not_found
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
 from chatgpt_api.api.openapi import openapi_route
 from chatgpt_api.api.responses_api import responses_routes
+from chatgpt_api.api.responses_socket import responses_socket_routes
 from chatgpt_api.api.seed import get_access_token, send_message
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import check_key_settings
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             *responses_routes(),
+            *responses_socket_routes(),
             *conversations_api_routes(),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model:path}", get_model, methods=["GET"]),
