@@ -441,6 +441,8 @@ def test_max_output_tokens_makes_an_incomplete_response(sdk: openai.OpenAI) -> N
         )
     )
     assert events[-1].type == "response.incomplete"
+    [done] = [e for e in events if e.type == "response.output_item.done"]
+    assert done.item.status == "incomplete"  # type: ignore[union-attr]
     assert events[-1].response.incomplete_details.reason == "max_output_tokens"  # type: ignore[union-attr]
 
 

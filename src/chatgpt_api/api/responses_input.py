@@ -356,7 +356,7 @@ def chat_fields(request: ResponsesRequest) -> list[tuple[str, str, Any]]:
         fields.append(("include", "logprobs", True))
     for name in _SAME_NAME:
         value = getattr(request, name)
-        if value is not None:
+        if value is not None and not (name == "top_logprobs" and value == 0):
             fields.append((name, name, value))
     for name, value in request.extras().items():
         fields.append((name, name, value))

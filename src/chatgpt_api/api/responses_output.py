@@ -52,7 +52,7 @@ class OutputBuilder:
     def _index(self, item: dict[str, Any]) -> int:
         return next(i for i, it in enumerate(self.items) if it is item)
 
-    def _close(self) -> list[Event]:
+    def _close(self, status: str = "completed") -> list[Event]:
         item, self._open = self._open, None
         if item is None:
             return []
@@ -70,7 +70,7 @@ class OutputBuilder:
             )
         for content_index, part in enumerate(item.get("content", [])):
             events.extend(_part_done(item, index, content_index, part))
-        item["status"] = "completed"
+        item["status"] = status
         events.append(_event("response.output_item.done", output_index=index, item=_copy(item)))
         return events
 
@@ -225,23 +225,16 @@ class OutputBuilder:
                 events += self.tool_call({**call, "index": index})
         return events
 
-    def finish(self, message: JSONObject | None) -> list[Event]:
-        """Close everything; annotations of the assembled ``message`` go on its text part."""
+    def finish(self, message: JSONObject | None, *, incomplete: bool = False) -> list[Event]:
+        """Close the last item (``incomplete`` when the answer was cut off); annotations of the
+        assembled ``message`` go on its text part."""
         annotations = (message or {}).get("annotations")
         if isinstance(annotations, list):
             for item in self.items:
                 for part in item.get("content", []) if item["type"] == "message" else []:
                     if part["type"] == "output_text":
                         part["annotations"] = [_annotation(a) for a in annotations]
-        events = self._close()
-        for item in self.items:
-            item["status"] = "completed"
-        return events
-
-    def mark_incomplete(self) -> None:
-        for item in self.items:
-            if item["type"] == "message":
-                item["status"] = "incomplete"
+        return self._close("incomplete" if incomplete else "completed")
 
 
 def _str(value: Any) -> str:

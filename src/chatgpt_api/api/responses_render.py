@@ -135,12 +135,15 @@ def usage_object(
     }
 
 
+def incomplete_reason(answer: Finished) -> str | None:
+    """Why the answer was cut off (``incomplete_details.reason``), or None."""
+    first = answer.all_choices()[0]
+    return _INCOMPLETE.get(first.finish_reason or answer.finish_reason)
+
+
 def final_object(meta: ResponseMeta, builder: OutputBuilder, answer: Finished) -> dict[str, Any]:
     """The finished response (items closed by the caller)."""
-    first = answer.all_choices()[0]
-    incomplete = _INCOMPLETE.get(first.finish_reason or answer.finish_reason)
-    if incomplete is not None:
-        builder.mark_incomplete()
+    incomplete = incomplete_reason(answer)
     upstream_usage = builder.usage
     if (
         upstream_usage is None
@@ -161,7 +164,7 @@ def whole_object(meta: ResponseMeta, answer: Finished) -> dict[str, Any]:
     builder = OutputBuilder()
     first = answer.all_choices()[0]
     builder.message(first.message, first.logprobs)
-    builder.finish(first.message)
+    builder.finish(first.message, incomplete=incomplete_reason(answer) is not None)
     return final_object(meta, builder, answer)
 
 
@@ -217,7 +220,7 @@ async def response_events(
         if not builder.started:
             for item in numbered(builder.message(message, event.all_choices()[0].logprobs)):
                 yield item
-        closing = builder.finish(message)
+        closing = builder.finish(message, incomplete=incomplete_reason(event) is not None)
         final = final_object(meta, builder, event)
         await save(final, event)
     except Exception as exc:
