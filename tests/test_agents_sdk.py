@@ -1,6 +1,7 @@
 """The OpenAI Agents SDK (``openai-agents``) with its default model — the Responses API —
 through the gateway, against the emulator: an agent with a function tool, run whole and
-streamed, and a follow-up run continuing by ``previous_response_id``."""
+streamed, a follow-up run continuing by ``previous_response_id``, and a run in a conversation
+of the Conversations API."""
 
 from __future__ import annotations
 
@@ -76,6 +77,17 @@ def test_agent_with_a_function_tool(gateway: str, emulator: EmulatorThread) -> N
         sent = emulator.requests[-1].json["messages"]
         assert any(m.get("tool_calls") for m in sent)  # the stored tool round trip, replayed
         assert any(m["role"] == "tool" and m["content"] == "22C in Oslo" for m in sent)
+        conversation = await client.conversations.create(metadata={"agent": "weather"})
+        in_conversation = await Runner.run(
+            agent,
+            "What is the weather in 'Rome'? Use get_weather.",
+            run_config=config,
+            conversation_id=conversation.id,
+        )
+        assert "22C in Rome" in str(in_conversation.final_output)
+        items = await client.conversations.items.list(conversation.id, order="asc")
+        kinds = [item.type for item in items.data]
+        assert kinds == ["message", "function_call", "function_call_output", "message"]
         await client.close()
 
     asyncio.run(scenario())
