@@ -587,3 +587,16 @@ def test_truncation_disabled_refuses_a_history_over_the_budget(
         assert trimmed.truncation == "auto"
         assert len(emulator.requests[-1].json["messages"]) == 4
         client.close()
+
+
+def test_rate_limits_apply_as_on_chat(emulator: EmulatorThread, tmp_path: Path) -> None:
+    with ServiceThread(
+        models_file=_models(tmp_path, emulator),
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db",
+        rate_limit_rpm=1,
+    ) as svc:
+        body = {"model": "gpt-4o-mini", "input": "Once"}
+        assert httpx.post(f"{svc.url}/v1/responses", json=body).status_code == 200
+        limited = httpx.post(f"{svc.url}/v1/responses", json=body)
+        assert limited.status_code == 429 and "Retry-After" in limited.headers
+        assert limited.json()["error"]["type"] == "requests"
