@@ -25,6 +25,8 @@ RUN python -m venv /opt/venv \
 # ---- runtime: the virtualenv only, no build tools, no sources ----
 FROM python:3.11-slim
 
+# CHATGPT_API_HOST=0.0.0.0: the service listens on loopback only unless told otherwise, and
+# a container must accept connections on its published port.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -2,38 +2,47 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two install stamps: `make run`/`make demo` need the runtime only (a small virtualenv, fast
+# first start); `make test`/`make lint`/benchmarks add the development extras on top.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run demo test lint format venv clean bench bench-quick soak docs
+.PHONY: run demo test lint format venv dev-venv clean bench bench-quick soak docs reliability
 
-venv: $(STAMP)
+venv: $(RUNTIME_STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+dev-venv: $(DEV_STAMP)
 
-run: $(STAMP)  ## run the service on :3000
+$(RUNTIME_STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	touch $(RUNTIME_STAMP)
+
+$(DEV_STAMP): $(RUNTIME_STAMP)
+	$(PIP) -e '.[dev]'
+	touch $(DEV_STAMP)
+
+run: $(RUNTIME_STAMP)  ## run the service on 127.0.0.1:3000 (ARGS="--host 0.0.0.0" to widen)
 	$(BIN)/chatgpt-api serve $(ARGS)
 
-demo: $(STAMP)  ## run the service with the built-in emulator as its upstream
+demo: $(RUNTIME_STAMP)  ## run the service with the built-in emulator as its upstream
 	$(BIN)/chatgpt-api serve --demo $(ARGS)
 
-test: $(STAMP)  ## the whole test suite
+test: $(DEV_STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
+lint: $(DEV_STAMP)  ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-bench: $(STAMP)  ## the full benchmark (< 10 min): bench/results/<date>.json, see docs/performance.md
+bench: $(DEV_STAMP)  ## the full benchmark (< 10 min): bench/results/<date>.json, see docs/performance.md
 	$(BIN)/python -m bench full
 
-bench-quick: $(STAMP)  ## a < 1 min benchmark that fails only on a gross ratio regression (CI)
+bench-quick: $(DEV_STAMP)  ## a < 1 min benchmark that fails only on a gross ratio regression (CI)
 	$(BIN)/python -m bench quick
 
 RELIABILITY_TESTS = tests/test_faults.py tests/test_faults_load.py tests/test_client_faults.py \
@@ -41,21 +50,23 @@ RELIABILITY_TESTS = tests/test_faults.py tests/test_faults_load.py tests/test_cl
 	tests/test_shutdown.py tests/test_ssrf_policy.py tests/test_ssrf_service.py \
 	tests/test_ssrf_rebinding.py tests/test_keys.py tests/test_secret_leaks.py \
 	tests/test_fuzz_api.py tests/test_fuzz_properties.py tests/test_sse.py tests/test_bodies.py \
-	tests/test_web_answer.py tests/test_admission_hardening.py tests/test_access_log_fields.py
+	tests/test_web_answer.py tests/test_admission_hardening.py tests/test_access_log_fields.py \
+	tests/test_answer_limits.py tests/test_refused_inputs.py \
+	tests/test_report_reliability.py
 
-reliability: $(STAMP)  ## run the reliability suites and regenerate docs/reliability.md
+reliability: $(DEV_STAMP)  ## run the reliability suites and regenerate docs/reliability.md
 	rm -rf test-output/reliability && mkdir -p test-output/reliability
 	-$(BIN)/python -m pytest -q -p no:cacheprovider \
 		--junitxml=test-output/reliability/junit.xml $(RELIABILITY_TESTS)
 	$(BIN)/python -m tests.report_reliability
 
-docs: $(STAMP)  ## regenerate the README's configuration table from the settings model
+docs: $(RUNTIME_STAMP)  ## regenerate the README's configuration table from the settings model
 	$(BIN)/chatgpt-api settings --write-readme README.md
 
-soak: $(STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections): a few minutes
+soak: $(DEV_STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections): a few minutes
 	CHATGPT_API_SOAK=1 $(BIN)/python -m pytest tests/test_faults_load.py tests/test_client_faults.py $(PYTEST_ARGS)
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 

@@ -54,6 +54,12 @@ class V1Fault:
     code: str
     retry_after: str | None = None
     timed: bool = False
+    #: The status of a streamed request, when the fault comes after the stream began: 200
+    #: headers are on the wire by then, so the error is the stream's last event, not a status.
+    stream_status: int | None = None
+
+    def expected_status(self, stream: bool) -> int:
+        return self.stream_status if stream and self.stream_status is not None else self.status
 
 
 def _http_error(name: str) -> SeedFault:
@@ -67,8 +73,8 @@ def _http_error(name: str) -> SeedFault:
 TIMEOUT = frozenset({"ChatGPT timed out waiting for response"})
 
 SEED_FAULTS: tuple[SeedFault, ...] = (
-    SeedFault("connection refused", "refused", frozenset({"fetch failed"})),
-    SeedFault("reset before the response", "reset-headers", frozenset({"fetch failed"})),
+    SeedFault("connection refused", "refused", prefix="fetch failed: cannot reach 127.0.0.1:"),
+    SeedFault("reset before the response", "reset-headers", prefix="fetch failed: cannot reach "),
     SeedFault("reset during the stream", "F7a", frozenset({"terminated"})),
     SeedFault("reset after a comment", "F7b", frozenset({"terminated"})),
     SeedFault("stall after the headers", "stall", TIMEOUT, timed=True),
@@ -97,12 +103,13 @@ SEED_FAULTS: tuple[SeedFault, ...] = (
 V1_FAULTS: tuple[V1Fault, ...] = (
     V1Fault("connection refused", "refused", 502, "upstream_unreachable"),
     V1Fault("reset before the response", "fx-reset-headers", 502, "upstream_unreachable"),
-    V1Fault("reset during the stream", "of-drop", 502, "upstream_terminated"),
+    V1Fault("reset during the stream", "of-drop", 502, "upstream_terminated", stream_status=200),
     V1Fault("stall after the headers", "of-stall", 504, "upstream_timeout", timed=True),
     V1Fault("stall before the headers", "fx-stall-headers", 504, "upstream_timeout", timed=True),
     V1Fault("slow drip", "fx-slow-drip", 504, "upstream_timeout", timed=True),
     V1Fault("never-ending stream", "fx-never-ends", 504, "upstream_timeout", timed=True),
-    V1Fault("garbage data line", "of-garbage", 502, "upstream_protocol_error"),
+    # The upstream's first chunk is relayed as it comes, so the stream has begun (200).
+    V1Fault("garbage data line", "of-garbage", 502, "upstream_protocol_error", stream_status=200),
     V1Fault("garbage bytes", "fx-garbage", 502, "upstream_no_answer"),
     V1Fault("10 MB single line", "fx-huge-line", 502, "upstream_protocol_error"),
     V1Fault("HTTP 401", "fx-F9-401", 401, "upstream_status"),
@@ -208,13 +215,13 @@ def seed_outcome(fault: SeedFault, response: httpx.Response) -> str | None:
     return None
 
 
-def v1_outcome(fault: V1Fault, response: httpx.Response) -> str | None:
+def v1_outcome(fault: V1Fault, response: httpx.Response, *, stream: bool) -> str | None:
     """``None`` when the answer is the documented one, else what was wrong."""
     outcome = v1_error(response)
     if outcome is None:
         return f"{fault.fault}: status {response.status_code}, no error"
     status, error = outcome
-    if error.get("code") != fault.code or status not in (200, fault.status):
+    if error.get("code") != fault.code or status != fault.expected_status(stream):
         return f"{fault.fault}: {status} {error.get('code')}"
     if fault.retry_after is not None and response.headers.get("retry-after") != fault.retry_after:
         return f"{fault.fault}: Retry-After {response.headers.get('retry-after')}"

@@ -7,7 +7,8 @@ tests/test_client_faults*.py), and recording what they measured.
   of asyncio tasks of its event loop (nothing is added to the product).
 * :func:`snapshot` reads those figures (Linux only).
 * :func:`record` writes one JSON object per test to ``test-output/reliability/<name>.json``
-  (name, fault, expected, observed, figures), for the documentation generator.
+  (name, fault, expected, observed, the checked ``expect``/``got`` pairs, figures), for the
+  documentation generator, which fails any scenario whose ``got`` differs from its ``expect``.
 """
 
 from __future__ import annotations
@@ -47,11 +48,29 @@ _TCP_STATES = {
 }
 
 
-def record(name: str, fault: str, expected: str, observed: str, **figures: Any) -> None:
-    """Write one result object to ``test-output/reliability/<name>.json``."""
+def record(
+    name: str,
+    fault: str,
+    expected: str,
+    observed: str,
+    *,
+    expect: dict[str, Any] | None = None,
+    got: dict[str, Any] | None = None,
+    **figures: Any,
+) -> None:
+    """Write one result object to ``test-output/reliability/<name>.json``.
+
+    ``expect`` / ``got`` are the machine-checked form of ``expected`` / ``observed``: the
+    report generator fails the scenario when any ``got`` value differs from the ``expect``
+    value of the same key (a list in ``expect`` means "one of these"). Record them, and record
+    the scenario even when its assertions are about to fail, so the report shows the failure.
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
-    doc = {"name": name, "fault": fault, "expected": expected, "observed": observed}
+    doc: dict[str, Any] = {"name": name, "fault": fault, "expected": expected, "observed": observed}
+    if expect is not None:
+        doc["expect"] = expect
+        doc["got"] = got or {}
     doc["figures"] = figures
     (RESULTS_DIR / f"{safe}.json").write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
@@ -152,7 +171,8 @@ class ServiceProcess:
         self.home = home
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            # This tree's sources first: the service under test is the one beside the tests.
+            "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
             "CHATGPT_API_HOST": "127.0.0.1",
             "CHATGPT_API_PORT": "0",
             "CHATGPT_API_HOME": str(home),

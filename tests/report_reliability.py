@@ -4,6 +4,11 @@
 ``test-output/reliability/*.json`` (one record per scenario: name, fault, expected, observed,
 figures) and the JUnit counts per test file into the document. Nothing in the document is
 written by hand: rerun the command to refresh it.
+
+A scenario whose observation differs from its expectation fails: every record that carries
+the checked form (``expect`` and ``got``, see :func:`tests.reliability.record`) is compared key
+by key, a mismatch is shown in the Verdict column and makes the command exit 1, like a failed
+test. A record without the checked form is judged by its test (its JUnit outcome).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ SUITES = {
     "test_ssrf_service": "SSRF battery of tricky URLs through the service (item 6)",
     "test_ssrf_rebinding": "DNS rebinding (item 6)",
     "test_keys": "Auth bypass attempts on every route (item 6)",
-    "test_secret_leaks": "Leaked-secret search over logs and rows (item 6)",
+    "test_secret_leaks": "Leaked-secret search over responses, rows, exports, logs (6, 13.3)",
     "test_fuzz_api": "Schemathesis against /openapi.json (item 1)",
     "test_fuzz_properties": "Hypothesis properties of the parsers (item 1)",
     "test_sse": "SSE decoder properties (item 1)",
@@ -42,6 +47,9 @@ SUITES = {
     "(issue 13 items 5-7)",
     "test_access_log_fields": "Access-log field escaping and query-value redaction "
     "(issue 13 items 8, 12)",
+    "test_answer_limits": "A 300 MiB answer offered: cut at the cap, RSS bounded (issue 13.4)",
+    "test_refused_inputs": "Credentials a header cannot carry, empty reverse_proxy (13.10-11)",
+    "test_report_reliability": "This report fails a scenario observed unlike expected (13.14)",
 }
 
 
@@ -81,6 +89,33 @@ def _total(value: Any) -> int:
     return 0
 
 
+def _matches(expected: Any, observed: Any) -> bool:
+    if isinstance(expected, list):
+        return any(_matches(option, observed) for option in expected)
+    return bool(expected == observed)
+
+
+def mismatches(record: dict[str, Any]) -> list[str]:
+    """What differs between a record's ``expect`` and ``got`` (empty: the scenario passed)."""
+    expect = record.get("expect")
+    if not isinstance(expect, dict):
+        return []
+    got = record.get("got")
+    got = got if isinstance(got, dict) else {}
+    return [
+        f"{key}: expected {_cell(value)}, observed {_cell(got.get(key, '(missing)'))}"
+        for key, value in expect.items()
+        if not _matches(value, got.get(key))
+    ]
+
+
+def _verdict(record: dict[str, Any]) -> str:
+    wrong = mismatches(record)
+    if wrong:
+        return "**FAILED**: " + "; ".join(wrong)
+    return "passed" if "expect" in record else "passed (its test)"
+
+
 def render(records: list[dict[str, Any]], counts: dict[str, Counter[str]]) -> str:
     def figure(name: str) -> int:
         return sum(_total(r.get("figures", {}).get(name, 0)) for r in records)
@@ -95,8 +130,9 @@ def render(records: list[dict[str, Any]], counts: dict[str, Counter[str]]) -> st
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}. Every row is a test in the suite; "
         "the short versions run in CI on every change, `make soak` runs the long ones.",
         "",
-        f"**Totals:** {len(records)} scenarios recorded, {requests} requests under fault, "
-        f"{leaks} leaks found, {total_lost} answers lost.",
+        f"**Totals:** {len(records)} scenarios recorded, "
+        f"{sum(1 for r in records if mismatches(r))} failed (observed differs from expected), "
+        f"{requests} requests under fault, {leaks} leaks found, {total_lost} answers lost.",
         "",
         "## Suites",
         "",
@@ -112,14 +148,14 @@ def render(records: list[dict[str, Any]], counts: dict[str, Counter[str]]) -> st
         "",
         "## Scenarios",
         "",
-        "| Scenario | Fault or input | Expected | Observed | Figures |",
-        "| --- | --- | --- | --- | --- |",
+        "| Scenario | Fault or input | Expected | Observed | Verdict | Figures |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for record in sorted(records, key=lambda r: str(r.get("name"))):
         lines.append(
             f"| `{_cell(record.get('name', ''))}` | {_cell(record.get('fault', '—'))} | "
             f"{_cell(record.get('expected', ''))} | {_cell(record.get('observed', ''))} | "
-            f"{_figures(record.get('figures', {}))} |"
+            f"{_verdict(record)} | {_figures(record.get('figures', {}))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -134,8 +170,13 @@ def main() -> int:
     counts = _junit_counts(JUNIT)
     OUTPUT.write_text(render(records, counts), encoding="utf-8")
     failed = sum(c["failed"] for c in counts.values())
-    print(f"{OUTPUT}: {len(records)} scenarios, {failed} failed tests")
-    return 1 if failed else 0
+    wrong = [r for r in records if mismatches(r)]
+    print(
+        f"{OUTPUT}: {len(records)} scenarios, {len(wrong)} failed scenarios, {failed} failed tests"
+    )
+    for record in wrong:
+        print(f"FAILED {record.get('name')}: {'; '.join(mismatches(record))}", file=sys.stderr)
+    return 1 if failed or wrong else 0
 
 
 if __name__ == "__main__":

@@ -133,9 +133,15 @@ def test_port_in_use_is_reported(emulator: EmulatorThread, tmp_path: Path) -> No
         text=True,
         timeout=30,
     )
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "Listening on" not in result.stdout
     assert time.monotonic() - start < 30
+    # One clear line, before any migration ran or anything else was logged.
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: the port is already in use (another "
+        "chatgpt-api?); stop that process or choose another port with --port"
+    ]
+    assert not (tmp_path / "chatgpt-api.db").exists()
 
 
 def test_db_upgrade(tmp_path: Path) -> None:

@@ -195,7 +195,8 @@ def test_client_leaving_mid_answer_cancels_upstream_and_stores_partial(
             v1_body("slow", prompt, stream=stream),
             "application/json",
         )
-        marker = b'"content":"'
+        # Text, not the role chunk's empty content (relayed as the upstream sent it).
+        marker = b'"content":"Y'
     sock = socket.create_connection(("127.0.0.1", port))
     try:
         sock.sendall(raw)
@@ -255,6 +256,8 @@ def measured(
         home,
         CHATGPT_API_MODELS_FILE=str(home / "models.toml"),
         CHATGPT_API_REVERSE_PROXY=f"{emulator.url}/backend-api/conversation",
+        # Backpressure, not the answer cap (tests/test_answer_limits.py), is measured here.
+        CHATGPT_API_MAX_ANSWER_SIZE=str(FLOOD_BYTES * 2),
     ) as svc:
         yield svc
 

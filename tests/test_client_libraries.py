@@ -25,6 +25,12 @@ default_backend = "chatgpt-web"
 backend = "openai"
 base_url = "{emu}/v1"
 api_key = "sk-configured"
+
+[models."text-embedding-3-small"]
+backend = "openai"
+base_url = "{emu}/v1"
+api_key = "sk-configured"
+kind = "embedding"
 """
 
 WEATHER_TOOL: dict[str, Any] = {
@@ -228,3 +234,14 @@ def test_pydantic_ai_agent_with_a_tool_and_an_output_type(gateway: ServiceThread
     result = agent.run_sync("Use get_population for 'Oslo', then answer.")
     assert isinstance(result.output, City)
     assert calls == ["Oslo"]
+
+
+def test_embedding_models_are_not_chat_models(sdk: openai.OpenAI, emulator: EmulatorThread) -> None:
+    models = {m.id: m.model_extra or {} for m in sdk.models.list()}
+    assert models["gpt-4o-mini"]["kind"] == "chat"
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.chat.completions.create(
+            model="text-embedding-3-small", messages=[{"role": "user", "content": "x"}]
+        )
+    assert refused.value.body["param"] == "model"  # type: ignore[index]
+    assert "/v1/embeddings" in refused.value.message

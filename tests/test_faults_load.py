@@ -101,7 +101,8 @@ async def _send(
         "messages": [{"role": "user", "content": label}],
         "stream": stream,
     }
-    return v1_outcome(fault, await http.post("/v1/chat/completions", json=body))
+    response = await http.post("/v1/chat/completions", json=body)
+    return v1_outcome(fault, response, stream=stream)
 
 
 async def _run(url: str, emulator_url: str, refused: int, todo: list[Job]) -> Counter[str]:

@@ -19,6 +19,7 @@ them hostile input and checks they fail only in their documented way:
 from __future__ import annotations
 
 import asyncio
+import json
 import string
 from typing import Any
 from urllib.parse import urlencode
@@ -265,7 +266,8 @@ completion_bodies = st.fixed_dictionaries(
 @example(body={"messages": [{"role": {}}]})
 def test_completion_request_parser_only_raises_request_error(body: dict[str, Any]) -> None:
     try:
-        parsed = parse_completion_request(body, default_model="m", credential=None)
+        data = json.dumps(body).encode()
+        parsed = parse_completion_request(data, default_model="m", credential=None)
     except RequestError as exc:
         assert exc.status == 400
         assert exc.param is None or isinstance(exc.param, str)

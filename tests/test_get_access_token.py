@@ -118,7 +118,9 @@ def test_unreachable_login_service() -> None:
         response = httpx.post(
             f"{svc.url}/get_access_token", data={"email": "a@b.c", "password": "p"}
         )
-    assert response.json() == {"message": "fetch failed"}
+    assert response.json() == {
+        "message": "fetch failed: cannot reach 127.0.0.1:9 (connection refused)"
+    }
 
 
 def test_tokens_are_cached_until_shortly_before_expiry(

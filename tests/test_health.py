@@ -15,11 +15,13 @@ from chatgpt_api.observability.health import ReadinessChecks
 from tests.pg import allow_connections, pg_url
 from tests.servers import ServiceThread
 
+#: A configured upstream (never contacted here), so /readyz has no "upstream" note.
+PROXY = "https://proxy.example/backend-api/conversation"
 REDIS_URL = os.environ.get("CHATGPT_API_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def test_healthz_and_readyz_on_sqlite(tmp_path: Path) -> None:
-    with ServiceThread(home=tmp_path) as svc:
+    with ServiceThread(home=tmp_path, reverse_proxy=PROXY) as svc:
         live = httpx.get(f"{svc.url}/healthz")
         ready = httpx.get(f"{svc.url}/readyz")
     assert (live.status_code, live.json()) == (200, {"status": "ok"})
@@ -29,9 +31,19 @@ def test_healthz_and_readyz_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_readyz_without_a_store(tmp_path: Path) -> None:
-    with ServiceThread(home=tmp_path, store=False) as svc:
+    with ServiceThread(home=tmp_path, store=False, reverse_proxy=PROXY) as svc:
         ready = httpx.get(f"{svc.url}/readyz")
     assert ready.json() == {"status": "ready", "checks": {"store": "disabled", "redis": "disabled"}}
+
+
+def test_readyz_says_when_no_upstream_is_configured(tmp_path: Path) -> None:
+    with ServiceThread(home=tmp_path) as svc:
+        ready = httpx.get(f"{svc.url}/readyz")
+    assert ready.status_code == 200, "requests may still bring their own [reverse_proxy]"
+    body = ready.json()
+    assert body["checks"] == {"store": "ok", "redis": "disabled", "upstream": "not_configured"}
+    assert body["notes"]["upstream"].startswith("none: use --demo")
+    assert "--reverse-proxy URL" in body["notes"]["upstream"]
 
 
 def test_probes_need_no_api_key(tmp_path: Path) -> None:
@@ -42,7 +54,7 @@ def test_probes_need_no_api_key(tmp_path: Path) -> None:
 
 
 def test_readyz_is_503_while_the_database_refuses_connections(pg_database: str) -> None:
-    with ServiceThread(database_url=pg_url(pg_database)) as svc:
+    with ServiceThread(database_url=pg_url(pg_database), reverse_proxy=PROXY) as svc:
         assert httpx.get(f"{svc.url}/readyz", timeout=10).status_code == 200
 
         asyncio.run(allow_connections(pg_database, False))
@@ -65,7 +77,7 @@ def test_readyz_is_503_while_the_database_refuses_connections(pg_database: str) 
 def test_readyz_is_503_when_redis_is_unreachable(tmp_path: Path) -> None:
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     url = "redis://:hunter2-redis-pass@127.0.0.1:9/0"
-    with ServiceThread(home=tmp_path, redis_url=url) as svc:
+    with ServiceThread(home=tmp_path, redis_url=url, reverse_proxy=PROXY) as svc:
         down = httpx.get(f"{svc.url}/readyz", timeout=10)
     assert down.status_code == 503
     body = down.json()
@@ -84,7 +96,7 @@ def test_readyz_pings_redis(tmp_path: Path) -> None:
         pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error!r}")
     finally:
         client.close()
-    with ServiceThread(home=tmp_path, redis_url=REDIS_URL) as svc:
+    with ServiceThread(home=tmp_path, redis_url=REDIS_URL, reverse_proxy=PROXY) as svc:
         ready = httpx.get(f"{svc.url}/readyz", timeout=10)
     assert ready.json() == {"status": "ready", "checks": {"store": "ok", "redis": "ok"}}
 

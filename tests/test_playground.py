@@ -282,6 +282,48 @@ def test_regenerate_makes_a_branch_and_the_navigator_switches(page: Page) -> Non
     expect(assistants(page).nth(1)).to_have_attribute("data-id", original or "")
 
 
+@pytest.mark.parametrize("model", ["gpt-3.5-turbo", "gpt-4o-mini"])
+def test_regenerate_on_the_first_answer_makes_a_branch(page: Page, model: str) -> None:
+    ask(page, f"only {model}", answer(f"only {model}"), model)
+    conversations = page.locator("#conversations li")
+    listed = conversations.count()
+    original = assistants(page).first.get_attribute("data-id")
+    assistants(page).first.locator("button.regenerate").click()
+    wait_idle(page)
+    first = assistants(page).first
+    expect(first.locator(".branch-label")).to_have_text("2/2")
+    assert first.get_attribute("data-id") != original
+    expect(first.locator(".content")).to_have_text(answer(f"only {model}"))
+    expect(users(page)).to_have_count(1)
+    expect(conversations).to_have_count(listed)  # a branch, not a duplicate conversation
+    expect(page.locator("#banner")).to_be_hidden()
+    shot(page, f"04b-first-answer-regenerated-{model}")
+    first.locator("button.prev").click()
+    expect(assistants(page).first).to_have_attribute("data-id", original or "")
+
+
+def test_without_a_credential_the_error_points_at_the_key_box(
+    browser: Browser, service: ServiceThread
+) -> None:
+    page = open_page(browser, service, key=None)
+    try:
+        send(page, "no key yet", "gpt-3.5-turbo")
+        wait_idle(page)
+        note = assistants(page).last.locator(".error-note")
+        expect(note).to_contain_text("API key box")
+        expect(page.locator("details.key-box")).to_have_attribute("open", "")
+        expect(page.locator("#api-key")).to_be_focused()
+        shot(page, "06b-no-credential")
+    finally:
+        page.context.close()
+
+
+def test_the_site_icon_is_served(page: Page) -> None:
+    icon = page.request.get("/favicon.ico")
+    assert icon.ok and icon.headers["content-type"] == "image/x-icon"
+    assert page.locator("link[rel=icon]").get_attribute("href") == "/favicon.ico"
+
+
 def test_edit_makes_a_branch_with_its_own_answer(page: Page) -> None:
     ask(page, "one", answer("one"), "gpt-4o-mini")
     ask(page, "two", answer("two", 2))

@@ -24,7 +24,7 @@ def test_page_and_assets_are_served_from_the_package(tmp_path: Path) -> None:
         assert "{{v}}" not in page.text
         # Everything the page loads is ours: no CDN, no inline script.
         for url in re.findall(r'(?:src|href)="([^"]+)"', page.text):
-            assert url.startswith("/playground/static/"), url
+            assert url.startswith("/playground/static/") or url == "/favicon.ico", url
         assert "<script>" not in page.text
         for name, kind in ASSETS.items():
             asset = httpx.get(f"{svc.url}/playground/static/{name}")

@@ -297,7 +297,11 @@ def test_bad_reverse_proxies(client: httpx.Client) -> None:
     with socket.socket() as sock:  # a port where nothing listens
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    assert ask(f"http://127.0.0.1:{port}/c").json() == {"message": "fetch failed"}
+    refused = f"fetch failed: cannot reach 127.0.0.1:{port} (connection refused)"
+    assert ask(f"http://127.0.0.1:{port}/c").json() == {"message": refused}
+    # The upstream is named by host and port only: never its path, query or userinfo.
+    leaky = ask(f"http://127.0.0.1:{port}/c/sk-secret-path?key=sk-secret-query").json()
+    assert leaky == {"message": refused}
 
 
 def test_non_http_reverse_proxy(client: httpx.Client) -> None:
@@ -325,7 +329,9 @@ def test_non_http_reverse_proxy(client: httpx.Client) -> None:
             },
         )
         assert response.status_code == 500
-        assert response.json() == {"message": "fetch failed"}
+        assert response.json() == {
+            "message": f"fetch failed: cannot reach 127.0.0.1:{port} (the answer is not HTTP)"
+        }
     finally:
         server.close()
     assert (

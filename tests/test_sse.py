@@ -465,3 +465,31 @@ def test_encode_event_round_trips(
     assert decode_whole(stream) == expected
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=10))
     assert decode_chunks(split_at(stream, cuts)) == expected
+
+
+# --- long lines (read in place, issue 13 item 4) --------------------------------------------
+
+
+@pytest.mark.parametrize("piece", [1, 1000, 65536, 70000, 1 << 20])
+def test_long_lines_give_the_same_events_in_any_chunking(piece: int) -> None:
+    long_text = "é" * 100_000 + "x" * 150_000  # 450,000 bytes: past the in-place threshold
+    stream = (
+        b": " + b"c" * 100_000 + b"\n"  # a long comment
+        b"event: " + b"e" * 70_000 + b"\r\n"  # a long event name
+        b"data: " + long_text.encode() + b"\r"
+        b"data:second\n\n"
+        b"data: " + b"y" * 80_000
+    )
+    whole = decode_chunks([stream], 1 << 20)
+    chunks = [stream[i : i + piece] for i in range(0, len(stream), piece)]
+    assert decode_chunks(chunks, 1 << 20) == whole
+    assert [e.data for e in whole] == [long_text + "\nsecond", "y" * 80_000]
+    assert whole[0].event == "e" * 70_000
+
+
+def test_a_long_line_past_the_limit_raises_in_any_chunking() -> None:
+    stream = b"data: " + b"z" * 300_000 + b"\n\n"
+    for piece in (4096, 65536, len(stream)):
+        chunks = [stream[i : i + piece] for i in range(0, len(stream), piece)]
+        with pytest.raises(EventTooLarge):
+            decode_chunks(chunks, 200_000)

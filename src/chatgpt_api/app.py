@@ -19,6 +19,7 @@ from chatgpt_api.accounts.pool import AccountPool, PoolSettings
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import load_secret_box
 from chatgpt_api.api.access_log import AccessLogMiddleware
+from chatgpt_api.api.anthropic_messages import count_message_tokens, create_message
 from chatgpt_api.api.conversations import (
     delete_conversation,
     export_conversation,
@@ -43,14 +44,17 @@ from chatgpt_api.auth.keystore import KeyStore
 from chatgpt_api.backends import _http
 from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.config import Settings
+from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
 from chatgpt_api.observability.metrics import Metrics, metrics_route
 from chatgpt_api.observability.middleware import ObservabilityMiddleware
 from chatgpt_api.observability.store import TimedStore
 from chatgpt_api.playground import routes as playground_routes
+from chatgpt_api.reference import routes as reference_routes
 from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.service import ChatService, HistoryBudget
+from chatgpt_api.startup import NO_UPSTREAM_HINT, upstream_status
 from chatgpt_api.store import ConversationStore, SQLStore, default_database_url, open_store
 from chatgpt_api.store.responses import ResponseStore
 
@@ -64,6 +68,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            keep_large_buffers_unpooled()  # over-long answers must not stay resident
             effective, registry = settings, load_registry(settings)
             if settings.demo:
                 effective, registry = await _start_demo(settings, stack)
@@ -95,8 +100,17 @@ def create_app(settings: Settings) -> Starlette:
             app.state.readiness = standard_checks(
                 store.ping if store is not None else None, effective.redis_url, stack
             )
+            if not upstream_status(effective, registry).configured:
+                app.state.readiness.note("upstream", "not_configured", NO_UPSTREAM_HINT)
             budget = HistoryBudget(effective.history_max_messages, effective.history_max_chars)
-            service = ChatService(registry, backends, store, budget, pool)
+            service = ChatService(
+                registry,
+                backends,
+                store,
+                budget,
+                pool,
+                web_upstream_configured=bool(effective.reverse_proxy),
+            )
             app.state.chatgpt = AppState(
                 settings=effective,
                 service=service,
@@ -134,6 +148,8 @@ def create_app(settings: Settings) -> Starlette:
             *responses_routes(),
             *responses_socket_routes(),
             *conversations_api_routes(),
+            Route("/v1/messages", create_message, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_message_tokens, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model:path}", get_model, methods=["GET"]),
             Route("/v1/conversations", list_conversations, methods=["GET"]),
@@ -147,6 +163,7 @@ def create_app(settings: Settings) -> Starlette:
                 methods=["GET"],
             ),
             *playground_routes(),
+            *reference_routes(),
         ],
         middleware=middleware,
         exception_handlers={404: not_found, 405: not_found},
@@ -184,7 +201,9 @@ async def _start_demo(
     """Run the upstream emulator in-process and point every kind of upstream at it."""
     from chatgpt_api.testing import Emulator, EmulatorOptions
 
-    emulator = Emulator(EmulatorOptions(chunk_delay_ms=30))
+    # The demo's upstream keeps its conversations beside the service's own (restart-safe).
+    state_file = settings.home / "demo-upstream.json" if settings.store else None
+    emulator = Emulator(EmulatorOptions(chunk_delay_ms=30, demo_state_file=state_file))
     url = await emulator.start("127.0.0.1", 0)
     stack.push_async_callback(emulator.stop)
     log.warning("demo mode: answers come from the built-in emulator at %s", url)
@@ -197,7 +216,8 @@ async def _start_demo(
     )
     registry = ModelRegistry(
         [
-            ModelRoute(settings.model, "chatgpt-web", settings.model),
+            # Every demo model answers without a credential (a client's token is not needed).
+            ModelRoute(settings.model, "chatgpt-web", settings.model, None, "demo-token"),
             ModelRoute("gpt-4o-mini", "openai", "gpt-4o-mini", f"{url}/v1", "demo-key"),
             ModelRoute("gpt-4o", "openai-compatible", "gpt-4o", f"{url}/v1", "demo-key"),
             ModelRoute(

@@ -17,15 +17,15 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from chatgpt_api.backends import _http
 from chatgpt_api.errors import (
     RequestError,
-    UpstreamConnectError,
     UpstreamProtocolError,
     UpstreamStatusError,
 )
-from chatgpt_api.redact import redact_text
+from chatgpt_api.header_values import has_control_character
 
 SESSION_COOKIE = "__Secure-next-auth.session-token"
 FAILED_MESSAGE = "failed to get [access_token]"
@@ -54,7 +54,7 @@ async def login_with_password(
         return AccessToken(token)
     message = reply.get("message")
     text = message if message and isinstance(message, str) else FAILED_MESSAGE
-    raise UpstreamStatusError(redact_text(text, secrets), 200)
+    raise UpstreamStatusError(text, 200, secrets=secrets)
 
 
 async def token_from_session(
@@ -72,7 +72,7 @@ async def token_from_session(
         return AccessToken(token, expires if isinstance(expires, str) else None)
     error = reply.get("error")
     reason = f": {error}" if error and isinstance(error, str) else ": not logged in"
-    raise UpstreamStatusError(redact_text(FAILED_MESSAGE + reason, secrets), 200)
+    raise UpstreamStatusError(FAILED_MESSAGE + reason, 200, secrets=secrets)
 
 
 async def _call(
@@ -87,7 +87,7 @@ async def _call(
     try:
         response = await session.request(method, url, headers=headers, allow_redirects=False)
     except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        raise UpstreamConnectError() from exc
+        raise _http.connect_error(URL(str(url)), exc) from exc
     async with response:
         if check_status:
             await _http.raise_for_status(response, "ChatGPT", secrets)
@@ -106,4 +106,4 @@ def _is_header_safe(value: str) -> bool:
         value.encode("latin-1")
     except UnicodeEncodeError:
         return False
-    return "\r" not in value and "\n" not in value
+    return not has_control_character(value)

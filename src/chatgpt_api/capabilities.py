@@ -118,3 +118,9 @@ def _unsupported(what: str, param: str, model: str) -> RequestError:
         "a model routed to an openai or openai-compatible backend (see docs/compatibility.md).",
         param=param,
     )
+
+
+def web_unsupported(what: str, param: str, model: str) -> RequestError:
+    """The 400 for something the ChatGPT web backend cannot honour, for surfaces that check
+    their own parameters (the Messages API names its own fields)."""
+    return _unsupported(what, param, model)

@@ -1,7 +1,8 @@
 """Settings: one frozen object, read once from flags and ``CHATGPT_API_*`` environment variables.
 
 Every setting has a command-line flag on ``chatgpt-api serve`` and an environment variable named
-``CHATGPT_API_<NAME>``; a flag wins over the environment. No third-party host is ever a default:
+``CHATGPT_API_<NAME>``; a flag wins over the environment, which wins over a ``.env`` file in the
+working directory. No third-party host is ever a default:
 the upstream URLs are required settings, checked when a request needs them (see
 :func:`require`), so the service starts without them and says which one to give.
 """
@@ -25,9 +26,22 @@ MiB = 1024 * 1024
 class Settings(BaseSettings):
     """The service's configuration (environment prefix ``CHATGPT_API_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="CHATGPT_API_", frozen=True, extra="ignore")
+    # issue 15 (first run): a `.env` file in the working directory is read too (the real
+    # environment wins over it); other variables in it, such as docker compose's, are ignored.
+    model_config = SettingsConfigDict(
+        env_prefix="CHATGPT_API_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        frozen=True,
+        extra="ignore",
+    )
 
-    host: str = Field("0.0.0.0", description="Interface to listen on.")
+    # issue 13 item 15 (default exposure): loopback unless the operator widens it.
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface to listen on: 127.0.0.1 accepts this machine only; 0.0.0.0 (or "
+        ":: for IPv6) accepts other machines too (the Docker image sets 0.0.0.0).",
+    )
     port: int = Field(3000, ge=0, le=65535, description="TCP port to listen on.")
     reverse_proxy: str | None = Field(
         None,
@@ -163,8 +177,8 @@ class Settings(BaseSettings):
     require_api_key: bool | None = Field(
         None,
         description="Require a gateway API key on the API routes (/send_message, "
-        "/get_access_token, /v1/*; the status page, /openapi.json, /playground, /healthz, "
-        "/readyz and /metrics stay open): "
+        "/get_access_token, /v1/*; the status page, /openapi.json, /docs, /redoc, "
+        "/playground, /healthz, /readyz and /metrics stay open): "
         "unset = as the database says: required from the moment the first key is created, "
         "even after every key is revoked, until 'chatgpt-api keys require off'; true = always "
         "(no keys: every request is refused); false = never (a valid key still identifies its "
@@ -203,6 +217,22 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest accepted upstream answer to POST /v1/embeddings, in bytes; a "
         "larger one is refused with 502 upstream_protocol_error.",
+    )
+    # Issue 13 (hardening), item 4: bounded answers.
+    max_answer_size: int = Field(
+        2 * MiB,
+        ge=1024,
+        description="Largest answer accepted from an upstream, in UTF-8 bytes (the text, and "
+        "tool-call arguments where a backend has them; 2 MiB is some 500,000 tokens): past it "
+        "the answer ends with a 502 answer_too_large error, the upstream connection is closed "
+        "and the turn is stored partial.",
+    )
+    max_upstream_body_size: int = Field(
+        8 * MiB,
+        ge=1024,
+        description="Largest non-streamed upstream reply body (a JSON chat.completion), in "
+        "bytes: past it the answer ends with a 502 answer_too_large error and the upstream "
+        "connection is closed.",
     )
 
 

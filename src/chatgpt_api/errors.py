@@ -16,19 +16,28 @@ the original did) and an OpenAI-style ``type``/``code`` for the ``/v1`` surface:
     ├── ConfigurationError            a setting the request needs is missing (500)
     └── UpstreamError                 talking to the upstream failed (502)
         ├── UpstreamURLError          "Failed to parse URL from <url>"
-        ├── UpstreamConnectError      "fetch failed" (connection refused, DNS, TLS, ...)
+        ├── UpstreamConnectError      "fetch failed: cannot reach <host:port> (<why>)"
         ├── UpstreamStatusError       "ChatGPT error <status>: <body>" (non-2xx, 2xx JSON)
         ├── UpstreamProtocolError     the upstream broke the protocol (bad JSON, huge event, ...)
         ├── UpstreamStreamError       the stream carried an error string of its own
         ├── UpstreamNoAnswer          the stream ended without any assistant message
         ├── UpstreamTerminated        "terminated": the stream was cut before its end
+        ├── AnswerTooLarge            the answer outgrew max_answer_size (or the reply body
+        │                             max_upstream_body_size): cut off, stored partial
         └── UpstreamTimeout           "ChatGPT timed out waiting for response" (504)
 
-Messages never contain secrets: builders of messages that include upstream text run it through
-:func:`chatgpt_api.redact.redact_text` first.
+Messages never contain secrets. The two errors whose message is upstream text
+(:class:`UpstreamStatusError`, :class:`UpstreamStreamError`) take the exact secrets of the
+request (``secrets=``, required) and redact their message in their constructor, so no path can
+return, store or log an upstream's text unredacted; other builders of messages that include
+outside text run it through :func:`chatgpt_api.redact.redact_text` first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chatgpt_api.redact import redact_text
 
 
 class ServiceError(Exception):
@@ -101,6 +110,26 @@ class ConfigurationError(ServiceError):
     code = "not_configured"
 
 
+class UpstreamNotConfigured(ConfigurationError):
+    """A ChatGPT web model with no conversation URL anywhere (settings, models file, request).
+
+    ``message`` is for ``/v1`` and the CLI, which have no ``reverse_proxy`` field; the seed
+    routes show ``seed_message`` (their request may bring a ``reverse_proxy``).
+    """
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"no upstream configured for model `{model}` (chatgpt-web): set "
+            "CHATGPT_API_REVERSE_PROXY (or --reverse-proxy) to a ChatGPT web conversation URL, "
+            "or route the model to another backend in a models file (--models-file); "
+            "to try it offline: chatgpt-api serve --demo"
+        )
+        self.seed_message = (
+            "no upstream configured: set CHATGPT_API_REVERSE_PROXY (or --reverse-proxy) "
+            "or pass [reverse_proxy] in the request"
+        )
+
+
 class UpstreamError(ServiceError):
     status = 502
     error_type = "upstream_error"
@@ -114,10 +143,16 @@ class UpstreamURLError(UpstreamError):
 
 
 class UpstreamConnectError(UpstreamError):
+    """No response from the upstream: the message names it by ``host:port`` only (never a path,
+    a query or userinfo, where secrets may live) and says why (refused, DNS, TLS, ...)."""
+
     code = "upstream_unreachable"
 
-    def __init__(self) -> None:
-        super().__init__("fetch failed")
+    def __init__(self, upstream: str | None = None, reason: str | None = None) -> None:
+        detail = f": cannot reach {upstream}" if upstream else ""
+        if upstream and reason:
+            detail += f" ({reason})"
+        super().__init__("fetch failed" + detail)
 
 
 class UpstreamStatusError(UpstreamError):
@@ -125,6 +160,8 @@ class UpstreamStatusError(UpstreamError):
 
     ``upstream_status`` and ``retry_after`` (seconds, from the upstream's ``Retry-After``) let
     status-aware surfaces answer in kind: an upstream 429 stays a 429, a 5xx becomes a 502.
+    The message and ``upstream_code`` are upstream text: both are redacted against
+    ``secrets`` (the credentials the request carried) and the generic secret patterns.
     """
 
     code = "upstream_status"
@@ -134,13 +171,15 @@ class UpstreamStatusError(UpstreamError):
         message: str,
         upstream_status: int,
         *,
+        secrets: Iterable[str | None],
         retry_after: float | None = None,
         upstream_code: str | None = None,
     ) -> None:
-        super().__init__(message)
+        known = tuple(secrets)
+        super().__init__(redact_text(message, known))
         self.upstream_status = upstream_status
         self.retry_after = retry_after
-        self.upstream_code = upstream_code
+        self.upstream_code = None if upstream_code is None else redact_text(upstream_code, known)
 
 
 class UpstreamProtocolError(UpstreamError):
@@ -148,7 +187,16 @@ class UpstreamProtocolError(UpstreamError):
 
 
 class UpstreamStreamError(UpstreamError):
+    """The upstream's stream (or its 2xx JSON reply) carried an error of its own.
+
+    The message is upstream text, redacted against ``secrets`` (the credentials the request
+    carried) and the generic secret patterns.
+    """
+
     code = "upstream_stream_error"
+
+    def __init__(self, message: str, *, secrets: Iterable[str | None]) -> None:
+        super().__init__(redact_text(message, secrets))
 
 
 class UpstreamNoAnswer(UpstreamError):
@@ -163,6 +211,22 @@ class UpstreamTerminated(UpstreamError):
     def __init__(self, partial_text: str = "") -> None:
         super().__init__("terminated")
         self.partial_text = partial_text
+
+
+class AnswerTooLarge(UpstreamError):
+    """The upstream's answer (or reply body) outgrew its configured limit."""
+
+    code = "answer_too_large"
+
+    def __init__(self, limit: int, setting: str = "max_answer_size") -> None:
+        flag = "--" + setting.replace("_", "-")
+        env = "CHATGPT_API_" + setting.upper()
+        what = "answer" if setting == "max_answer_size" else "upstream reply body"
+        super().__init__(
+            f"the {what} exceeded the limit of {limit} bytes (setting {setting}: {flag} or {env})"
+        )
+        self.limit = limit
+        self.setting = setting
 
 
 class UpstreamTimeout(UpstreamError):

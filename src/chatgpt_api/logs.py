@@ -52,13 +52,38 @@ def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    uvicorn_errors.filters[:] = [f for f in uvicorn_errors.filters if not _is_startup_filter(f)]
+    uvicorn_errors.addFilter(_drop_startup_chatter)
+
+
+#: uvicorn's start-up lines, said better by the start-up summary and the "Listening on" line.
+_STARTUP_CHATTER = (
+    "Started server process",
+    "Waiting for application startup",
+    "Application startup complete",
+    "Uvicorn running on",
+)
+
+
+def _drop_startup_chatter(record: logging.LogRecord) -> bool:
+    return not (record.levelno == logging.INFO and str(record.msg).startswith(_STARTUP_CHATTER))
+
+
+def _is_startup_filter(candidate: object) -> bool:
+    return candidate is _drop_startup_chatter
 
 
 def listening_line(port: int) -> str:
     """The seed's start-up line for stdout (a JSON line when logs are JSON)."""
-    message = f"Listening on http://localhost:{port}"
+    return announcement(f"Listening on http://localhost:{port}")
+
+
+def announcement(message: str) -> str:
+    """A start-up line for stdout as is, or as a JSON line when logs are JSON."""
     if _format != "json":
         return message
+    message = message.strip()
     record = logging.LogRecord("chatgpt_api.server", logging.INFO, "", 0, message, None, None)
     record.request_id = None
     return JsonFormatter().format(record)

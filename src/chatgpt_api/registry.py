@@ -124,6 +124,11 @@ class ModelRegistry:
     def listed(self) -> list[ModelRoute]:
         return list(self._routes.values())
 
+    @property
+    def default_backend(self) -> BackendKind | None:
+        """Where unlisted model names go (None: they are refused)."""
+        return self._default_backend
+
 
 def _route(name: str, spec: _RouteFile) -> ModelRoute:
     api_key = spec.api_key

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 from chatgpt_api.accounts.pool import AccountPool, PoolUnavailable
@@ -30,15 +31,18 @@ from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.capabilities import check_web_request
 from chatgpt_api.errors import (
+    AnswerTooLarge,
     AuthenticationError,
     NotFound,
     RequestError,
     ServiceError,
     UpstreamConnectError,
     UpstreamNoAnswer,
+    UpstreamNotConfigured,
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from chatgpt_api.header_values import check_header_credential
 from chatgpt_api.history import fold_transcript, trim_history
 from chatgpt_api.limits.errors import PoolBusy
 from chatgpt_api.messages import (
@@ -61,6 +65,7 @@ from chatgpt_api.store import (
     StoredMessage,
 )
 from chatgpt_api.store.attachments import references, resolve
+from chatgpt_api.tree_root import ROOT_PARENT, upstream_root_for, upstream_root_of
 
 log = logging.getLogger("chatgpt_api.service")
 
@@ -133,8 +138,11 @@ class ChatService:
         store: ConversationStore | None,
         budget: HistoryBudget | None = None,
         pool: AccountPool | None = None,
+        *,
+        web_upstream_configured: bool = True,
     ) -> None:
         self.registry = registry
+        self._web_upstream_configured = web_upstream_configured
         self._backends = backends
         self._store = store
         self._budget = budget or HistoryBudget()
@@ -142,12 +150,19 @@ class ChatService:
         self._store_checked_at = -math.inf
 
     async def open_turn(self, turn: TurnInput) -> Turn:
+        check_header_credential(turn.credential)  # refused before any upstream, not stored
         route = self.registry.resolve(turn.model)
+        if route.kind != "chat":
+            raise RequestError(
+                f"'{route.name}' is an embedding model: use POST /v1/embeddings, or a chat model.",
+                param="model",
+            )
         note_route(route.backend, route.name, route.listed)
         if self._store is not None and turn.conversation_id is None:
             # A follow-up reads the store while planning; a new conversation would not touch
             # it before the answer is in. Fail fast (503) rather than lose the answer then.
             await self._check_store(self._store)
+        self._require_upstream(route, turn)
         plan = await self._plan(route, turn)
         backend = self._backends.for_route(route)
         if turn.upstream_url is not None and not turn.credential:
@@ -163,6 +178,12 @@ class ChatService:
         if self._store is None or not turn.store:
             return Turn(route, events)
         return Turn(route, self._recorded(plan, events))
+
+    def _require_upstream(self, route: ModelRoute, turn: TurnInput) -> None:
+        """A missing upstream URL is named first, before any credential is looked for."""
+        web = route.backend == "chatgpt-web"
+        if web and not (turn.upstream_url or route.base_url or self._web_upstream_configured):
+            raise UpstreamNotConfigured(route.name)
 
     async def _check_store(self, store: ConversationStore) -> None:
         """Ping the store, at most once per ``STORE_CHECK_INTERVAL`` while it answers."""
@@ -191,7 +212,7 @@ class ChatService:
                 turn.passthrough, (*turn.instructions, *turn.messages), model=route.name
             )
             await self._check_web_owner(turn)
-            return self._plan_web(route, turn, base)
+            return await self._with_web_root(self._plan_web(route, turn, base), turn)
         return await self._plan_stateless(route, turn, base)
 
     async def _check_web_owner(self, turn: TurnInput) -> None:
@@ -207,6 +228,25 @@ class ChatService:
             return
         if await store.conversation_exists(conversation_id):
             raise NotFound("conversation not found")
+
+    async def _with_web_root(self, plan: _Plan, turn: TurnInput) -> _Plan:
+        """A new web conversation gets an upstream root the service can find again; the root
+        parent (:data:`ROOT_PARENT`) then branches its first turn (see :mod:`.tree_root`)."""
+        if turn.conversation_id is None and not plan.request.parent_message_id:
+            root = upstream_root_for(plan.request.user_message_id or "")
+        elif turn.conversation_id and turn.parent_message_id == ROOT_PARENT:
+            found = self._store and await upstream_root_of(self._store, turn.conversation_id)
+            if not found:
+                raise RequestError(
+                    "this conversation's first message cannot be branched: it was not started "
+                    "through this service",
+                    param="parent_message_id",
+                )
+            root, plan.parent_id = found, None
+        else:
+            return plan
+        plan.request = replace(plan.request, parent_message_id=root)
+        return plan
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
         new = turn.messages[-1:] if turn.conversation_id else turn.messages
@@ -234,6 +274,8 @@ class ChatService:
             if conversation is None:
                 raise NotFound("conversation not found")
             parent_id = parent_id or conversation.current_node
+            if parent_id == ROOT_PARENT:  # branch the first turn: no history before it
+                parent_id = None
             if parent_id:
                 path = await self._store.path_to(parent_id, conversation_id=conversation.id)
                 if not path:
@@ -397,19 +439,32 @@ class ChatService:
         if not text and isinstance(error, NOT_STORED):
             return  # refused before anything reached an upstream: there is no turn to keep
         cancelled = error is None or isinstance(error, asyncio.CancelledError | GeneratorExit)
+        if cancelled and _deadline_expired():
+            # Cut off by the deadline: the client is told it timed out, so is the store.
+            error, cancelled = UpstreamTimeout(), False
         message = error.message if isinstance(error, ServiceError) else None
+        cut_off = cancelled or isinstance(error, AnswerTooLarge)
         assistant = NewMessage(
             role="assistant",
             content=text,
             model=plan.route.name,
-            status="partial" if cancelled or text else "error",
+            status="partial" if cut_off or text else "error",
             error=message or ("cancelled" if cancelled else "internal error"),
             latency_ms=int((time.monotonic() - started) * 1000),
         )
         try:
-            await asyncio.shield(self._save(plan, assistant, [], upstream_conversation=None))
+            await asyncio.shield(self._save_failed(plan, assistant))
         except Exception:
             log.warning("could not store a failed turn", exc_info=True)
+
+    async def _save_failed(self, plan: _Plan, assistant: NewMessage) -> None:
+        """Store a failed turn, unless it continued a conversation this service never stored:
+        that would leave a phantom conversation under an id the client made up or copied."""
+        assert self._store is not None
+        known = plan.stored_conversation
+        if known and not await self._store.conversation_exists(known):
+            return
+        await self._save(plan, assistant, [], upstream_conversation=None)
 
     async def _save(
         self,
@@ -515,13 +570,28 @@ def deadline_after(seconds: float | None) -> float | None:
     return None if seconds is None else asyncio.get_running_loop().time() + seconds
 
 
+#: The deadline guarding the read in progress. A deadline cancels the reading task: the turn's
+#: recorder, which runs inside that read, sees only a cancellation and asks this whether it was
+#: the deadline's (so the turn is stored with the timeout the client is told, not "cancelled").
+_read_deadline: ContextVar[asyncio.Timeout | None] = ContextVar("read_deadline", default=None)
+
+
+def _deadline_expired() -> bool:
+    timeout = _read_deadline.get()
+    return timeout is not None and timeout.expired()
+
+
 async def next_event(events: AsyncGenerator[ChatEvent, None], deadline: float | None) -> ChatEvent:
     """The next event, or ``UpstreamTimeout`` once the deadline passed."""
     try:
         if deadline is None:
             return await anext(events)
-        async with asyncio.timeout_at(deadline):
-            return await anext(events)
+        async with asyncio.timeout_at(deadline) as timeout:
+            token = _read_deadline.set(timeout)
+            try:
+                return await anext(events)
+            finally:
+                _read_deadline.reset(token)
     except TimeoutError:
         raise UpstreamTimeout() from None
     except StopAsyncIteration:
@@ -534,10 +604,14 @@ async def collect_answer(
     """Read the whole stream and return its final event."""
     async with aclosing(events):
         try:
-            async with asyncio.timeout_at(deadline):
-                async for event in events:
-                    if isinstance(event, Finished):
-                        return event
+            async with asyncio.timeout_at(deadline) as timeout:
+                token = _read_deadline.set(timeout)
+                try:
+                    async for event in events:
+                        if isinstance(event, Finished):
+                            return event
+                finally:
+                    _read_deadline.reset(token)
         except TimeoutError:
             raise UpstreamTimeout() from None
     raise UpstreamNoAnswer("ChatGPT sent no answer")

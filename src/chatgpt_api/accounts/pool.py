@@ -53,6 +53,23 @@ class NoUpstreamAccount(AuthenticationError):
     code = "no_upstream_account"
 
 
+def missing_credential_message(backend: str) -> str:
+    """What to give when a request has no upstream credential and the pool none for it."""
+    if backend == "chatgpt-web":
+        ways = (
+            "send a ChatGPT access token (Authorization: Bearer <token>; CHATGPT_API_KEY for "
+            "the command line), or add a pooled account: chatgpt-api accounts add --name NAME "
+            "--access-token TOKEN"
+        )
+    else:
+        ways = (
+            "give the model an api_key (or api_key_env) in the models file, send "
+            "Authorization: Bearer <API key>, or add a pooled account: chatgpt-api accounts add "
+            f"--name NAME --backend {backend} --api-key KEY"
+        )
+    return f"no upstream credential for {backend}: {ways}"
+
+
 class PoolUnavailable(ServiceError):
     """No account can take the request now; ``retry_after`` says when to try again."""
 
@@ -157,10 +174,7 @@ class AccountPool:
             return await self._holder_of(conversation_id)
         candidates = [a for a in await self.accounts() if a.backend == backend]
         if not candidates:
-            raise NoUpstreamAccount(
-                "no credential given and no upstream account configured for "
-                f"{backend} (add one with `chatgpt-api accounts add`)"
-            )
+            raise NoUpstreamAccount(missing_credential_message(backend))
         now = datetime.now(UTC)
         usable = [
             a

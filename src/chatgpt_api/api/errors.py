@@ -53,8 +53,9 @@ def seed_error_body(exc: BaseException) -> dict[str, str]:
     """The ``{"message": ...}`` body for a failure on a seed route, logging it."""
     note_error(exc)
     if isinstance(exc, ServiceError):
-        log.warning("%s: %s", type(exc).__name__, exc.message)
-        body = {"message": exc.message}
+        message = getattr(exc, "seed_message", exc.message)
+        log.warning("%s: %s", type(exc).__name__, message)
+        body = {"message": message}
         if isinstance(exc, UpstreamTerminated) and exc.partial_text:
             body["text"] = exc.partial_text
         return body

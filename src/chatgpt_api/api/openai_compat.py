@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -38,19 +39,25 @@ from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.capabilities import CAPABILITIES
 from chatgpt_api.errors import BodyTooLarge, ModelNotFound, RequestError
+from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import deadline_after
 
 STARTED = int(time.time())
 
 
-async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+async def read_request_body(request: Request, limit: int) -> bytes:
+    """The body, or a 413 that names the limit and the setting."""
     try:
-        body = await read_body(request, limit)
+        return await read_body(request, limit)
     except BodyTooLarge:
         raise BodyTooLarge(
             f"The request body is larger than {limit} bytes, the limit of this service "
             "(setting max_body_size, CHATGPT_API_MAX_BODY_SIZE)."
         ) from None
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    body = await read_request_body(request, limit)
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -65,7 +72,7 @@ async def chat_completions(request: Request) -> Response:
     deadline = deadline_after(state.settings.upstream_timeout)
     try:
         caller = await authenticate(request)
-        body = await read_json_object(request, state.settings.max_body_size)
+        body = await read_request_body(request, state.settings.max_body_size)
         parsed = parse_completion_request(
             body,
             default_model=state.settings.model,
@@ -99,26 +106,28 @@ async def chat_completions(request: Request) -> Response:
     return JSONResponse(completion_object(turn.answer, meta))
 
 
-def _model_object(name: str, owner: str) -> dict[str, Any]:
-    """A model; ``capabilities`` (an extension) says what its backend can do."""
+def _model_object(route: ModelRoute) -> dict[str, Any]:
+    """A model; the extensions ``kind`` (chat or embedding) and ``capabilities`` say what it is
+    for and what its backend can do."""
     return {
-        "id": name,
+        "id": route.name,
         "object": "model",
         "created": STARTED,
-        "owned_by": owner,
-        "capabilities": dict(CAPABILITIES.get(owner, {})),
+        "owned_by": route.backend,
+        "kind": route.kind,
+        "capabilities": dict(CAPABILITIES.get(route.backend, {})),
     }
 
 
 def _models(state: AppState) -> dict[str, dict[str, Any]]:
-    models = {r.name: _model_object(r.name, r.backend) for r in state.service.registry.listed()}
+    models = {r.name: _model_object(r) for r in state.service.registry.listed()}
     default = state.settings.model
     if default not in models:
         try:
             route = state.service.registry.resolve(default)
         except ModelNotFound:
             return models
-        models[default] = _model_object(default, route.backend)
+        models[default] = _model_object(replace(route, name=default))
     return models
 
 

@@ -1,7 +1,10 @@
 """The OpenAPI 3.1 description of every route, served at ``GET /openapi.json``.
 
-Written out by hand (the routes are plain Starlette handlers) and checked by the tests against
-the app's route table, so a route cannot be added without being documented. The seed routes'
+The paths are written out by hand (the routes are plain Starlette handlers) and checked by the
+tests against the app's route table, so a route cannot be added without being documented. The
+``/v1`` request and answer bodies are generated from the typed wire models
+(:mod:`chatgpt_api.api.chat_models`), which also validate them: one definition of each
+constraint. The seed routes'
 contract is encoded as it is: every failure is HTTP 500 ``{"message": ...}``, except the
 gateway's own refusals (401 key, 429 rate limit, 503 busy). Every status a route can answer is
 listed, and request schemas say what is valid (tests/test_fuzz_api.py fuzzes every operation
@@ -12,10 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api import __version__
+from chatgpt_api.api.anthropic_models import CountTokensBody, MessagesBody
+from chatgpt_api.api.chat_models import openapi_schemas
+from chatgpt_api.api.chat_models.base import MESSAGE_ID_PATTERN
 from chatgpt_api.api.responses import JSONResponse
 
 _SEED_ERROR = {
@@ -52,6 +59,28 @@ def _openai_errors(*statuses: int) -> dict[str, Any]:
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}
             },
+        }
+        for status in statuses
+    }
+
+
+def _anthropic_errors(*statuses: int) -> dict[str, Any]:
+    error = {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    }
+    return {
+        str(status): {
+            "description": "An error in Anthropic's shape.",
+            "content": {"application/json": {"schema": error}},
         }
         for status in statuses
     }
@@ -140,6 +169,24 @@ _PATHS: dict[str, Any] = {
             "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
         }
     },
+    "/docs": {
+        "get": {
+            "summary": "API reference (HTML, generated from this document)",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+        }
+    },
+    "/redoc": {
+        "get": {
+            "summary": "The API reference's other usual address: a redirect to /docs",
+            "responses": {"307": {"description": "Location: /docs"}},
+        }
+    },
+    "/favicon.ico": {
+        "get": {
+            "summary": "The site icon",
+            "responses": {"200": {"description": "Icon", "content": {"image/x-icon": {}}}},
+        }
+    },
     "/send_message": {
         "post": {
             "summary": "Send one message (the seed's route)",
@@ -177,7 +224,9 @@ _PATHS: dict[str, Any] = {
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/ChatCompletion"}
                         },
-                        "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}},
+                        "text/event-stream": {
+                            "schema": {"$ref": "#/components/schemas/ChatCompletionEvent"}
+                        },
                     },
                 },
                 **_openai_errors(400, 401, 404, 413, 415, 429, 500, 502, 503, 504),
@@ -187,10 +236,49 @@ _PATHS: dict[str, Any] = {
     "/v1/embeddings": {
         "post": {
             "summary": "OpenAI-compatible embeddings (openai / openai-compatible models only)",
-            "requestBody": _json_body("#/components/schemas/EmbeddingsRequest"),
+            "requestBody": _json_body("#/components/schemas/EmbeddingRequest"),
             "responses": {
-                "200": _json("#/components/schemas/EmbeddingList", "The upstream's answer."),
+                "200": _json("#/components/schemas/EmbeddingResponse", "The upstream's answer."),
                 **_openai_errors(400, 401, 404, 413, 429, 500, 502, 503, 504),
+            },
+        }
+    },
+    "/v1/messages": {
+        "post": {
+            "summary": "Anthropic Messages, on any backend of the registry",
+            "description": "The gateway key may come as x-api-key. Errors have Anthropic's "
+            "shape. With stream true the answer is Anthropic's event stream.",
+            "requestBody": _json_body("#/components/schemas/AnthropicMessagesBody"),
+            "responses": {
+                "200": {
+                    "description": "A message object, or its event stream.",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **_anthropic_errors(400, 401, 404, 413, 429, 500, 502, 503, 504),
+            },
+        }
+    },
+    "/v1/messages/count_tokens": {
+        "post": {
+            "summary": "Anthropic token count (an estimate: about four characters a token)",
+            "requestBody": _json_body("#/components/schemas/AnthropicCountTokensBody"),
+            "responses": {
+                "200": {
+                    "description": "The estimate.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["input_tokens"],
+                                "properties": {"input_tokens": {"type": "integer"}},
+                            }
+                        }
+                    },
+                },
+                **_anthropic_errors(400, 401, 404, 413, 429, 500, 503),
             },
         }
     },
@@ -279,15 +367,36 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v1/conversations/{id}/attachments/{sha256}": {
+        "get": {
+            "summary": "An image or file that a message of the conversation refers to",
+            "description": "Messages refer to inline data stored once by content as "
+            "`attachment:sha256:<hex>`. Pictures are served inline, anything else as a download "
+            "(sandboxed, never run by a browser).",
+            "parameters": [
+                _ID_PARAM,
+                {
+                    "name": "sha256",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The bytes, with their media type.",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                **_openai_errors(401, 404, 503),
+            },
+        }
+    },
 }
 
 _STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NON_EMPTY_STRING = {"type": "string", "minLength": 1}
-_MESSAGE_ID = {
-    "type": "string",
-    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-}
+_MESSAGE_ID = {"type": "string", "pattern": MESSAGE_ID_PATTERN}
 
 _SCHEMAS: dict[str, Any] = {
     "Event": {
@@ -299,6 +408,22 @@ _SCHEMAS: dict[str, Any] = {
             "event": _STRING,
             "id": _STRING,
             "retry": {"type": "integer"},
+        },
+    },
+    "ChatCompletionEvent": {
+        "allOf": [{"$ref": "#/components/schemas/Event"}],
+        "description": "One event of a chat completion stream: a chat.completion.chunk, an "
+        "error object if the stream fails after it began, and [DONE] last.",
+        "properties": {
+            "data": {
+                "contentMediaType": "application/json",
+                "contentSchema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ChatCompletionChunk"},
+                        {"$ref": "#/components/schemas/OpenAIError"},
+                    ]
+                },
+            }
         },
     },
     "SeedError": {
@@ -313,8 +438,18 @@ _SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["ready", "unavailable"]},
             "checks": {
                 "type": "object",
-                "description": "By dependency (store, redis): ok, error or disabled.",
-                "additionalProperties": {"type": "string", "enum": ["ok", "error", "disabled"]},
+                "description": "By dependency (store, redis): ok, error or disabled; upstream: "
+                "not_configured when no upstream at all is configured (still ready: requests "
+                "may bring their own).",
+                "additionalProperties": {
+                    "type": "string",
+                    "enum": ["ok", "error", "disabled", "not_configured"],
+                },
+            },
+            "notes": {
+                "type": "object",
+                "description": "What to do about a not_configured entry.",
+                "additionalProperties": _STRING,
             },
             "errors": {
                 "type": "object",
@@ -391,115 +526,6 @@ _SCHEMAS: dict[str, Any] = {
                     "code": _NULLABLE_STRING,
                 },
             }
-        },
-    },
-    "ChatMessage": {
-        "type": "object",
-        "required": ["role"],
-        "properties": {
-            "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
-            "content": {
-                "oneOf": [
-                    {"type": ["string", "null"]},
-                    {"type": "array", "items": {"$ref": "#/components/schemas/TextPart"}},
-                ]
-            },
-        },
-    },
-    "TextPart": {
-        "type": "object",
-        "required": ["type", "text"],
-        "properties": {"type": {"const": "text"}, "text": _STRING},
-    },
-    "ChatCompletionRequest": {
-        "type": "object",
-        "required": ["messages"],
-        "properties": {
-            "model": _NON_EMPTY_STRING,
-            "messages": {
-                "type": "array",
-                "minItems": 1,
-                "items": {"$ref": "#/components/schemas/ChatMessage"},
-            },
-            "stream": {"type": "boolean"},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-            "max_tokens": {"type": "integer", "minimum": 1},
-            "max_completion_tokens": {"type": "integer", "minimum": 1},
-            "stop": {
-                "oneOf": [{"type": "string"}, {"type": "array", "maxItems": 4, "items": _STRING}]
-            },
-            "user": _STRING,
-            "n": {"type": "integer", "const": 1},
-            "stream_options": {
-                "type": "object",
-                "properties": {"include_usage": {"type": "boolean"}},
-            },
-            "conversation_id": {
-                **_MESSAGE_ID,
-                "description": "Extension: continue a conversation.",
-            },
-            "parent_message_id": {**_MESSAGE_ID, "description": "Extension: branch point."},
-        },
-        "dependentRequired": {"parent_message_id": ["conversation_id"]},
-        "examples": [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}],
-    },
-    "ChatCompletion": {
-        "type": "object",
-        "required": ["id", "object", "created", "model", "choices", "usage"],
-        "properties": {
-            "id": _STRING,
-            "object": {"const": "chat.completion"},
-            "created": {"type": "integer"},
-            "model": _STRING,
-            "choices": {"type": "array"},
-            "usage": {"type": "object"},
-            "conversation_id": _NULLABLE_STRING,
-            "message_id": _STRING,
-        },
-    },
-    "EmbeddingsRequest": {
-        "type": "object",
-        "required": ["model", "input"],
-        "description": "Relayed upstream as sent (model replaced by the route's upstream model; "
-        "other fields kept).",
-        "properties": {
-            "model": _NON_EMPTY_STRING,
-            "input": {
-                "oneOf": [
-                    _STRING,
-                    {"type": "array", "items": _STRING},
-                    {"type": "array", "items": {"type": "integer"}},
-                    {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-                ]
-            },
-            "encoding_format": {"enum": ["float", "base64"]},
-            "dimensions": {"type": "integer", "minimum": 1},
-            "user": _STRING,
-        },
-        "examples": [{"model": "text-embedding-3-small", "input": "Hello"}],
-    },
-    "EmbeddingList": {
-        "type": "object",
-        "required": ["object", "data", "model"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["object", "index", "embedding"],
-                    "properties": {
-                        "object": {"const": "embedding"},
-                        "index": {"type": "integer"},
-                        "embedding": {
-                            "oneOf": [{"type": "array", "items": {"type": "number"}}, _STRING]
-                        },
-                    },
-                },
-            },
-            "model": _STRING,
-            "usage": {"type": "object"},
         },
     },
     "Model": {
@@ -583,6 +609,25 @@ _SECURITY_SCHEMES = {
 }
 
 
+def _schemas() -> dict[str, Any]:
+    """The hand-written schemas of the other routes, and the ``/v1`` wire models' generated
+    ones (request and answer bodies of chat completions and embeddings)."""
+    generated = {**openapi_schemas(), **_anthropic_schemas()}
+    clash = generated.keys() & _SCHEMAS.keys()
+    if clash:
+        raise RuntimeError(f"schema names defined twice: {sorted(clash)}")
+    return {**_SCHEMAS, **generated}
+
+
+def _anthropic_schemas() -> dict[str, Any]:
+    """The Anthropic request models' schemas, each name prefixed with ``Anthropic``."""
+    _, document = models_json_schema(
+        [(MessagesBody, "validation"), (CountTokensBody, "validation")],
+        ref_template="#/components/schemas/Anthropic{model}",
+    )
+    return {f"Anthropic{name}": schema for name, schema in document["$defs"].items()}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -593,7 +638,7 @@ def openapi_document() -> dict[str, Any]:
             "OpenAI-compatible API with server-side conversations.",
         },
         "paths": _PATHS,
-        "components": {"schemas": _SCHEMAS, "securitySchemes": _SECURITY_SCHEMES},
+        "components": {"schemas": _schemas(), "securitySchemes": _SECURITY_SCHEMES},
         # A key is needed once one exists (or with CHATGPT_API_REQUIRE_API_KEY); GET / and
         # /openapi.json never need one.
         "security": [{}, {"gatewayKey": []}],

@@ -29,9 +29,11 @@ STORE_WARNING = (
     "Send it as 'Authorization: Bearer <key>' (or the api_key field on the seed routes)."
 )
 
-_database = click.option("--database-url", help="Database URL [env CHATGPT_API_DATABASE_URL].")
+_database = click.option(
+    "--database-url", help="Database URL.  [env var: CHATGPT_API_DATABASE_URL]"
+)
 _home = click.option(
-    "--home", type=click.Path(path_type=Path), help="Data directory [env CHATGPT_API_HOME]."
+    "--home", type=click.Path(path_type=Path), help="Data directory.  [env var: CHATGPT_API_HOME]"
 )
 
 
@@ -92,15 +94,16 @@ def key_table(records: list[ApiKey]) -> list[str]:
     ]
 
 
-@click.group()
+@click.group(short_help="Gateway API keys: create, list, revoke.")
 def keys() -> None:
     """Gateway API keys: what clients send as 'Authorization: Bearer <key>'.
 
     \b
     From the moment the first key is created, every API route (/send_message,
     /get_access_token, /v1/*) needs a valid key, and keeps needing one even after
-    every key is revoked (then only the status page, /openapi.json, /playground,
-    /healthz, /readyz and /metrics answer) until you run 'chatgpt-api keys require off'.
+    every key is revoked (then only the pages and probes answer: /, /docs, /redoc,
+    /openapi.json, /playground, /healthz, /readyz, /metrics) until you run
+    'chatgpt-api keys require off'.
     CHATGPT_API_REQUIRE_API_KEY=true|false on a service overrides this.
     Conversations belong to the key that made them.
     """
@@ -134,7 +137,7 @@ def create(name: str, database_url: str | None, home: Path | None) -> None:
         )
 
 
-@keys.command("list")
+@keys.command("list", short_help="List keys (prefixes only, never a whole key).")
 @_database
 @_home
 def list_keys(database_url: str | None, home: Path | None) -> None:
@@ -147,7 +150,7 @@ def list_keys(database_url: str | None, home: Path | None) -> None:
         click.echo(line)
 
 
-@keys.command("revoke")
+@keys.command("revoke", short_help="Revoke a key by name or id.")
 @click.argument("name_or_id")
 @_database
 @_home

@@ -2,7 +2,8 @@
 
 ``caller = await authenticate(request, field_value=...)`` (``field_value`` is the ``api_key``
 field of a seed route's body; None elsewhere). The presented key is the ``api_key`` field if
-given, else the ``Authorization: Bearer`` value. Rules:
+given, else the ``Authorization: Bearer`` value, else the ``x-api-key`` header (the Anthropic
+SDKs' way; treated exactly as a Bearer value). Rules:
 
 * A valid gateway key authenticates the caller: ``caller.owner`` is the key's id (the owner of
   the conversations it makes) and the key is never forwarded upstream
@@ -66,6 +67,11 @@ def bearer_token(request: Request) -> str | None:
     return (value.strip() or None) if scheme.lower() == "bearer" else None
 
 
+def presented_credential(request: Request) -> str | None:
+    """The ``Authorization: Bearer`` value, else the ``x-api-key`` header (Anthropic's)."""
+    return bearer_token(request) or (request.headers.get("x-api-key", "").strip() or None)
+
+
 def check_key_settings(settings: Settings) -> None:
     """Refuse settings that cannot work: keys required but nowhere to keep them."""
     if settings.require_api_key and not settings.store:
@@ -78,7 +84,7 @@ async def authenticate(request: Request, *, field_value: str | None = None) -> C
     return await identify(
         state.keys,
         state.settings.require_api_key,
-        bearer=bearer_token(request),
+        bearer=presented_credential(request),
         field_value=field_value or None,
     )
 

@@ -9,6 +9,8 @@ secrets out of the message.
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 from collections.abc import Iterable, Mapping
 
 import aiohttp
@@ -57,6 +59,17 @@ def parse_upstream_url(url: str) -> URL:
     return parsed
 
 
+def request_secrets(credential: str | None, url: URL) -> tuple[str, ...]:
+    """The exact secrets one upstream request carries: its credential and the URL's password.
+
+    Every error built from upstream text is redacted against these (see
+    :class:`~chatgpt_api.errors.UpstreamStatusError`), so an upstream that quotes them back
+    never gets them to a client, a row or a log line.
+    """
+    candidates = (credential, url.password, url.raw_password)
+    return tuple(dict.fromkeys(s for s in candidates if s))
+
+
 async def open_stream(
     session: aiohttp.ClientSession, url: URL, headers: Mapping[str, str], body: bytes
 ) -> aiohttp.ClientResponse:
@@ -66,7 +79,34 @@ async def open_stream(
     except aiohttp.InvalidURL as exc:
         raise UpstreamURLError(redact_text(str(url))) from exc
     except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        raise UpstreamConnectError() from exc
+        raise connect_error(url, exc) from exc
+
+
+def connect_error(url: URL, exc: BaseException) -> UpstreamConnectError:
+    """``fetch failed: cannot reach <host>:<port> (<why>)``: the upstream named, no secret."""
+    host = url.host or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    return UpstreamConnectError(f"{host}:{url.port}", _connect_failure_reason(exc))
+
+
+def _connect_failure_reason(exc: BaseException) -> str:
+    cause = getattr(exc, "os_error", None) or exc
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    if isinstance(cause, ssl.SSLError):
+        return "TLS handshake failed"
+    if isinstance(cause, socket.gaierror):
+        return "host name not resolved"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "no connection within the connect timeout"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed before the response"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "the answer is not HTTP"
+    return "connection failed"
 
 
 async def read_limited(response: aiohttp.ClientResponse, limit: int = ERROR_BODY_LIMIT) -> bytes:
@@ -92,19 +132,21 @@ async def raise_for_status(
     if 200 <= response.status < 300:
         return
     body = (await read_limited(response)).decode("utf-8", "replace")
-    message = redact_text(f"{name} error {response.status}: {body}", known_secrets)
-    raise UpstreamStatusError(message, response.status)
+    raise UpstreamStatusError(
+        f"{name} error {response.status}: {body}", response.status, secrets=known_secrets
+    )
 
 
 async def openai_status_error(
-    response: aiohttp.ClientResponse, known_secrets: Iterable[str | None]
+    response: aiohttp.ClientResponse, secrets: tuple[str, ...]
 ) -> UpstreamStatusError:
-    """An OpenAI-style upstream's non-2xx answer as an error: its ``error.message`` and
-    ``error.code`` when the body is an OpenAI error document (else the raw body), its status
-    and its ``Retry-After`` (seconds) — secrets masked."""
+    """An OpenAI-style upstream's non-2xx answer as an error: its ``error.message``,
+    ``error.code`` and ``error.param`` when the body is an OpenAI error document (else the raw
+    body), its status and its ``Retry-After`` (seconds) — ``secrets`` masked."""
     raw = (await read_limited(response)).decode("utf-8", "replace")
     message = f"upstream error {response.status}: {raw}"
     code: str | None = None
+    param: str | None = None
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -112,16 +154,23 @@ async def openai_status_error(
     error = doc.get("error") if isinstance(doc, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         message = error["message"]
-        upstream_code = error.get("code")
-        code = upstream_code if isinstance(upstream_code, str) and upstream_code else None
+        code = _text_or_none(error.get("code"))
+        param = _text_or_none(error.get("param"))
     elif isinstance(error, str):
         message = error
-    return UpstreamStatusError(
-        redact_text(message, known_secrets),
+    failure = UpstreamStatusError(
+        message,
         response.status,
+        secrets=secrets,
         retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         upstream_code=code,
     )
+    failure.param = param
+    return failure
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -15,6 +15,11 @@ The request is what the seed sent, plus ``author: {"role": "user"}`` beside the 
 The answer is read by :class:`~chatgpt_api.backends.web_answer.WebAnswerReader`. A 2xx reply
 whose body is a JSON object instead of an event stream is an error at once (the seed waited for
 its timeout). The connection is closed as soon as the answer is complete or the consumer stops.
+
+Every error carrying the upstream's text is redacted against the request's secrets (the access
+token, the URL's password; see :func:`~chatgpt_api.backends._http.request_secrets`). The answer
+is charged to an :class:`~chatgpt_api.backends.budget.AnswerBudget` (``max_answer_size``): past
+it the stream ends with :class:`~chatgpt_api.errors.AnswerTooLarge` and the connection closes.
 """
 
 from __future__ import annotations
@@ -27,12 +32,12 @@ import aiohttp
 import orjson
 
 from chatgpt_api.backends import _http
+from chatgpt_api.backends.budget import AnswerBudget
 from chatgpt_api.backends.web_answer import WebAnswerReader
 from chatgpt_api.config import require
 from chatgpt_api.errors import UpstreamProtocolError, UpstreamStatusError, UpstreamTerminated
 from chatgpt_api.messages import ChatEvent, ChatRequest
 from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
-from chatgpt_api.redact import redact_text
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
 
 UPSTREAM_NAME = "ChatGPT"
@@ -70,8 +75,10 @@ class ChatGPTWebBackend:
         default_url: str | None,
         max_event_size: int,
         request_upstreams: RequestUpstreams | None = None,
+        max_answer_size: int = 2 * 1024 * 1024,
     ) -> None:
         self._session = session
+        self._max_answer_size = max_answer_size
         self._default_url = default_url
         self._max_event_size = max_event_size
         self._request_upstreams = request_upstreams
@@ -91,26 +98,28 @@ class ChatGPTWebBackend:
             "Content-Type": "application/json",
         }
         body = build_conversation_body(request)
+        secrets = _http.request_secrets(request.credential, url)
         response = await _http.open_stream(session, url, headers, body)
-        reader = WebAnswerReader(request.conversation_id)
+        budget = AnswerBudget(self._max_answer_size)
+        reader = WebAnswerReader(request.conversation_id, secrets=secrets, budget=budget)
         decoder = SSEDecoder(self._max_event_size)
         try:
-            await _http.raise_for_status(response, UPSTREAM_NAME, (request.credential,))
+            await _http.raise_for_status(response, UPSTREAM_NAME, secrets)
             started = False
             async for chunk in response.content.iter_any():
                 if not started:
                     if chunk.lstrip()[:1] in (b"{", b"["):
-                        await _raise_json_reply(response, chunk, request.credential)
+                        await _raise_json_reply(response, chunk, secrets)
                     started = bool(chunk.strip())
                 for sse in decoder.feed(chunk):
                     for event in reader.feed(sse.data):
-                        yield event
+                        yield budget.observe(event)
                     if reader.done:
                         yield reader.finish()
                         return
             for sse in decoder.close():
                 for event in reader.feed(sse.data):
-                    yield event
+                    yield budget.observe(event)
             yield reader.finish()
         except _http.BODY_ERRORS:
             raise UpstreamTerminated(reader.text) from None
@@ -122,7 +131,9 @@ class ChatGPTWebBackend:
             _http.finish(response, answered=reader.done)
 
 
-async def _raise_json_reply(response: aiohttp.ClientResponse, first: bytes, token: str) -> None:
+async def _raise_json_reply(
+    response: aiohttp.ClientResponse, first: bytes, secrets: tuple[str, ...]
+) -> None:
     """A 2xx JSON body where an event stream was expected: report it as an upstream error."""
     rest = await _http.read_limited(response, max(0, _http.ERROR_BODY_LIMIT - len(first)))
     text = (first + rest).decode("utf-8", "replace")
@@ -136,4 +147,4 @@ async def _raise_json_reply(response: aiohttp.ClientResponse, first: bytes, toke
             f"{UPSTREAM_NAME} error {detail.get('message')}: {detail.get('code')} "
             "(invalid_request_error)"
         )
-    raise UpstreamStatusError(redact_text(message, (token,)), response.status)
+    raise UpstreamStatusError(message, response.status, secrets=secrets)

@@ -7,12 +7,17 @@ turns it off. Each ``chat.completion.chunk`` becomes a :class:`~chatgpt_api.mess
 carrying the chunk itself; the choices are assembled (:mod:`.openai_chunks`) into
 :class:`~chatgpt_api.messages.Finished`. A JSON ``chat.completion`` (asked for, or sent by a
 server that ignores ``stream``) is accepted too and handed on whole. Upstream errors keep
-their status, message, code and ``Retry-After``
-(see :class:`~chatgpt_api.errors.UpstreamStatusError`).
+their status, message, code, param and ``Retry-After``
+(see :class:`~chatgpt_api.errors.UpstreamStatusError`), their text redacted against the
+request's secrets. Every part of the answer (text, refusals, reasoning, tool-call arguments) is
+charged to an :class:`~chatgpt_api.backends.budget.AnswerBudget` (``max_answer_size``), and a
+non-streamed reply body is read up to ``max_upstream_body_size``: past either,
+``AnswerTooLarge``.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -21,19 +26,19 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from chatgpt_api.backends import _http
+from chatgpt_api.backends import _http, _json
+from chatgpt_api.backends.budget import AnswerBudget
 from chatgpt_api.backends.openai_chunks import ChoiceAssembler
 from chatgpt_api.errors import (
+    AnswerTooLarge,
     AuthenticationError,
     UpstreamNoAnswer,
     UpstreamProtocolError,
-    UpstreamStatusError,
     UpstreamStreamError,
     UpstreamTerminated,
 )
 from chatgpt_api.messages import ChatEvent, ChatRequest, Finished, TextDelta
 from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
-from chatgpt_api.redact import redact_text
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
 
 
@@ -47,9 +52,13 @@ def build_completion_body(request: ChatRequest, *, include_usage: bool) -> bytes
     """
     messages = [m.wire() for m in request.messages]
     if request.passthrough is not None:
-        return orjson.dumps({**request.passthrough, "model": request.model, "messages": messages})
+        body = {**request.passthrough, "model": request.model, "messages": messages}
+        try:
+            return orjson.dumps(body)
+        except TypeError:  # an integer beyond 64 bits, which orjson does not write
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     params = request.params
-    body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
+    body = {"model": request.model, "messages": messages, "stream": True}
     if include_usage:
         body["stream_options"] = {"include_usage": True}
     if params.temperature is not None:
@@ -77,7 +86,11 @@ class OpenAIBackend:
         max_event_size: int,
         include_usage: bool = True,
         request_upstreams: RequestUpstreams | None = None,
+        max_answer_size: int = 2 * 1024 * 1024,
+        max_body_size: int = 8 * 1024 * 1024,
     ) -> None:
+        self._max_answer_size = max_answer_size
+        self._max_body_size = max_body_size
         self.name = name
         self._session = session
         self._request_upstreams = request_upstreams
@@ -86,13 +99,16 @@ class OpenAIBackend:
         self._include_usage = include_usage
 
     def endpoint(self, request: ChatRequest) -> URL:
-        base = _http.parse_upstream_url(request.upstream_url or self._base_url)
+        # An empty per-request URL is a bad URL ("Failed to parse URL from "), as on the web
+        # backend: never a silent fallback to the configured upstream.
+        given = request.upstream_url
+        base = _http.parse_upstream_url(self._base_url if given is None else given)
         return base.with_path(base.path.rstrip("/") + "/chat/completions")
 
     def _target(self, request: ChatRequest) -> tuple[aiohttp.ClientSession, URL]:
         """The session and URL to POST to; a client's URL passes the network policy."""
         url = self.endpoint(request)
-        if request.upstream_url:
+        if request.upstream_url is not None:
             return pinned(self._request_upstreams, url)
         return self._session, url
 
@@ -109,13 +125,18 @@ class OpenAIBackend:
         body = build_completion_body(request, include_usage=self._include_usage)
         session, url = self._target(request)
         response = await _http.open_stream(session, url, headers, body)
-        reader = _ChunkReader(every_chunk=request.passthrough is not None)
+        secrets = _http.request_secrets(request.credential, url)
+        reader = _ChunkReader(
+            secrets,
+            AnswerBudget(self._max_answer_size),
+            every_chunk=request.passthrough is not None,
+        )
         answered = False
         try:
             if not 200 <= response.status < 300:
-                raise await _status_error(response, request.credential)
+                raise await _http.openai_status_error(response, secrets)
             if "json" in response.headers.get("Content-Type", ""):
-                completion = await _read_json(response)
+                completion = await _read_json(response, secrets, self._max_body_size)
                 answered = True
                 yield reader.finish_completion(completion)
                 return
@@ -148,9 +169,15 @@ class OpenAIBackend:
 class _ChunkReader:
     """Parses ``chat.completion.chunk`` events into text deltas carrying the chunk itself."""
 
-    __slots__ = ("_assembler", "_every_chunk")
+    __slots__ = ("_assembler", "_every_chunk", "budget", "secrets")
 
-    def __init__(self, *, every_chunk: bool) -> None:
+    def __init__(
+        self, secrets: tuple[str, ...], budget: AnswerBudget, *, every_chunk: bool
+    ) -> None:
+        #: The request's credentials: an in-stream error quoting them is redacted.
+        self.secrets = secrets
+        #: Every part of the answer (text, tool-call arguments…) is charged to it.
+        self.budget = budget
         self._assembler = ChoiceAssembler()
         #: Passthrough: every chunk is handed on (tool calls, logprobs, usage…), not only text.
         self._every_chunk = every_chunk
@@ -161,7 +188,7 @@ class _ChunkReader:
 
     def feed(self, data: str) -> TextDelta | None:
         try:
-            chunk = orjson.loads(data)
+            chunk = _json.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError(
                 "the upstream sent an event that is not valid JSON"
@@ -169,7 +196,12 @@ class _ChunkReader:
         if not isinstance(chunk, dict):
             return None
         if chunk.get("error"):
-            raise UpstreamStreamError(_error_message(chunk["error"]))
+            raise UpstreamStreamError(_error_message(chunk["error"]), secrets=self.secrets)
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if isinstance(choice, dict):
+                    _charge(self.budget, choice.get("delta"))
         text = self._assembler.feed_chunk(chunk)
         if text or self._every_chunk:
             return TextDelta(text, chunk)
@@ -178,6 +210,9 @@ class _ChunkReader:
     def finish_completion(self, completion: dict[str, Any]) -> Finished:
         if not isinstance(completion.get("choices"), list) or not completion["choices"]:
             raise UpstreamNoAnswer("the upstream sent no answer")
+        for choice in completion["choices"]:
+            if isinstance(choice, dict):
+                _charge(self.budget, choice.get("message"))
         self._assembler.take_completion(completion)
         return self.finish(raw=completion)
 
@@ -198,6 +233,18 @@ class _ChunkReader:
         )
 
 
+def _charge(budget: AnswerBudget, value: Any) -> None:
+    """Charge every string of a delta or message (text, refusal, reasoning, arguments…)."""
+    if isinstance(value, str):
+        budget.charge(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _charge(budget, item)
+    elif isinstance(value, list):
+        for item in value:
+            _charge(budget, item)
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -208,49 +255,23 @@ def _error_message(error: Any) -> str:
     return error if isinstance(error, str) else orjson.dumps(error).decode()
 
 
-async def _read_json(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    body = await _http.read_limited(response, 16 * 1024 * 1024)
+async def _read_json(
+    response: aiohttp.ClientResponse, secrets: tuple[str, ...], limit: int
+) -> dict[str, Any]:
+    """The whole JSON reply; a body cut off by the upstream raises (as a stream does)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(limit, "max_upstream_body_size")
+        parts.append(chunk)
     try:
-        obj = orjson.loads(body)
+        obj = _json.loads(b"".join(parts))
     except orjson.JSONDecodeError:
         raise UpstreamProtocolError("the upstream sent a reply that is not valid JSON") from None
     if not isinstance(obj, dict):
         raise UpstreamProtocolError("the upstream sent a reply that is not a JSON object")
     if obj.get("error"):
-        raise UpstreamStreamError(_error_message(obj["error"]))
+        raise UpstreamStreamError(_error_message(obj["error"]), secrets=secrets)
     return obj
-
-
-async def _status_error(response: aiohttp.ClientResponse, credential: str) -> UpstreamStatusError:
-    raw = (await _http.read_limited(response)).decode("utf-8", "replace")
-    message = f"upstream error {response.status}: {raw}"
-    code: str | None = None
-    param: str | None = None
-    try:
-        error = orjson.loads(raw).get("error")
-    except (orjson.JSONDecodeError, AttributeError):
-        error = None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        message = error["message"]
-        code = _str(error.get("code"))
-        param = _str(error.get("param"))
-    elif isinstance(error, str):
-        message = error
-    failure = UpstreamStatusError(
-        redact_text(message, (credential,)),
-        response.status,
-        retry_after=_retry_after(response.headers.get("Retry-After")),
-        upstream_code=code,
-    )
-    failure.param = param
-    return failure
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None

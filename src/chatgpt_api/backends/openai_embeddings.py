@@ -83,7 +83,8 @@ async def create_embeddings(
     response = await _http.open_stream(session, embeddings_url(base_url), headers, payload)
     try:
         if not 200 <= response.status < 300:
-            raise await _http.openai_status_error(response, (credential,))
+            url = embeddings_url(base_url)
+            raise await _http.openai_status_error(response, _http.request_secrets(credential, url))
         data = await _read_all(response, max_response_size)
     finally:
         _http.finish(response)

@@ -41,6 +41,7 @@ class BackendPool:
                 default_url=route.base_url or self._settings.reverse_proxy,
                 max_event_size=max_event,
                 request_upstreams=self.request_upstreams,
+                max_answer_size=self._settings.max_answer_size,
             )
         assert route.base_url is not None
         return OpenAIBackend(
@@ -50,6 +51,8 @@ class BackendPool:
             max_event_size=max_event,
             include_usage=route.include_usage,
             request_upstreams=self.request_upstreams,
+            max_answer_size=self._settings.max_answer_size,
+            max_body_size=self._settings.max_upstream_body_size,
         )
 
     async def close(self) -> None:

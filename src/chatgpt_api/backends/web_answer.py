@@ -9,7 +9,10 @@ holds no I/O, so every rule below is unit-testable:
   becomes the answer. Legacy events carry the whole text so far; delta events patch documents
   (:mod:`chatgpt_api.backends.delta_v1`); both end up as text compared with what was already
   emitted, so callers get deltas either way.
-* A truthy ``error`` string in an event is an error, whatever text came before it.
+* A truthy ``error`` string in an event is an error, whatever text came before it; its text is
+  redacted against the request's ``secrets`` (and the generic patterns) before it goes on.
+* With a ``budget``, delta events that leave the answer's text as it was (patches to other
+  documents, metadata) are charged to it: what the documents hold stays bounded too.
 * Text is taken from string parts only: a multimodal part never becomes a non-string answer.
 * The conversation id is the last truthy ``conversation_id`` seen (typed events included),
   starting from the request's; the answer id is the assistant message's id.
@@ -22,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from chatgpt_api.backends import _json
+from chatgpt_api.backends.budget import AnswerBudget, utf8_size
 from chatgpt_api.backends.delta_v1 import DeltaDocuments
 from chatgpt_api.errors import UpstreamNoAnswer, UpstreamProtocolError, UpstreamStreamError
 from chatgpt_api.messages import ChatEvent, Finished, TextDelta, TextReset
@@ -34,10 +39,29 @@ _DELTA_KEYS = ("v", "p", "o")
 class WebAnswerReader:
     """State of one answer being read from a web conversation stream."""
 
-    __slots__ = ("_deltas", "conversation_id", "done", "message_id", "text")
+    __slots__ = (
+        "_budget",
+        "_deltas",
+        "_secrets",
+        "conversation_id",
+        "done",
+        "message_id",
+        "text",
+    )
 
-    def __init__(self, conversation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        conversation_id: str | None = None,
+        *,
+        secrets: tuple[str, ...] = (),
+        budget: AnswerBudget | None = None,
+    ) -> None:
         self.conversation_id = conversation_id
+        #: The request's credentials: an in-stream error quoting them is redacted.
+        self._secrets = secrets
+        #: Charged with delta traffic that does not change the answer (other documents grow
+        #: in memory too); the answer's own text is charged by the caller.
+        self._budget = budget
         #: The answer's message id; ``None`` until an assistant message arrived.
         self.message_id: str | None = None
         self.text = ""
@@ -50,7 +74,7 @@ class WebAnswerReader:
             self.done = True
             return []
         try:
-            obj = orjson.loads(data)
+            obj = _json.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError(INVALID_JSON_MESSAGE) from None
         if not isinstance(obj, dict):
@@ -59,7 +83,10 @@ class WebAnswerReader:
             if self._deltas is None:
                 self._deltas = DeltaDocuments()
             document = self._deltas.apply(obj)
-            return [] if document is None else self._on_document(document)
+            events = [] if document is None else self._on_document(document)
+            if not events and self._budget is not None:
+                self._budget.charge_bytes(utf8_size(data))
+            return events
         return self._on_document(obj)
 
     def finish(self) -> Finished:
@@ -72,7 +99,7 @@ class WebAnswerReader:
         error = document.get("error")
         if error:
             text = error if isinstance(error, str) else orjson.dumps(error).decode()
-            raise UpstreamStreamError(text)
+            raise UpstreamStreamError(text, secrets=self._secrets)
         conversation_id = document.get("conversation_id")
         if conversation_id and isinstance(conversation_id, str):
             self.conversation_id = conversation_id

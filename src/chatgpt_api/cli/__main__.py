@@ -2,4 +2,4 @@
 
 from chatgpt_api.cli.main import main
 
-main()
+main(prog_name="chatgpt-api")

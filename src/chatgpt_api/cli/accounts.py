@@ -52,13 +52,15 @@ def _secret(value: str | None) -> str | None:
     return value
 
 
-_database = click.option("--database-url", help="Database URL [env CHATGPT_API_DATABASE_URL].")
+_database = click.option(
+    "--database-url", help="Database URL.  [env var: CHATGPT_API_DATABASE_URL]"
+)
 _home = click.option(
-    "--home", type=click.Path(path_type=Path), help="Data directory [env CHATGPT_API_HOME]."
+    "--home", type=click.Path(path_type=Path), help="Data directory.  [env var: CHATGPT_API_HOME]"
 )
 
 
-@click.group()
+@click.group(short_help="Pooled upstream accounts: add, list, remove, check.")
 def accounts() -> None:
     """Upstream accounts used when a request brings no credential of its own."""
 
@@ -69,6 +71,7 @@ def accounts() -> None:
     "--backend",
     type=click.Choice(["chatgpt-web", "openai", "openai-compatible"]),
     default="chatgpt-web",
+    help="The backend whose requests this account serves.",
     show_default=True,
 )
 @click.option("--access-token", help="ChatGPT access token ('-' reads it from stdin).")
@@ -162,7 +165,7 @@ def remove(name_or_id: str, database_url: str | None, home: Path | None) -> None
     click.echo(f"account {name_or_id!r} removed")
 
 
-@accounts.command("check")
+@accounts.command("check", short_help="Check every account; refresh expiring tokens.")
 @click.option("--session-url", help="/api/auth/session endpoint used to refresh tokens.")
 @_database
 @_home

@@ -58,7 +58,7 @@ def _read_prompt(prompt: str | None) -> str:
     return prompt
 
 
-@click.command()
+@click.command(short_help="Ask one question; the answer streams to the terminal.")
 @click.argument("prompt", required=False)
 @target_options
 @turn_options
@@ -147,8 +147,9 @@ def chat(
             continue_last=continue_,
             conversation_id=cid,
         )
-        where = "in-process service" if client.target.startswith("local:") else client.target
-        click.echo(f"Chatting with the {where}. {CHAT_HELP}")
+        local = client.target.startswith("local:")
+        where = "the in-process service" if local else f"the service at {client.target}"
+        click.echo(f"Chatting with {where}. {CHAT_HELP}")
         with _history(home):
             _loop(session)
 

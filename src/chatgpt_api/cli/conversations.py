@@ -43,8 +43,12 @@ def _json(data: Any) -> str:
 
 @conversations.command("list")
 @target_options
-@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 100), default=20, show_default=True, help="At most this many."
+)
+@click.option(
+    "--offset", type=click.IntRange(0), default=0, show_default=True, help="Skip this many first."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's list object.")
 def list_(url: str | None, api_key: str | None, limit: int, offset: int, as_json: bool) -> None:
     """List conversations, most recently updated first.
@@ -75,7 +79,7 @@ def list_(url: str | None, api_key: str | None, limit: int, offset: int, as_json
         click.echo(f"({len(items)} of {total}; more with --offset {offset + len(items)})")
 
 
-@conversations.command()
+@conversations.command(short_help="Show a conversation up to its current message.")
 @target_options
 @click.argument("conversation_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's conversation object.")

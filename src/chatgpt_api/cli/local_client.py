@@ -23,6 +23,7 @@ from contextlib import AsyncExitStack, aclosing
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 
 from chatgpt_api.api.chat_render import estimate_tokens
 from chatgpt_api.api.openai_request import parse_completion_request
@@ -148,7 +149,7 @@ class LocalClient:
             state.keys, state.settings.require_api_key, bearer=self._api_key, field_value=None
         )
         parsed = parse_completion_request(
-            completion_body(turn),
+            orjson.dumps(completion_body(turn)),
             default_model=state.settings.model,
             credential=caller.upstream_credential,
             owner=caller.owner,

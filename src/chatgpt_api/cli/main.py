@@ -20,21 +20,28 @@ from chatgpt_api.config import Settings
 from chatgpt_api.logs import configure_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="chatgpt-api")
 def main() -> None:
-    """chatgpt-api: a small, dependable HTTP API to chat models."""
+    """chatgpt-api: a small, dependable HTTP API to chat models.
+
+    \b
+    New here? Start with the built-in emulator (no account, no token):
+      chatgpt-api serve --demo                  # then open http://localhost:3000/
+      chatgpt-api ask --url http://127.0.0.1:3000 "Hello"
+    Every command has --help with examples; settings: chatgpt-api settings --markdown
+    """
 
 
-@main.command()
+@main.command(short_help="Run the HTTP service (try: serve --demo).")
 @with_setting_options
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
     envvar="CHATGPT_API_WORKERS",
-    help="Worker processes, each with its own upstream connections "
-    "[env CHATGPT_API_WORKERS; default 1].",
+    help="Worker processes, each with its own upstream connections  "
+    "[env var: CHATGPT_API_WORKERS; default: 1]",
 )
 def serve(workers: int, **options: Any) -> None:
     """Run the HTTP service.
@@ -54,25 +61,39 @@ def serve(workers: int, **options: Any) -> None:
 
 
 def _preflight(settings: Settings) -> None:
-    """Fail with one readable line on a bad models file or an unusable database."""
+    """Fail with one readable line on a port in use, a bad models file or an unusable
+    database; then print the start-up summary (see :mod:`chatgpt_api.startup`)."""
     from chatgpt_api.app import load_registry
     from chatgpt_api.auth.gate import check_key_settings
     from chatgpt_api.errors import ServiceError
-    from chatgpt_api.store import default_database_url, upgrade_database
+    from chatgpt_api.logs import announcement
+    from chatgpt_api.startup import (
+        StoreFacts,
+        check_port_available,
+        inspect_database,
+        summary_lines,
+    )
+    from chatgpt_api.store import default_database_url
 
     try:
+        check_port_available(settings.host, settings.port)
         check_key_settings(settings)
-        load_registry(settings)
-        if settings.store and not settings.demo:
+        registry = load_registry(settings)
+        facts = StoreFacts()
+        if settings.store:
             url = settings.database_url or default_database_url(settings.home)
-            asyncio.run(upgrade_database(url))
+            facts = asyncio.run(inspect_database(url))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
+    for line in summary_lines(settings, registry, facts):
+        click.echo(announcement(line), err=True)
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8088, type=int, show_default=True)
+@main.command(short_help="Run the upstream emulator (for tests and offline use).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=8088, type=int, show_default=True, help="TCP port to listen on (0: any free)."
+)
 @click.option("--chunks", default=8, type=int, show_default=True, help="Events per answer.")
 @click.option(
     "--chunk-delay-ms", default=0, type=int, show_default=True, help="Delay between events."
@@ -115,15 +136,21 @@ def _settings(options: dict[str, Any]) -> Settings:
         raise click.ClickException(f"invalid settings: {problems}") from None
 
 
-@main.group()
+@main.group(short_help="The conversation store's database.")
 def db() -> None:
     """The conversation store's database."""
 
 
-@db.command("upgrade")
-@click.option("--database-url", help="Database URL [env CHATGPT_API_DATABASE_URL].")
+@db.command("upgrade", short_help="Apply the schema migrations.")
 @click.option(
-    "--home", type=click.Path(path_type=Path), help="Data directory [env CHATGPT_API_HOME]."
+    "--database-url", envvar="CHATGPT_API_DATABASE_URL", show_envvar=True, help="Database URL."
+)
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="CHATGPT_API_HOME",
+    show_envvar=True,
+    help="Data directory.",
 )
 def db_upgrade(database_url: str | None, home: Path | None) -> None:
     """Apply the schema migrations (the service also does this when it starts).
@@ -162,7 +189,7 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
-@main.command("settings")
+@main.command("settings", short_help="Show the settings and their current values.")
 @click.option("--markdown", is_flag=True, help="Print the configuration reference as Markdown.")
 @click.option(
     "--write-readme",
@@ -170,7 +197,9 @@ _register_subcommands()
     help="Rewrite the settings section of this README.",
 )
 def settings_command(markdown: bool, write_readme: Path | None) -> None:
-    """Show every setting: environment variable, flag, default, meaning.
+    """Show the current value of every setting (``name = value``, secrets masked), from the
+    CHATGPT_API_* environment and its defaults. --markdown prints the reference instead: each
+    setting's environment variable, serve flag, default and meaning.
 
     \b
     Examples:

@@ -2,11 +2,14 @@
 
 ``--url`` / ``CHATGPT_API_URL`` picks a running service (else the service runs in-process from
 the ``CHATGPT_API_*`` settings), ``--api-key`` / ``CHATGPT_API_KEY`` is sent as the Bearer key.
+``--home`` / ``--database-url`` are their ``CHATGPT_API_*`` twins for this command (the data
+directory holds the CLI's state file; in-process, they pick the store).
 :func:`connected` opens the client and turns every :class:`CliError` into one ``Error:`` line.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +22,28 @@ from chatgpt_api.cli.client import ChatClient, CliError, open_client
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _setting_twin(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Give a flag's value to the settings as its ``CHATGPT_API_*`` variable would."""
+    if value is not None and param.name is not None:
+        os.environ[f"CHATGPT_API_{param.name.upper()}"] = str(value)
+
+
 def target_options(command: F) -> F:
-    """``--url`` and ``--api-key``."""
+    """``--url``, ``--api-key``, ``--home`` and ``--database-url``."""
+    command = click.option(
+        "--database-url",
+        expose_value=False,
+        callback=_setting_twin,
+        help="In-process: the store's database URL.  [env var: CHATGPT_API_DATABASE_URL]",
+    )(command)
+    command = click.option(
+        "--home",
+        type=click.Path(path_type=Path),
+        expose_value=False,
+        callback=_setting_twin,
+        help="Data directory (the CLI's state file; in-process: the default store).  "
+        "[env var: CHATGPT_API_HOME]",
+    )(command)
     command = click.option(
         "--api-key",
         envvar="CHATGPT_API_KEY",

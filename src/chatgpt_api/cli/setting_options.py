@@ -48,10 +48,11 @@ def with_setting_options(command: F) -> F:
         default = field.default if field.default_factory is None else None
         shown = (
             ""
-            if default is None
-            else f"; default {str(default).lower() if isinstance(default, bool) else default}"
+            if default is None or default == ""
+            else f"; default: {str(default).lower() if isinstance(default, bool) else default}"
         )
-        help_text = f"{field.description or name} [env {env}{shown}]"
+        # The same "[env var: X; default: Y]" shape click prints for the other commands.
+        help_text = f"{field.description or name}  [env var: {env}{shown}]"
         if is_flag:
             option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
         else:

@@ -7,6 +7,8 @@ nothing else, so a slow database never gets a healthy process restarted.
 seconds::
 
     200 {"status": "ready", "checks": {"store": "ok", "redis": "disabled"}}
+    200 {"status": "ready", "checks": {..., "upstream": "not_configured"},
+         "notes": {"upstream": "none: use --demo ..."}}
     503 {"status": "unavailable", "checks": {"store": "error", "redis": "ok"},
          "errors": {"store": "the conversation store is unavailable: ..."}}
 
@@ -14,6 +16,8 @@ A check is an ``async`` callable that returns when its dependency answers and ra
 ``None`` in place of a check means "disabled" (the dependency is not configured). The app
 registers ``store`` (:meth:`ConversationStore.ping`) and ``redis`` (a ``PING``); other parts may
 add theirs with :meth:`ReadinessChecks.add` during start-up. Reasons are redacted and short.
+A *note* (:meth:`ReadinessChecks.note`) is a fixed fact worth telling that does not make the
+instance unready, such as "no upstream is configured" (requests may still bring their own).
 """
 
 from __future__ import annotations
@@ -41,13 +45,19 @@ class ReadinessChecks:
 
     def __init__(self) -> None:
         self._checks: dict[str, ReadinessCheck | None] = {}
+        self.notes: dict[str, tuple[str, str]] = {}
 
     def add(self, name: str, check: ReadinessCheck | None) -> None:
         """Register (or replace) a check; ``None`` reports the dependency as disabled."""
         self._checks[name] = check
 
+    def note(self, name: str, status: str, message: str) -> None:
+        """Report ``name`` as ``status`` with ``message`` under ``notes``, staying ready."""
+        self.notes[name] = (status, message)
+
     def clear(self) -> None:
         self._checks.clear()
+        self.notes.clear()
 
     async def run(self) -> tuple[dict[str, str], dict[str, str]]:
         """``(status by check, reason by failed check)``."""
@@ -88,10 +98,13 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     readiness: ReadinessChecks = request.app.state.readiness
     statuses, errors = await readiness.run()
+    notes = {name: message for name, (_, message) in readiness.notes.items()}
+    statuses.update({name: status for name, (status, _) in readiness.notes.items()})
+    extra: dict[str, object] = {"notes": notes} if notes else {}
     if errors:
-        body = {"status": "unavailable", "checks": statuses, "errors": errors}
+        body = {"status": "unavailable", "checks": statuses, "errors": errors, **extra}
         return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ready", "checks": statuses})
+    return JSONResponse({"status": "ready", "checks": statuses, **extra})
 
 
 def standard_checks(

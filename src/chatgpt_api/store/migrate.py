@@ -16,11 +16,14 @@ the same time in one process, even on different databases: an in-process lock (u
 event loop or thread) is taken first, then the database lock above, always in that order.
 
 Upgrading a database already at head is a no-op, so calling this at every start-up is safe.
+Alembic's own INFO lines are silenced; one line is logged only when the schema actually
+changes (``database schema upgraded: <old> -> <new>``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +32,7 @@ from typing import Final
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,6 +51,8 @@ MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 _ADVISORY_LOCK_KEY: Final = 0x63_68_61_74_67_70_74_31
 _ALEMBIC_IN_USE = threading.Lock()
 _LOCK_POLL_SECONDS: Final = 0.01
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -95,4 +101,14 @@ async def _alembic_turn() -> AsyncIterator[None]:
 
 
 def _upgrade_to_head(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        before = MigrationContext.configure(connection).get_current_revision()
+        command.upgrade(alembic_config(connection), "head")
+        after = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        alembic_log.setLevel(level)
+    if after != before:
+        log.info("database schema upgraded: %s -> %s", before or "empty", after)

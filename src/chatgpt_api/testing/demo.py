@@ -18,6 +18,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .fixtures import F9_BODIES, message_doc, sse_data, sse_event
@@ -117,9 +118,15 @@ class _Turn:
 class DemoBackend:
     """In-memory conversations plus the event generator."""
 
-    def __init__(self, chunks: int = 8) -> None:
+    def __init__(self, chunks: int = 8, *, state_file: Path | None = None) -> None:
         self.chunks = max(1, chunks)
         self.conversations: dict[str, Conversation] = {}
+        #: Where the conversations are kept across restarts (see :mod:`.demo_state`).
+        self.state_file = state_file
+        if state_file is not None:
+            from .demo_state import load_conversations
+
+            self.conversations = load_conversations(state_file)
 
     # ----------------------------------------------------------------- request handling
 
@@ -186,6 +193,10 @@ class DemoBackend:
         text = f'You said: "{prompt}". This is turn {turn_number} of this conversation.'
         assistant_id = str(uuid.uuid4())
         conv.add(Node(assistant_id, user_id, "assistant", text))
+        if self.state_file is not None:
+            from .demo_state import save_conversations
+
+            save_conversations(self.state_file, self.conversations)
         return _Turn(
             conversation=conv,
             is_new=conversation_id is None,

@@ -78,7 +78,7 @@ class EmulatorState:
     stopping: bool = False
 
     def __post_init__(self) -> None:
-        self.demo = DemoBackend(self.options.chunks)
+        self.demo = DemoBackend(self.options.chunks, state_file=self.options.demo_state_file)
 
 
 STATE = web.AppKey("chatgpt_api.emulator.state", EmulatorState)

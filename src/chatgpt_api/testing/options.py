@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["DEFAULT_OPENAI_MODELS", "EmulatorOptions"]
 
@@ -34,3 +35,5 @@ class EmulatorOptions:
     require_auth: bool = True
     #: Model ids the OpenAI routes list and accept (any other is a 404 ``model_not_found``).
     openai_models: tuple[str, ...] = DEFAULT_OPENAI_MODELS
+    #: A JSON file keeping the demo backend's conversations across restarts (None: memory only).
+    demo_state_file: Path | None = None

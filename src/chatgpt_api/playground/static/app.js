@@ -6,7 +6,8 @@
 // The conversation is a tree. The page shows one path through it (`state.path`); a message
 // with siblings gets a "‹ 2/3 ›" navigator, and switching to a sibling follows that sibling's
 // newest descendants. Regenerate and Edit send a user message under the parent of the user
-// message they replace, which makes a sibling branch.
+// message they replace, which makes a sibling branch; for the first message that parent is the
+// conversation's root, named by the root parent id (the nil UUID).
 
 import { renderMarkdown } from "./markdown.js";
 
@@ -14,6 +15,8 @@ const BASE = new URL("../../", import.meta.url); // the service root, wherever i
 const KEY_STORE = "chatgpt-api.playground.apiKey";
 const THEME_STORE = "chatgpt-api.playground.theme";
 const MODEL_STORE = "chatgpt-api.playground.model";
+const ROOT_PARENT = "00000000-0000-0000-0000-000000000000"; // parent_message_id: the root
+const KEY_HINT = "Enter a gateway key or an upstream token in the API key box (top right).";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -83,7 +86,12 @@ async function api(path, { method = "GET", body, signal } = {}) {
     } catch {
       // not JSON: the status says it all
     }
-    throw new ApiError(errorText(parsed, response.status), response.status);
+    const message = errorText(parsed, response.status);
+    if (response.status === 401) {
+      pointAtKeyBox();
+      throw new ApiError(`${message} — ${KEY_HINT}`, 401);
+    }
+    throw new ApiError(message, response.status);
   }
   return response;
 }
@@ -140,6 +148,13 @@ function initialTheme() {
 
 function showKeyState() {
   ui.keySummary.textContent = state.apiKey ? "API key ✓" : "API key";
+}
+
+// A credential is missing or refused (401): open the API key box and put the cursor there.
+function pointAtKeyBox() {
+  ui.keySummary.parentElement.open = true;
+  ui.keySummary.parentElement.classList.add("attention");
+  ui.apiKey.focus();
 }
 
 // ---------------------------------------------------------------- models and conversations
@@ -425,28 +440,12 @@ function startEdit(article, message, index) {
   editor.focus();
 }
 
-function forkNote() {
-  showBanner(
-    "The first message of a conversation cannot be branched through the API, so this started a new conversation.",
-  );
-}
-
 function submitEdit(message, index, text) {
-  if (!message.parent_id) {
-    newChat({ keepBanner: true });
-    forkNote();
-    return sendTurn(text, null, { shownUpTo: 0 });
-  }
-  return sendTurn(text, message.parent_id, { shownUpTo: index });
+  return sendTurn(text, message.parent_id || ROOT_PARENT, { shownUpTo: index });
 }
 
 function regenerate(user, index) {
-  if (!user.parent_id) {
-    newChat({ keepBanner: true });
-    forkNote();
-    return sendTurn(user.content, null, { shownUpTo: 0 });
-  }
-  return sendTurn(user.content, user.parent_id, { shownUpTo: index });
+  return sendTurn(user.content, user.parent_id || ROOT_PARENT, { shownUpTo: index });
 }
 
 function switchBranch(fromId, toId) {
@@ -487,7 +486,8 @@ async function findStoppedTurn(stale) {
     id = created.id;
   }
   await fetchTree(id);
-  const siblings = stale.parentId ? state.byId.get(stale.parentId)?.children || [] : state.roots;
+  const atRoot = !stale.parentId || stale.parentId === ROOT_PARENT;
+  const siblings = atRoot ? state.roots : state.byId.get(stale.parentId)?.children || [];
   const users = siblings
     .map((c) => state.byId.get(c))
     .filter((m) => m && m.role === "user" && m.content === stale.text && m.children.length);
@@ -609,7 +609,7 @@ async function settle(turn, answer, { failure, finalIds, model, shownUpTo }) {
     answer.classList.add("error");
     setError(answer, failure);
     if (!ui.input.value.trim()) ui.input.value = text; // never lose what the user typed
-    ui.input.focus();
+    if (document.activeElement !== ui.apiKey) ui.input.focus(); // a 401 points at the key box
     // The service may have stored the failed turn; it hangs beside the branch shown, so the
     // path shown stays valid and a resend makes a sibling branch.
     state.path = state.path.slice(0, shownUpTo);
@@ -690,7 +690,7 @@ async function guarded(work) {
     await work();
   } catch (error) {
     showBanner(error.message || String(error));
-    if (error.status === 401) ui.keySummary.parentElement.open = true;
+    if (error.status === 401) pointAtKeyBox();
   }
 }
 
@@ -713,6 +713,7 @@ function wire() {
     else localStorage.removeItem(KEY_STORE);
     showKeyState();
     ui.keyForm.parentElement.open = false;
+    ui.keyForm.parentElement.classList.remove("attention");
     showBanner("");
     await guarded(loadModels);
     await guarded(loadConversations);

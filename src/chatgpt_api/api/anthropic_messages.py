@@ -1,0 +1,107 @@
+"""The Anthropic Messages surface: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``.
+
+Any model of the registry, on any backend: the request is bridged into a chat completions
+turn (:mod:`.anthropic_bridge`), run by the one turn runner (keys, limits, metrics, storage in
+the conversation tree) and its answer rendered in Anthropic's shapes (:mod:`.anthropic_render`);
+errors have Anthropic's shape (:mod:`.anthropic_errors`). Every response carries a
+``request-id`` header.
+
+Headers: the gateway key (or, while keys are not required, the upstream credential) as
+``x-api-key`` or ``Authorization: Bearer`` (:func:`chatgpt_api.auth.gate.authenticate`).
+``anthropic-version`` is accepted, whatever its value, and not required. ``anthropic-beta`` is
+accepted too: the betas add request fields or block types, and every field or block this
+gateway does not implement is refused with a 400 naming it — so no beta feature is dropped
+silently.
+
+``count_tokens`` estimates (about four characters per token, see
+:func:`~chatgpt_api.api.anthropic_bridge.estimate_input_tokens`): no tokenizer is downloaded,
+and the upstreams' tokenizers differ anyway. It needs a model the registry routes (404
+otherwise) but sends nothing upstream.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from chatgpt_api.api.anthropic_bridge import bridge_messages, parse_body
+from chatgpt_api.api.anthropic_content import count_tokens
+from chatgpt_api.api.anthropic_errors import (
+    anthropic_error_response,
+    anthropic_shutdown_frame,
+    new_request_id,
+)
+from chatgpt_api.api.anthropic_models import CountTokensBody, MessagesBody
+from chatgpt_api.api.anthropic_render import MessageMeta, message_frames, message_object
+from chatgpt_api.api.openai_compat import read_json_object
+from chatgpt_api.api.responses import JSONResponse
+from chatgpt_api.api.state import AppState
+from chatgpt_api.api.streaming import EventStreamResponse
+from chatgpt_api.api.turns import run_turn
+from chatgpt_api.auth.gate import authenticate
+from chatgpt_api.service import deadline_after
+
+
+class _WithHeader:
+    """An ASGI response with one more header on its start message."""
+
+    def __init__(self, response: EventStreamResponse, name: str, value: str) -> None:
+        self._response = response
+        self._header = (name.encode(), value.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_header(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))  # type: ignore[call-overload]
+                message = {**message, "headers": [*headers, self._header]}
+            await send(message)
+
+        await self._response(scope, receive, with_header)  # type: ignore[arg-type]
+
+
+async def create_message(request: Request) -> Response:
+    state: AppState = request.app.state.chatgpt
+    deadline = deadline_after(state.settings.upstream_timeout)
+    request_id = new_request_id()
+    try:
+        caller = await authenticate(request)
+        body = await read_json_object(request, state.settings.max_body_size)
+        parsed = parse_body(MessagesBody, body)
+        route = state.service.registry.resolve(parsed.model)
+        bridged = bridge_messages(
+            parsed, route, credential=caller.upstream_credential, owner=caller.owner
+        )
+        turn = await run_turn(
+            state,
+            bridged.turn,
+            stream=bridged.stream,
+            deadline=deadline,
+            request=request,
+            caller=caller,
+        )
+        meta = MessageMeta(f"msg_{uuid.uuid4().hex}", bridged)
+        if turn.answer is None:
+            assert turn.first is not None
+            frames = message_frames(turn.first, turn.events, meta, request_id, deadline)
+            stream = EventStreamResponse(frames, anthropic_shutdown_frame(request_id))
+            return _WithHeader(stream, "request-id", request_id)  # type: ignore[return-value]
+        return JSONResponse(message_object(turn.answer, meta), headers={"request-id": request_id})
+    except Exception as exc:
+        return anthropic_error_response(exc, request_id)
+
+
+async def count_message_tokens(request: Request) -> Response:
+    state: AppState = request.app.state.chatgpt
+    request_id = new_request_id()
+    try:
+        await authenticate(request)
+        body = await read_json_object(request, state.settings.max_body_size)
+        parsed = parse_body(CountTokensBody, body)
+        state.service.registry.resolve(parsed.model)
+        tokens = count_tokens(parsed)
+    except Exception as exc:
+        return anthropic_error_response(exc, request_id)
+    return JSONResponse({"input_tokens": tokens}, headers={"request-id": request_id})
