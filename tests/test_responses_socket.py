@@ -176,3 +176,20 @@ def test_keys_and_ownership(emulator: EmulatorThread, tmp_path: Path) -> None:
             body = {"model": "gpt-4o-mini", "input": "B", "previous_response_id": mine}
             ws.send(json.dumps({"type": "response.create", **body}))
             assert json.loads(ws.recv(timeout=10))["code"] == "previous_response_not_found"
+
+
+def test_store_false_continuation_on_chatgpt_web(gateway: ServiceThread) -> None:
+    with _socket(gateway) as ws:
+        first = {"model": "gpt-3.5-turbo", "input": "Web one", "store": False}
+        ws.send(json.dumps({"type": "response.create", **first}))
+        done = _until_final(ws)[-1]
+        assert done["type"] == "response.completed" and done["response"]["store"] is False
+        follow = {
+            "model": "gpt-3.5-turbo",
+            "input": "Web two",
+            "store": False,
+            "previous_response_id": done["response"]["id"],
+        }
+        ws.send(json.dumps({"type": "response.create", **follow}))
+        text = _until_final(ws)[-1]["response"]["output"][0]["content"][0]["text"]
+        assert "turn 2" in text
