@@ -259,3 +259,52 @@ def test_streamed_reasoning_text_and_parallel_calls(
         ("c2", "{}"),
     ]
     assert final["usage"]["total_tokens"] == 14
+
+
+def test_allowed_tools_are_enforced_whatever_the_upstream_does(
+    gateway: str, upstream: ScriptedUpstream
+) -> None:
+    """The upstream calls a tool outside ``allowed_tools``: the response fails, whole or
+    streamed, before any item of that call is shown."""
+    tools = [
+        {"type": "function", "name": name, "parameters": {"type": "object"}} for name in ("f", "g")
+    ]
+    choice = {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "g"}]}
+    body = {"model": "scripted", "input": "x", "tools": tools, "tool_choice": choice}
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    upstream.replies.append(
+        _completion({"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls")
+    )
+    refused = httpx.post(f"{gateway}/responses", json=body)
+    assert refused.status_code == 502 and refused.json()["error"]["code"] == "tool_not_allowed"
+    assert upstream.bodies[-1]["tool_choice"] == {
+        "type": "allowed_tools",
+        "allowed_tools": {
+            "mode": "auto",
+            "tools": [{"type": "function", "function": {"name": "g"}}],
+        },
+    }
+    upstream.replies.append(
+        [
+            chunk(
+                [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "tool_calls": [{"index": 0, **call}]},
+                        "finish_reason": None,
+                    }
+                ]
+            ),
+            chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]),
+        ]
+    )
+    with httpx.stream("POST", f"{gateway}/responses", json={**body, "stream": True}) as reply:
+        data = [line[6:] for line in reply.iter_lines() if line.startswith("data: ")]
+    events = [json.loads(line) for line in data[:-1]]
+    assert [e["type"] for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "error",
+        "response.failed",
+    ]
+    assert events[2]["code"] == "tool_not_allowed"

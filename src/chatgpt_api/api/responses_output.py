@@ -9,8 +9,10 @@ The whole (non-streamed) answer goes through the same builder, so both forms hav
 
 Items: ``reasoning`` (a ``reasoning_text`` part, from ``reasoning_content`` / ``reasoning``),
 ``message`` (``output_text`` parts with ``annotations`` and ``logprobs``, ``refusal`` parts),
-``function_call`` (``call_id``, ``name``, ``arguments``). Reasoning text streams as the Open
-Responses specification names it (``response.reasoning.delta`` / ``.done``).
+``function_call`` (``call_id``, ``name``, ``arguments``; a call to a tool outside
+``tool_choice.allowed_tools`` fails the response with ``tool_not_allowed``). Reasoning text
+streams as the Open Responses specification names it (``response.reasoning.delta`` /
+``.done``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,23 @@ from __future__ import annotations
 from typing import Any
 
 from chatgpt_api.api.responses_input import item_id
+from chatgpt_api.errors import UpstreamError
 from chatgpt_api.messages import JSONObject
 
 Event = dict[str, Any]
 
 
+class ToolNotAllowed(UpstreamError):
+    """The model called a tool that ``tool_choice.allowed_tools`` does not allow."""
+
+    code = "tool_not_allowed"
+
+
 class OutputBuilder:
-    def __init__(self) -> None:
+    def __init__(self, allowed_tools: frozenset[str] | None = None) -> None:
+        #: ``tool_choice.allowed_tools``: a call to any other tool fails the response (the
+        #: Open Responses rule: the server enforces it, whatever the upstream did).
+        self._allowed = allowed_tools
         self.items: list[dict[str, Any]] = []
         self._open: dict[str, Any] | None = None
         #: Tool-call index upstream → the function_call item.
@@ -173,6 +185,12 @@ class OutputBuilder:
         events: list[Event] = []
         item = self._calls.get(index)
         if item is None:
+            name = function.get("name") or ""
+            if self._allowed is not None and name not in self._allowed:
+                raise ToolNotAllowed(
+                    f"The model called the tool '{name}', which tool_choice.allowed_tools "
+                    "does not allow."
+                )
             item = {
                 "id": item_id("fc"),
                 "type": "function_call",

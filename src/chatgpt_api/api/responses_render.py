@@ -160,8 +160,17 @@ def final_object(meta: ResponseMeta, builder: OutputBuilder, answer: Finished) -
     )
 
 
+def allowed_tools(request: ResponsesRequest) -> frozenset[str] | None:
+    """The function names ``tool_choice.allowed_tools`` allows, or None (no restriction)."""
+    choice = request.tool_choice
+    if not isinstance(choice, dict) or choice.get("type") != "allowed_tools":
+        return None
+    tools = choice.get("tools") or []
+    return frozenset(str(t.get("name")) for t in tools if isinstance(t, dict))
+
+
 def whole_object(meta: ResponseMeta, answer: Finished) -> dict[str, Any]:
-    builder = OutputBuilder()
+    builder = OutputBuilder(allowed_tools(meta.request))
     first = answer.all_choices()[0]
     builder.message(first.message, first.logprobs)
     builder.finish(first.message, incomplete=incomplete_reason(answer) is not None)
@@ -192,7 +201,7 @@ async def response_events(
             sequence += 1
         return batch
 
-    builder = OutputBuilder()
+    builder = OutputBuilder(allowed_tools(meta.request))
     opening = response_object(meta)
     for numbered_event in numbered(
         [
