@@ -113,7 +113,7 @@ async def store(backend: Backend) -> AsyncIterator[SQLStore]:
     opened = await open_store(backend.url)
     if backend.kind == "postgresql":
         async with opened.engine.begin() as connection:
-            await connection.execute(text("TRUNCATE messages, conversations"))
+            await connection.execute(text("TRUNCATE messages, conversations CASCADE"))
     try:
         yield opened
     finally:

@@ -28,12 +28,15 @@ from chatgpt_api.api.conversations import (
     list_conversations,
     rename_conversation,
 )
+from chatgpt_api.api.conversations_openai import conversations_api_routes
 from chatgpt_api.api.drain import InFlight, InFlightMiddleware
 from chatgpt_api.api.embeddings import embeddings
 from chatgpt_api.api.header_limits import HeaderLimitMiddleware
 from chatgpt_api.api.home import home_page, not_found
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
 from chatgpt_api.api.openapi import openapi_route
+from chatgpt_api.api.responses_api import responses_routes
+from chatgpt_api.api.responses_socket import responses_socket_routes
 from chatgpt_api.api.seed import get_access_token, send_message
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import check_key_settings
@@ -53,6 +56,7 @@ from chatgpt_api.registry import ModelRegistry, ModelRoute
 from chatgpt_api.service import ChatService, HistoryBudget
 from chatgpt_api.startup import NO_UPSTREAM_HINT, upstream_status
 from chatgpt_api.store import ConversationStore, SQLStore, default_database_url, open_store
+from chatgpt_api.store.responses import ResponseStore
 
 log = logging.getLogger("chatgpt_api")
 
@@ -75,6 +79,7 @@ def create_app(settings: Settings) -> Starlette:
             check_key_settings(effective)
             store: ConversationStore | None = None
             keys: KeyStore | None = None
+            responses: ResponseStore | None = None
             if effective.store:
                 sql_store = await open_store(
                     effective.database_url or default_database_url(effective.home)
@@ -83,6 +88,7 @@ def create_app(settings: Settings) -> Starlette:
                 store = TimedStore(sql_store, metrics.store_seconds)
                 keys = KeyStore(sql_store.engine, cache_ttl=effective.api_key_cache_ttl)
                 stack.push_async_callback(keys.close)
+                responses = ResponseStore(sql_store)
             limiter, locks = create_limits(effective)
             stack.push_async_callback(close_limits, limiter, locks)
             pool: AccountPool | None = None
@@ -111,6 +117,7 @@ def create_app(settings: Settings) -> Starlette:
                 http=http,
                 store=store,
                 keys=keys,
+                responses=responses,
                 pool=pool,
                 limiter=limiter,
             )
@@ -138,6 +145,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/get_access_token", get_access_token, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
+            *responses_routes(),
+            *responses_socket_routes(),
+            *conversations_api_routes(),
             Route("/v1/messages", create_message, methods=["POST"]),
             Route("/v1/messages/count_tokens", count_message_tokens, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),

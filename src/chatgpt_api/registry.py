@@ -15,6 +15,7 @@ Read from a TOML file (``CHATGPT_API_MODELS_FILE``)::
     backend = "openai-compatible"
     base_url = "http://127.0.0.1:11434/v1"  # required: vLLM, Ollama, LiteLLM, another gateway
     include_usage = true                    # false for servers that reject stream_options
+    responses = "native"                    # POST /v1/responses forwarded as is (default "bridge")
 
     [models."text-embedding-3-small"]
     backend = "openai"
@@ -44,6 +45,9 @@ from chatgpt_api.errors import ConfigurationError, ModelNotFound
 
 BackendKind = Literal["chatgpt-web", "openai", "openai-compatible"]
 ModelKind = Literal["chat", "embedding"]
+#: How ``POST /v1/responses`` reaches the model: bridged through chat completions (every
+#: backend), or forwarded as it is to an upstream that serves the Responses API itself.
+ResponsesMode = Literal["bridge", "native"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -57,6 +61,7 @@ class ModelRoute:
     include_usage: bool = True
     listed: bool = True
     kind: ModelKind = "chat"
+    responses: ResponsesMode = "bridge"
 
 
 class _RouteFile(BaseModel):
@@ -69,6 +74,7 @@ class _RouteFile(BaseModel):
     api_key_env: str | None = None
     include_usage: bool = True
     kind: ModelKind = "chat"
+    responses: ResponsesMode = "bridge"
 
 
 class _RegistryFile(BaseModel):
@@ -137,6 +143,10 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         raise ConfigurationError(
             f"model {name!r}: an embedding model needs an openai or openai-compatible backend"
         )
+    if spec.responses == "native" and spec.backend == "chatgpt-web":
+        raise ConfigurationError(
+            f'model {name!r}: responses = "native" needs an openai or openai-compatible backend'
+        )
     return ModelRoute(
         name=name,
         backend=spec.backend,
@@ -145,4 +155,5 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         api_key=api_key,
         include_usage=spec.include_usage,
         kind=spec.kind,
+        responses=spec.responses,
     )

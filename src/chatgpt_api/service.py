@@ -94,6 +94,15 @@ class TurnInput:
     owner: str | None = None
     #: The chat completions surface's other fields, relayed as sent (see ChatRequest).
     passthrough: JSONObject | None = None
+    #: False: the turn is not stored (the Responses API's ``store: false``); a follow-up may
+    #: still read the stored history it continues from.
+    store: bool = True
+    #: Messages sent first on this turn only, never stored (the Responses API's
+    #: ``instructions``, which a follow-up does not carry over).
+    instructions: tuple[Message, ...] = ()
+    #: False: a history longer than the budget is refused (400 naming ``truncation``) rather
+    #: than trimmed (the Responses API's ``truncation: "disabled"``).
+    truncate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +175,7 @@ class ChatService:
             events = backend.stream_chat(plan.request)
         else:
             events = self._pooled(plan, backend, self._pool)
-        if self._store is None:
+        if self._store is None or not turn.store:
             return Turn(route, events)
         return Turn(route, self._recorded(plan, events))
 
@@ -199,7 +208,9 @@ class ChatService:
             passthrough=turn.passthrough,
         )
         if route.backend == "chatgpt-web":
-            check_web_request(turn.passthrough, turn.messages, model=route.name)
+            check_web_request(
+                turn.passthrough, (*turn.instructions, *turn.messages), model=route.name
+            )
             await self._check_web_owner(turn)
             return await self._with_web_root(self._plan_web(route, turn, base), turn)
         return await self._plan_stateless(route, turn, base)
@@ -239,7 +250,7 @@ class ChatService:
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
         new = turn.messages[-1:] if turn.conversation_id else turn.messages
-        prompt = Message("user", fold_transcript(new))
+        prompt = Message("user", fold_transcript((*turn.instructions, *new)))
         request = replace(
             base,
             messages=(prompt,),
@@ -275,6 +286,14 @@ class ChatService:
             max_messages=self._budget.max_messages,
             max_chars=self._budget.max_chars,
         )
+        if not turn.truncate and len(messages) < len(history) + len(turn.messages):
+            raise RequestError(
+                "The conversation is longer than the history budget (settings "
+                "history_max_messages, history_max_chars) and truncation is disabled: send "
+                "truncation 'auto' to drop its oldest messages.",
+                param="truncation",
+            )
+        messages = (*turn.instructions, *messages)
         return _Plan(
             route,
             replace(base, messages=messages),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, aclosing
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import Caller
@@ -52,14 +52,16 @@ class Admission:
         await self._stack.aclose()
 
 
-def caller_key(request: Request, caller: Caller) -> str:
+def caller_key(request: HTTPConnection, caller: Caller) -> str:
     if caller.key is not None:
         return f"key:{caller.key.id}"
     client = request.client
     return f"addr:{client.host if client else 'unknown'}"
 
 
-async def admit(state: AppState, request: Request, caller: Caller, chars: int) -> Admission | None:
+async def admit(
+    state: AppState, request: HTTPConnection, caller: Caller, chars: int
+) -> Admission | None:
     """Charge the caller's limits (raising ``RateLimited``); None when no limit is set."""
     settings = state.settings
     limiter = state.limiter

@@ -148,9 +148,13 @@ async def get_conversation(request: Request) -> Response:
     try:
         store, conversation = await _owned(request, await _owner(request))
         messages = await store.messages_of(conversation.id)
+        tree = _tree(conversation, messages)
+        responses = request.app.state.chatgpt.responses
+        # The Conversations API's field (chatgpt_api.api.conversations_openai).
+        tree["metadata"] = await responses.metadata(conversation.id) if responses else {}
     except Exception as exc:
         return openai_error_response(exc)
-    return JSONResponse(_tree(conversation, messages))
+    return JSONResponse(tree)
 
 
 async def export_conversation(request: Request) -> Response:

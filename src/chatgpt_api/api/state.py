@@ -12,6 +12,7 @@ from chatgpt_api.config import Settings
 from chatgpt_api.limits import RateLimiter
 from chatgpt_api.service import ChatService
 from chatgpt_api.store import ConversationStore
+from chatgpt_api.store.responses import ResponseStore
 from chatgpt_api.token_cache import TokenCache
 
 
@@ -28,3 +29,5 @@ class AppState:
     token_cache: TokenCache = field(default_factory=TokenCache)
     #: Gateway API keys; None when the store is off (keys are then unavailable).
     keys: KeyStore | None = None
+    #: Stored Responses API responses; None when the store is off.
+    responses: ResponseStore | None = None

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from chatgpt_api.api.admission import admit
 from chatgpt_api.api.disconnect import cancel_on_disconnect
@@ -46,31 +46,34 @@ async def run_turn(
     *,
     stream: bool,
     deadline: float | None,
-    request: Request | None = None,
+    request: HTTPConnection | None = None,
     caller: Caller | None = None,
 ) -> RunningTurn:
     """Admit and open ``turn``; wait for its first event (``stream``) or its whole answer.
 
     With an HTTP ``request`` (and its ``caller``), the caller's limits are charged and the
-    client leaving cancels the turn.
+    client leaving cancels the turn; with a WebSocket, the limits are charged and the socket's
+    owner cancels the turn when the client leaves.
     """
     check_request_size(turn.messages, state.settings)
     admission = None
     if request is not None and caller is not None:
         chars = sum(len(m.content) for m in turn.messages)
         admission = await admit(state, request, caller, chars)
+    # A WebSocket's messages are its owner's to read: only an HTTP request is watched here.
+    watched = request if isinstance(request, Request) else None
     try:
-        opened = await _watched(request, state.service.open_turn(turn))
+        opened = await _watched(watched, state.service.open_turn(turn))
     except BaseException:
         if admission is not None:
             await admission.release()
         raise
     events = opened.events if admission is None else admission.wrap(opened.events)
     if stream:
-        first = await _watched(request, next_event(events, deadline))
+        first = await _watched(watched, next_event(events, deadline))
         note_first_token(stream=True)
         return RunningTurn(first, events, opened.route)
-    answer = await _watched(request, collect_answer(events, deadline))
+    answer = await _watched(watched, collect_answer(events, deadline))
     note_first_token(stream=False)
     return RunningTurn(None, events, opened.route, answer)
 

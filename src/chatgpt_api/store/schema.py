@@ -200,3 +200,39 @@ gateway_settings = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Responses API responses (chatgpt_api.api.responses_api): the response object as returned and
+# its input items; ``message_id`` is the answer's node in the conversation tree, where a
+# ``previous_response_id`` continues from.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner", Text, nullable=True),
+    Column(
+        "conversation_id",
+        Text,
+        ForeignKey("conversations.id", ondelete="CASCADE", name="fk_responses_conversation"),
+        nullable=False,
+    ),
+    Column("message_id", Text, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("input_items", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_responses_conversation", "conversation_id"),
+)
+
+# The Conversations API's ``metadata`` of a conversation (up to 16 string pairs).
+conversation_metadata = Table(
+    "conversation_metadata",
+    metadata,
+    Column(
+        "conversation_id",
+        Text,
+        ForeignKey(
+            "conversations.id", ondelete="CASCADE", name="fk_conversation_metadata_conversation"
+        ),
+        primary_key=True,
+    ),
+    Column("metadata", JSON, nullable=False),
+)
