@@ -24,6 +24,7 @@ from chatgpt_api.api.anthropic_models import CountTokensBody, MessagesBody
 from chatgpt_api.api.chat_models import openapi_schemas
 from chatgpt_api.api.chat_models.base import MESSAGE_ID_PATTERN
 from chatgpt_api.api.responses import JSONResponse
+from chatgpt_api.api.responses_openapi import responses_schemas, with_responses_paths
 
 _SEED_ERROR = {
     "description": "Any failure (the seed's contract: always 500).",
@@ -612,7 +613,7 @@ _SECURITY_SCHEMES = {
 def _schemas() -> dict[str, Any]:
     """The hand-written schemas of the other routes, and the ``/v1`` wire models' generated
     ones (request and answer bodies of chat completions and embeddings)."""
-    generated = {**openapi_schemas(), **_anthropic_schemas()}
+    generated = {**openapi_schemas(), **_anthropic_schemas(), **responses_schemas()}
     clash = generated.keys() & _SCHEMAS.keys()
     if clash:
         raise RuntimeError(f"schema names defined twice: {sorted(clash)}")
@@ -637,7 +638,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "A drop-in replacement for zhuweiyou/chatgpt-api, plus an "
             "OpenAI-compatible API with server-side conversations.",
         },
-        "paths": _PATHS,
+        "paths": with_responses_paths(_PATHS),
         "components": {"schemas": _schemas(), "securitySchemes": _SECURITY_SCHEMES},
         # A key is needed once one exists (or with CHATGPT_API_REQUIRE_API_KEY); GET / and
         # /openapi.json never need one.
