@@ -11,6 +11,9 @@ Routes (see the package docstring for the full contract):
 * ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and the same under
   ``/openai-faults/<fault>/v1/...`` — an OpenAI-style API
   (:mod:`.openai_emulator`; the header ``X-Emulator-Fixture`` names a fault there);
+* ``POST {base}/files``, ``PUT /blob/<id>``, ``POST {base}/files/<id>/uploaded`` — the web file
+  upload flow (:mod:`.web_files`; faults under ``/upload-faults/<step>/backend-api/...``); a
+  conversation message referencing a file that was not uploaded and confirmed is a 400;
 * ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``.
 
 Per-request headers: ``X-Emulator-Delay-Ms`` (pause between body chunks) and
@@ -33,6 +36,7 @@ from .fixtures import F9_BODIES, FIXTURES, Fixture
 from .openai_emulator import add_openai_routes
 from .options import EmulatorOptions
 from .recording import RecordedRequest, RequestLog, parse_json_body
+from .web_files import FileStore, add_file_routes, describe, owner_of
 from .wire import (
     DELAY_HEADER,
     EXCHANGE,
@@ -74,6 +78,8 @@ class EmulatorState:
     options: EmulatorOptions
     log: RequestLog = field(default_factory=RequestLog)
     demo: DemoBackend = field(init=False)
+    #: The emulated files service of the web upload flow (:mod:`.web_files`).
+    files: FileStore = field(default_factory=FileStore)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: bool = False
 
@@ -238,13 +244,22 @@ async def conversation(request: web.Request) -> web.StreamResponse:
         denied = _check_auth(request)
         if denied is not None:
             return denied
-    reply = state.demo.handle(await request.read())
+    body = await request.read()
+    referenced = state.files.referenced(_json_object(body), owner_of(request))
+    if isinstance(referenced, str):
+        return _json(400, {"detail": {"message": referenced, "code": "file_not_found"}})
+    reply = state.demo.handle(body, seen=describe(referenced))
     if reply.status != 200:
         return _raw(reply.status, reply.content_type, b"".join(reply.chunks))
     resp = await _start_stream(request, reply.status, reply.content_type, chunked=True)
     await _write_chunks(resp, reply.chunks, delay or options.chunk_delay_ms / 1000.0)
     await resp.write_eof()
     return resp
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    parsed = parse_json_body(body)
+    return parsed if isinstance(parsed, dict) else {}
 
 
 async def _list_requests(request: web.Request) -> web.Response:
@@ -272,6 +287,8 @@ def create_emulator_app(options: EmulatorOptions | None = None) -> web.Applicati
     app[STATE] = EmulatorState(options or EmulatorOptions())
     for path in _CONVERSATION_PATHS:
         app.router.add_post(path, conversation)
+    app.router.add_post("/upload-faults/{fault}/backend-api/conversation", conversation)
+    add_file_routes(app)
     app.router.add_route("*", "/fixtures/{name}", conversation)
     app.router.add_route("*", "/fixtures/{name}/{tail:.*}", conversation)
     app.router.add_get("/api/auth/session", session)
