@@ -4,6 +4,7 @@ item 1): the gateway against the emulator, real servers, the openai SDK and the 
 from __future__ import annotations
 
 import base64
+import logging
 import struct
 import zlib
 from collections.abc import Iterator
@@ -234,8 +235,9 @@ def test_send_message_file_limits_and_old_messages(emulator: EmulatorThread) -> 
     ],
 )
 def test_a_failing_upload_step_is_a_clear_502(
-    emulator: EmulatorThread, step: str, where: str
+    emulator: EmulatorThread, step: str, where: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     with ServiceThread(
         reverse_proxy=f"{emulator.url}/upload-faults/{step}/backend-api/conversation"
     ) as svc:
@@ -251,7 +253,9 @@ def test_a_failing_upload_step_is_a_clear_502(
     assert message.startswith("ChatGPT file upload failed at ")
     assert where in message
     assert "conversation" not in flow(emulator.requests)  # nothing sent without its file
+    # The fault quotes the token back: redacted. The signed upload URL is never shown.
     assert TOKEN not in response.text and "sig=" not in response.text
+    assert TOKEN not in caplog.text and "sig=" not in caplog.text
 
 
 def test_an_http_image_url_is_refused(sdk: openai.OpenAI, emulator: EmulatorThread) -> None:
@@ -353,3 +357,92 @@ def test_demo_model_answers_about_an_image(tmp_path: Path) -> None:
     assert "I see 1 image: image/png 1x1." in (answer.choices[0].message.content or "")
     capabilities = (models["gpt-3.5-turbo"].model_extra or {})["capabilities"]
     assert capabilities["images"] == capabilities["files"] == "native"
+
+
+def test_a_client_reverse_proxy_upload_url_passes_the_network_policy(
+    emulator: EmulatorThread,
+) -> None:
+    with ServiceThread(upstream_allowlist="127.0.0.1") as svc:
+        fields = {"access_token": TOKEN, "prompt": "Look"}
+        image = {"file": ("pic.png", png(2, 3), "image/png")}
+        emulator.clear()
+        allowed = httpx.post(
+            f"{svc.url}/send_message",
+            data={**fields, "reverse_proxy": f"{emulator.url}/backend-api/conversation"},
+            files=image,
+            timeout=30,
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert "I see 1 image: image/png 2x3." in allowed.json()["text"]
+        emulator.clear()
+        elsewhere = f"{emulator.url}/upload-faults/elsewhere/backend-api/conversation"
+        refused = httpx.post(
+            f"{svc.url}/send_message",
+            data={**fields, "reverse_proxy": elsewhere},
+            files=image,
+            timeout=30,
+        )
+    assert refused.status_code == 500
+    assert refused.json() == {
+        "message": "ChatGPT file upload failed at step 'upload': the upload URL the upstream "
+        "returned is refused: reverse_proxy refused: 127.0.0.2 is a loopback address (allow it "
+        "with CHATGPT_API_UPSTREAM_ALLOWLIST)"
+    }
+    assert flow(emulator.requests) == ["create"]  # no PUT, no conversation
+
+
+def test_anthropic_image_blocks_are_uploaded(web: ServiceThread, emulator: EmulatorThread) -> None:
+    import anthropic
+
+    client = anthropic.Anthropic(base_url=web.url, api_key=TOKEN, max_retries=0)
+    emulator.clear()
+    message = client.messages.create(
+        model="gpt-3.5-turbo",
+        max_tokens=200,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Which size?"},
+                    {
+                        "type": "image",
+                        "source": {
+                            "type": "base64",
+                            "media_type": "image/png",
+                            "data": base64.b64encode(png(7, 9)).decode(),
+                        },
+                    },
+                ],
+            }
+        ],
+    )
+    text = message.content[0].text  # type: ignore[union-attr]
+    assert "I see 1 image: image/png 7x9." in text
+    assert flow(emulator.requests) == ["create", "upload", "confirm", "conversation"]
+
+
+def test_no_secret_in_logs_rows_or_answers(
+    emulator: EmulatorThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    image = png(4, 4, colour=99)
+    with ServiceThread(
+        reverse_proxy=f"{emulator.url}/backend-api/conversation", home=tmp_path
+    ) as svc:
+        client = openai.OpenAI(base_url=f"{svc.url}/v1", api_key=TOKEN, max_retries=0)
+        answer = client.chat.completions.create(
+            model="gpt-3.5-turbo", messages=[image_message("secret check", image)]
+        )
+        conversation = httpx.get(
+            f"{svc.url}/v1/conversations/{answer.model_extra['conversation_id']}",  # type: ignore[index]
+            headers={"authorization": f"Bearer {TOKEN}"},
+        ).text
+    assert "secret check" in conversation
+    signatures = [r.query_string for r in emulator.requests if r.path.startswith("/blob/")]
+    assert signatures
+    secrets = [TOKEN, *signatures]
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert secret not in conversation and secret not in answer.model_dump_json()
+        assert secret.encode() not in stored

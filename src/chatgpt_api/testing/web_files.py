@@ -17,8 +17,11 @@ a file that is unknown, another account's, not uploaded or not confirmed makes t
 ``{"detail": {"message", "code": "file_not_found"}}``. The demo backend then describes what it
 received (``I see 1 image: image/png 1x1.``).
 
-Faults (``/upload-faults/<step>/...``): ``create`` → the create call answers 500; ``upload`` →
-the PUT answers 500; ``confirm`` → the confirm call answers 500.
+Faults (``/upload-faults/<step>/...``): ``create`` → the create call answers 500, quoting the
+request's ``Authorization`` header; ``upload`` → the PUT answers 500; ``confirm`` → like
+``create``, on the confirm call; ``elsewhere`` → the upload URL
+names another loopback address, ``127.0.0.2`` (network-policy tests: a client's reverse proxy
+must not send the gateway there).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from aiohttp import hdrs, web
 
 __all__ = ["UPLOAD_FAULTS", "FileStore", "StoredFile", "add_file_routes", "describe"]
 
-UPLOAD_FAULTS = ("create", "upload", "confirm")
+UPLOAD_FAULTS = ("create", "upload", "confirm", "elsewhere")
 _USE_CASES = frozenset({"multimodal", "my_files", "ace_upload"})
 _POINTER_PREFIXES = ("file-service://", "sediment://")
 _BASES = ("/backend-api", "/api", "", "/upload-faults/{fault}/backend-api")
@@ -140,6 +143,13 @@ def owner_of(request: web.Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def _quoting_failure(request: web.Request) -> web.Response:
+    """A 500 that quotes the credential back, as a careless proxy's error page does (the
+    gateway must redact it)."""
+    quoted = request.headers.get(hdrs.AUTHORIZATION, "")
+    return web.Response(status=500, text=f"Internal Server Error (request had {quoted})")
+
+
 def _detail(status: int, message: str, code: str) -> web.Response:
     return web.json_response({"detail": {"message": message, "code": code}}, status=status)
 
@@ -153,7 +163,7 @@ def _store(request: web.Request) -> FileStore:
 async def create_file(request: web.Request) -> web.Response:
     fault = request.match_info.get("fault")
     if fault == "create":
-        return web.Response(status=500, text="Internal Server Error")
+        return _quoting_failure(request)
     owner = owner_of(request)
     if not owner:
         return _detail(401, "Unauthorized - Access token is missing", "missing_token")
@@ -169,7 +179,10 @@ async def create_file(request: web.Request) -> web.Response:
     store = _store(request)
     file_id = "file-" + secrets.token_hex(12)
     store.files[file_id] = StoredFile(file_id, name, size, use_case, owner, fault)
-    upload_url = f"{request.url.origin()}/blob/{file_id}?sig={store.signature(file_id)}"
+    origin = request.url.origin()
+    if fault == "elsewhere":
+        origin = origin.with_host("127.0.0.2")
+    upload_url = f"{origin}/blob/{file_id}?sig={store.signature(file_id)}"
     return web.json_response({"status": "success", "file_id": file_id, "upload_url": upload_url})
 
 
@@ -199,7 +212,7 @@ async def upload_blob(request: web.Request) -> web.Response:
 
 async def confirm_upload(request: web.Request) -> web.Response:
     if request.match_info.get("fault") == "confirm":
-        return web.Response(status=500, text="Internal Server Error")
+        return _quoting_failure(request)
     store = _store(request)
     file_id = request.match_info["file_id"]
     file = store.files.get(file_id)
