@@ -446,3 +446,21 @@ def test_no_secret_in_logs_rows_or_answers(
         assert secret not in caplog.text
         assert secret not in conversation and secret not in answer.model_dump_json()
         assert secret.encode() not in stored
+
+
+def test_a_file_the_upstream_lost_is_uploaded_again_on_retry(
+    sdk: openai.OpenAI, emulator: EmulatorThread
+) -> None:
+    image = png(6, 6, colour=42)
+    messages = [image_message("Remember this", image)]
+    sdk.chat.completions.create(model="gpt-3.5-turbo", messages=messages)  # cached now
+    httpx.delete(f"{emulator.url}/_emulator/files")  # the upstream forgets its files
+    emulator.clear()
+    with pytest.raises(openai.BadRequestError) as lost:
+        sdk.chat.completions.create(model="gpt-3.5-turbo", messages=messages)
+    assert "not found" in str(lost.value.body)
+    assert flow(emulator.requests) == ["conversation"]  # the cached file_id was used
+    emulator.clear()
+    again = sdk.chat.completions.create(model="gpt-3.5-turbo", messages=messages)
+    assert "I see 1 image: image/png 6x6." in (again.choices[0].message.content or "")
+    assert flow(emulator.requests) == ["create", "upload", "confirm", "conversation"]

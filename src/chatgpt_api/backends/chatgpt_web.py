@@ -125,15 +125,21 @@ class ChatGPTWebBackend:
         secrets = _http.request_secrets(request.credential, url)
         files: list[UploadedFile] = []
         media = _request_media(request, self._max_file_size)
-        if media:
-            files = await self._upload(request, session, url, media, secrets)
+        target = self._upload_target(request, session, url, secrets) if media else None
+        if target is not None:
+            files = await self._uploader.upload_all(media, target)
         body = build_conversation_body(request, files)
         response = await _http.open_stream(session, url, headers, body)
         budget = AnswerBudget(self._max_answer_size)
         reader = WebAnswerReader(request.conversation_id, secrets=secrets, budget=budget)
         decoder = SSEDecoder(self._max_event_size)
         try:
-            await _http.raise_for_status(response, UPSTREAM_NAME, secrets)
+            try:
+                await _http.raise_for_status(response, UPSTREAM_NAME, secrets)
+            except UpstreamStatusError:
+                if target is not None:  # a cached file the upstream lost: upload it next time
+                    self._uploader.forget(media, target)
+                raise
             started = False
             async for chunk in response.content.iter_any():
                 if not started:
@@ -159,15 +165,14 @@ class ChatGPTWebBackend:
         finally:
             _http.finish(response, answered=reader.done)
 
-    async def _upload(
+    def _upload_target(
         self,
         request: ChatRequest,
         session: aiohttp.ClientSession,
         url: URL,
-        media: list[MediaInput],
         secrets: tuple[str, ...],
-    ) -> list[UploadedFile]:
-        """Upload the turn's images and files under the conversation URL's base. The upload
+    ) -> UploadTarget:
+        """Where the turn's images and files go: under the conversation URL's base. The upload
         URL the upstream returns is used under the same network policy as the conversation
         URL: checked and pinned for a client's ``reverse_proxy``, trusted for a configured one."""
         client_given = request.upstream_url is not None
@@ -178,14 +183,13 @@ class ChatGPTWebBackend:
                 return pinned(upstreams, upload_url)
             return self._session, upload_url
 
-        target = UploadTarget(
+        return UploadTarget(
             session=session,
             files=files_url_for(url, client_given=client_given),
             credential=request.credential,
             secrets=secrets,
             route_upload=route_upload,
         )
-        return await self._uploader.upload_all(media, target)
 
 
 def _request_media(request: ChatRequest, max_size: int) -> list[MediaInput]:

@@ -159,6 +159,9 @@ class UploadCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def discard(self, scope: str, sha256: str) -> None:
+        self._entries.pop((scope, sha256), None)
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -194,6 +197,13 @@ class WebFileUploader:
                 self.cache.put(scope, sha256, file)
             uploaded.append(file)
         return uploaded
+
+    def forget(self, media: Sequence[MediaInput], target: UploadTarget) -> None:
+        """Drop these uploads from the cache: the upstream refused a turn that referenced them
+        (a file it no longer knows must not fail every retry until the entry expires)."""
+        scope = UploadCache.scope(target.files, target.credential)
+        for item in media:
+            self.cache.discard(scope, item.sha256)
 
     async def _upload(self, media: MediaInput, target: UploadTarget) -> UploadedFile:
         headers = {

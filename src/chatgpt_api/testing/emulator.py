@@ -14,7 +14,8 @@ Routes (see the package docstring for the full contract):
 * ``POST {base}/files``, ``PUT /blob/<id>``, ``POST {base}/files/<id>/uploaded`` — the web file
   upload flow (:mod:`.web_files`; faults under ``/upload-faults/<step>/backend-api/...``); a
   conversation message referencing a file that was not uploaded and confirmed is a 400;
-* ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``.
+* ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``;
+  ``DELETE /_emulator/files`` — the files service forgets every uploaded file.
 
 Per-request headers: ``X-Emulator-Delay-Ms`` (pause between body chunks) and
 ``X-Emulator-Stall-Ms`` (pause before the status line and headers).
@@ -271,6 +272,12 @@ async def _clear_requests(request: web.Request) -> web.Response:
     return _json(200, {"cleared": True})
 
 
+async def _forget_files(request: web.Request) -> web.Response:
+    """The files service forgets every file (as when uploads expire upstream)."""
+    request.app[STATE].files.files.clear()
+    return _json(200, {"cleared": True})
+
+
 async def _list_fixtures(request: web.Request) -> web.Response:
     return _json(
         200,
@@ -299,6 +306,7 @@ def create_emulator_app(options: EmulatorOptions | None = None) -> web.Applicati
     app.router.add_get("/_emulator/requests", _list_requests)
     app.router.add_delete("/_emulator/requests", _clear_requests)
     app.router.add_get("/_emulator/fixtures", _list_fixtures)
+    app.router.add_delete("/_emulator/files", _forget_files)
     add_openai_routes(app, app[STATE].options)
     return app
 
