@@ -194,13 +194,9 @@ def test_passthrough_per_backend() -> None:
                     {
                         "role": "user",
                         "content": [
-                            {
+                            {  # base64 images are uploaded (issue 12); url ones: no
                                 "type": "image",
-                                "source": {
-                                    "type": "base64",
-                                    "media_type": "image/png",
-                                    "data": "AA==",
-                                },
+                                "source": {"type": "url", "url": "https://x.test/a.png"},
                             }
                         ],
                     }

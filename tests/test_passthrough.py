@@ -362,7 +362,7 @@ def test_chatgpt_web_refuses_images_and_tool_history(http: httpx.Client) -> None
     cases = [
         (
             [{"role": "user", "content": [{"type": "text", "text": "x"}, image]}],
-            "messages[0].content[1]",
+            "messages[0].content[1].image_url.url",  # an http(s) image is never fetched
         ),
         ([{"role": "tool", "tool_call_id": "c", "content": "5"}], "messages[0].role"),
     ]

@@ -5,8 +5,9 @@ refused naming it — never dropped. OpenAI-style backends (``openai``, ``openai
 take every chat completions field as it is (the upstream judges it). The ChatGPT web backend
 speaks a different protocol: it takes the messages' text and the fields in
 :data:`WEB_ACCEPTED` (which do not change the answer: the gateway honours ``stream`` and
-``stream_options`` itself, the others are metadata); any other field, any non-text content part
-and any tool history is refused by :func:`check_web_request` with a 400 naming the parameter.
+``stream_options`` itself, the others are metadata) and image and file parts (uploaded through
+the web file flow, checked by :mod:`chatgpt_api.web_media`); any other field, any other content
+part and any tool history is refused by :func:`check_web_request` with a 400 naming the parameter.
 
 :data:`CAPABILITIES` is the table the docs and ``GET /v1/models`` show.
 """
@@ -18,6 +19,7 @@ from typing import Any, Final, Literal
 
 from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import Message
+from chatgpt_api.web_media import MEDIA_PART_TYPES, check_media_part
 
 Support = Literal["native", "emulated", "not available"]
 
@@ -66,6 +68,9 @@ _WEB: Final[dict[str, Support]] = {
     "text": "native",
     "streaming": "native",
     "server_side_conversations": "native",
+    # Issue 12 item 1: uploaded through the web file flow (docs/chatgpt-web-files.md).
+    "images": "native",
+    "files": "native",
 }
 CAPABILITIES: Final[Mapping[str, Mapping[str, Support]]] = {
     "chatgpt-web": _WEB,
@@ -104,6 +109,9 @@ def _check_web_message(message: Message, index: int, model: str) -> None:
     if isinstance(content, list):
         for part_index, part in enumerate(content):
             kind = part.get("type") if isinstance(part, dict) else None
+            if kind in MEDIA_PART_TYPES:  # uploaded (issue 12 item 1); checked there
+                check_media_part(part, f"messages[{index}].content[{part_index}]", model)
+                continue
             if kind != "text" or set(part) - {"type", "text"}:
                 raise _unsupported(
                     f"'{kind}' content parts",

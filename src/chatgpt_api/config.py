@@ -284,6 +284,28 @@ class Settings(BaseSettings):
         parse_networks(value)
         return value
 
+    # Issue 12 item 1 (webupload): images and files through the ChatGPT web upload flow.
+    web_upload_max_file_size: int = Field(
+        20 * MiB,
+        ge=1,
+        description="Largest image or file, in bytes (decoded), sent through the ChatGPT web "
+        "file upload flow or given as a multipart file to /send_message; a larger one is "
+        "refused with a 400 (500 on /send_message, as the seed answers).",
+    )
+    web_upload_cache_size: int = Field(
+        1024,
+        ge=0,
+        description="Uploaded files remembered per ChatGPT web upstream (by account and "
+        "content SHA-256), so a follow-up with the same image does not upload it again; 0 "
+        "turns the cache off.",
+    )
+    web_upload_cache_ttl: float = Field(
+        86400.0,
+        gt=0,
+        description="Seconds an uploaded file is reused from the upload cache before it is "
+        "uploaded again.",
+    )
+
 
 def _default_home() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -199,6 +199,16 @@ class UpstreamStreamError(UpstreamError):
         super().__init__(redact_text(message, secrets))
 
 
+class UpstreamUploadError(UpstreamError):
+    """A step of the ChatGPT web file upload flow failed (the message names the step); the
+    text is redacted against ``secrets`` (issue 12 item 1, docs/chatgpt-web-files.md)."""
+
+    code = "upstream_upload_failed"
+
+    def __init__(self, message: str, *, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__(redact_text(message, secrets))
+
+
 class UpstreamNoAnswer(UpstreamError):
     code = "upstream_no_answer"
 

@@ -66,6 +66,7 @@ from chatgpt_api.store import (
 )
 from chatgpt_api.store.attachments import references, resolve
 from chatgpt_api.tree_root import ROOT_PARENT, upstream_root_for, upstream_root_of
+from chatgpt_api.web_media import with_media
 
 log = logging.getLogger("chatgpt_api.service")
 
@@ -250,7 +251,9 @@ class ChatService:
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
         new = turn.messages[-1:] if turn.conversation_id else turn.messages
-        prompt = Message("user", fold_transcript((*turn.instructions, *new)))
+        prompt = with_media(
+            Message("user", fold_transcript((*turn.instructions, *new))), new
+        )  # images, files
         request = replace(
             base,
             messages=(prompt,),

@@ -12,9 +12,10 @@ false``), ``max_tokens`` → ``max_completion_tokens`` (``openai``) or ``max_tok
 ``metadata.user_id`` → ``user``, ``thinking`` (``enabled``: its budget → ``reasoning_effort``
 low < 4096 ≤ medium < 16384 ≤ high; ``adaptive``: the upstream's default) and
 ``output_config`` (``effort`` → ``reasoning_effort``, ``format`` → a ``json_schema``
-``response_format``). The ChatGPT web backend takes text only: tools, images, documents,
-sampling parameters, ``top_k``, ``thinking`` (enabled) and ``output_config`` are refused with a
-400 naming the parameter; ``max_tokens`` and ``stop_sequences`` are enforced by the gateway
+``response_format``). The ChatGPT web backend takes text, base64 images and documents
+(uploaded through the web file flow); tools, url sources, sampling parameters, ``top_k``,
+``thinking`` (enabled) and ``output_config`` are refused with a 400 naming the parameter;
+``max_tokens`` and ``stop_sequences`` are enforced by the gateway
 (:class:`chatgpt_api.api.anthropic_render.TextLimiter`).
 """
 

@@ -13,7 +13,8 @@
   :func:`upstream_tool_id`), so a ``tool_result`` for a ``tool_use`` we gave reaches the
   upstream with the ``tool_call_id`` it issued.
 
-On the ChatGPT web backend (``web``) anything but text is refused with a 400 naming the block.
+On the ChatGPT web backend (``web``) base64 images and PDFs are uploaded through the web file
+flow (issue 12 item 1); tool blocks and url sources are refused with a 400 naming the block.
 A final ``assistant`` message (Anthropic's *prefill*) is refused: a chat completions upstream
 would answer it with a new message instead of continuing it.
 
@@ -120,8 +121,8 @@ def _user(message: InputMessage, index: int, web: bool, model: str) -> list[Mess
             parts.append({"type": "text", "text": block.text})
             texts.append(block.text)
         elif isinstance(block, ImageBlock | DocumentBlock):
-            if web and not _plain_text_document(block):
-                raise web_unsupported(f"'{block.type}' blocks", param, model)
+            if web and isinstance(block.source, URLSource):  # base64 ones are uploaded
+                raise web_unsupported(f"'{block.type}' blocks with a url source", param, model)
             part = _attachment_part(block, param)
             parts.append(part)
             if part["type"] == "text":
@@ -133,10 +134,6 @@ def _user(message: InputMessage, index: int, web: bool, model: str) -> list[Mess
     if not parts:
         return tools
     return [*tools, Message("user", "\n".join(texts), {"role": "user", "content": parts})]
-
-
-def _plain_text_document(block: ImageBlock | DocumentBlock) -> bool:
-    return isinstance(block, DocumentBlock) and isinstance(block.source, PlainTextSource)
 
 
 def _attachment_part(block: ImageBlock | DocumentBlock, param: str) -> dict[str, Any]:

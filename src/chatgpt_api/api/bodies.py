@@ -1,7 +1,9 @@
 """Request bodies → a flat dict of fields, for form-urlencoded, JSON and multipart bodies.
 
 The seed parsed only form bodies; we also take JSON objects (its users' top complaint) and
-multipart forms without files. Every problem is a clear :class:`RequestError`:
+multipart forms — without files, except through :func:`read_form`, which also returns the
+files of one named field (``/send_message``'s ``file``, repeatable; issue 12 item 1), each
+within a size limit. Every problem is a clear :class:`RequestError`:
 
 * a body over the size limit → ``request entity too large`` (checked against Content-Length
   first, then while reading, so a huge body is never held in memory);
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 import orjson
@@ -51,11 +54,51 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class FormFile:
+    """A file of a multipart body: its name, declared type and bytes."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FileField:
+    """Which multipart field may carry files, and the largest file accepted."""
+
+    name: str
+    max_size: int
+    setting: str
+
+
+async def read_form(
+    request: Request, limit: int, files: FileField
+) -> tuple[Fields, list[FormFile]]:
+    """Like :func:`read_fields`, plus the files of the field ``files.name`` (multipart only;
+    any other field carrying a file is refused as before)."""
+    body = await read_body(request, limit)
+    if not body:
+        return {}, []
+    media_type, _ = _content_type(request.headers.get("content-type", ""))
+    if media_type == "multipart/form-data":
+        return await _parse_multipart(request.headers, body, files)
+    return _parse_fields(request, body), []
+
+
 async def read_fields(request: Request, limit: int) -> Fields:
     """Parse the body according to its content type."""
     body = await read_body(request, limit)
     if not body:
         return {}
+    media_type, _ = _content_type(request.headers.get("content-type", ""))
+    if media_type == "multipart/form-data":
+        fields, _ = await _parse_multipart(request.headers, body, None)
+        return fields
+    return _parse_fields(request, body)
+
+
+def _parse_fields(request: Request, body: bytes) -> Fields:
     media_type, params = _content_type(request.headers.get("content-type", ""))
     charset = params.get("charset", "utf-8").lower()
     if media_type == "application/x-www-form-urlencoded":
@@ -64,8 +107,6 @@ async def read_fields(request: Request, limit: int) -> Fields:
     if media_type == "application/json" or media_type.endswith("+json"):
         _check_charset(charset)
         return parse_json(body)
-    if media_type == "multipart/form-data":
-        return await _parse_multipart(request.headers, body)
     shown = media_type or "none"
     raise UnsupportedMediaType(
         f'unsupported content type "{shown}": send application/x-www-form-urlencoded '
@@ -148,7 +189,9 @@ def _check_charset(charset: str) -> None:
         raise RequestError(f'unsupported charset "{charset.upper()}"')
 
 
-async def _parse_multipart(headers: Headers, body: bytes) -> Fields:
+async def _parse_multipart(
+    headers: Headers, body: bytes, files: FileField | None
+) -> tuple[Fields, list[FormFile]]:
     async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
@@ -158,11 +201,27 @@ async def _parse_multipart(headers: Headers, body: bytes) -> Fields:
     except MultiPartException as exc:
         raise RequestError(f"invalid multipart body: {exc.message}") from None
     fields: Fields = {}
+    found: list[FormFile] = []
     try:
         for key, value in form.multi_items():
+            if files is not None and key == files.name:
+                found.append(await _form_file(key, value, files))
+                continue
             if isinstance(value, UploadFile):
                 raise RequestError(f"invalid [{key}]: file uploads are not accepted")
             _add_field(fields, key, value)
     finally:
         await form.close()
-    return fields
+    return fields, found
+
+
+async def _form_file(key: str, value: UploadFile | str, files: FileField) -> FormFile:
+    if not isinstance(value, UploadFile):
+        raise RequestError(f"invalid [{key}]: expected a file")
+    name = value.filename or key
+    if value.size is not None and value.size > files.max_size:
+        raise RequestError(
+            f'invalid [{key}]: "{name}" is {value.size} bytes, over the limit of '
+            f"{files.max_size} bytes (setting {files.setting})"
+        )
+    return FormFile(name, value.content_type, await value.read())

@@ -21,7 +21,9 @@ included; ``/send_message`` also checks the request limits
 
 from __future__ import annotations
 
+import base64
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -29,7 +31,7 @@ from starlette.responses import Response
 
 from chatgpt_api import auth_client
 from chatgpt_api.api.admission import admit
-from chatgpt_api.api.bodies import Fields, read_fields
+from chatgpt_api.api.bodies import Fields, FileField, FormFile, read_fields, read_form
 from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
 from chatgpt_api.api.disconnect import cancel_on_disconnect
 from chatgpt_api.api.drain import seed_shutdown_frame
@@ -41,6 +43,7 @@ from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.config import require
 from chatgpt_api.errors import RequestError
+from chatgpt_api.image_size import sniff_image
 from chatgpt_api.messages import Message
 from chatgpt_api.service import TurnInput, deadline_after
 from chatgpt_api.token_cache import TokenCache
@@ -106,10 +109,12 @@ def parse_send_message(
     *,
     token_optional: bool = False,
     owner: str | None = None,
+    files: Sequence[FormFile] = (),
 ) -> SendMessageInput:
     """Validate ``/send_message`` fields in the seed's order.
 
-    ``token_optional``: the account pool can supply the access token.
+    ``token_optional``: the account pool can supply the access token. ``files`` (multipart
+    ``file`` fields) ride along with the prompt as chat image / file parts.
     """
     access_token = text_field(fields, "access_token")
     prompt = text_field(fields, "prompt")
@@ -126,7 +131,7 @@ def parse_send_message(
     reverse_proxy = text_field(fields, "reverse_proxy")
     turn = TurnInput(
         model=text_field(fields, "model") or default_model,
-        messages=(Message("user", prompt),),
+        messages=(prompt_message(prompt, files),),
         credential=access_token or None,
         conversation_id=conversation_id,
         parent_message_id=parent_id,
@@ -136,17 +141,46 @@ def parse_send_message(
     return SendMessageInput(turn, timeout_field(fields), flag_field(fields, "stream"))
 
 
+def prompt_message(prompt: str, files: Sequence[FormFile]) -> Message:
+    """The user message: the prompt, and each file as a chat part (an ``image_url`` data URL
+    for a PNG, JPEG, GIF or WebP image, a ``file`` part with its name otherwise)."""
+    if not files:
+        return Message("user", prompt)
+    parts: list[dict[str, object]] = [{"type": "text", "text": prompt}]
+    for file in files:
+        encoded = base64.b64encode(file.data).decode("ascii")
+        image = sniff_image(file.data)
+        if image is not None:
+            url = f"data:{image.mime_type};base64,{encoded}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+            continue
+        mime_type = (file.content_type or "application/octet-stream").split(";")[0].strip()
+        data = f"data:{mime_type or 'application/octet-stream'};base64,{encoded}"
+        parts.append({"type": "file", "file": {"filename": file.filename, "file_data": data}})
+    return Message("user", prompt, {"role": "user", "content": parts})
+
+
+#: ``/send_message`` takes files in multipart ``file`` fields (issue 12 item 1).
+def _file_field(state: AppState) -> FileField:
+    limit = state.settings.web_upload_max_file_size
+    return FileField("file", limit, "web_upload_max_file_size")
+
+
 async def send_message(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     try:
-        fields = await read_fields(request, state.settings.max_body_size)
+        fields, files = await read_form(request, state.settings.max_body_size, _file_field(state))
         caller = await authenticate(request, field_value=text_field(fields, "api_key"))
         pool = state.pool
         token_optional = (
             not fields.get("access_token") and pool is not None and await pool.has_accounts()
         )
         params = parse_send_message(
-            fields, state.settings.model, token_optional=token_optional, owner=caller.owner
+            fields,
+            state.settings.model,
+            token_optional=token_optional,
+            owner=caller.owner,
+            files=files,
         )
         deadline = deadline_after(params.timeout_seconds)
         turn = await run_turn(

@@ -12,6 +12,11 @@ The request is what the seed sent, plus ``author: {"role": "user"}`` beside the 
      "content":{"content_type":"text","parts":[prompt]}}],"model":..,
      "parent_message_id":..,"conversation_id":.. (follow-ups only)}
 
+Images and files of the new message (``image_url`` / ``file`` parts, see
+:mod:`chatgpt_api.web_media`) are uploaded first through the web file flow
+(:mod:`chatgpt_api.backends.web_files`) and referenced from the message: ``multimodal_text``
+content with ``image_asset_pointer`` parts, and ``metadata.attachments``.
+
 The answer is read by :class:`~chatgpt_api.backends.web_answer.WebAnswerReader`. A 2xx reply
 whose body is a JSON object instead of an event stream is an error at once (the seed waited for
 its timeout). The connection is closed as soon as the answer is complete or the consumer stops.
@@ -25,36 +30,52 @@ it the stream ends with :class:`~chatgpt_api.errors.AnswerTooLarge` and the conn
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from chatgpt_api.backends import _http
 from chatgpt_api.backends.budget import AnswerBudget
 from chatgpt_api.backends.web_answer import WebAnswerReader
+from chatgpt_api.backends.web_files import (
+    UploadCache,
+    UploadedFile,
+    UploadTarget,
+    WebFileUploader,
+    attachment,
+    files_url_for,
+    multimodal_content,
+)
 from chatgpt_api.config import require
 from chatgpt_api.errors import UpstreamProtocolError, UpstreamStatusError, UpstreamTerminated
 from chatgpt_api.messages import ChatEvent, ChatRequest
 from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
+from chatgpt_api.web_media import MediaInput, media_parts, parse_media_part
 
 UPSTREAM_NAME = "ChatGPT"
 
 
-def build_conversation_body(request: ChatRequest) -> bytes:
-    """The upstream JSON body for one "next" turn, compact, keys in the seed's order."""
+def build_conversation_body(request: ChatRequest, files: Sequence[UploadedFile] = ()) -> bytes:
+    """The upstream JSON body for one "next" turn, compact, keys in the seed's order.
+
+    Uploaded ``files`` are referenced from the message: images as ``image_asset_pointer``
+    parts of a ``multimodal_text`` content, every file in ``metadata.attachments``.
+    """
+    message: dict[str, Any] = {
+        "id": request.user_message_id or str(uuid.uuid4()),
+        "author": {"role": "user"},
+        "role": "user",
+        "content": multimodal_content(request.prompt, files),
+    }
+    if files:
+        message["metadata"] = {"attachments": [attachment(f) for f in files]}
     body: dict[str, Any] = {
         "action": "next",
-        "messages": [
-            {
-                "id": request.user_message_id or str(uuid.uuid4()),
-                "author": {"role": "user"},
-                "role": "user",
-                "content": {"content_type": "text", "parts": [request.prompt]},
-            }
-        ],
+        "messages": [message],
         "model": request.model,
         "parent_message_id": request.parent_message_id or str(uuid.uuid4()),
     }
@@ -76,8 +97,12 @@ class ChatGPTWebBackend:
         max_event_size: int,
         request_upstreams: RequestUpstreams | None = None,
         max_answer_size: int = 2 * 1024 * 1024,
+        upload_cache: UploadCache | None = None,
+        max_file_size: int = 20 * 1024 * 1024,
     ) -> None:
         self._session = session
+        self._uploader = WebFileUploader(upload_cache or UploadCache(1024, 86400.0))
+        self._max_file_size = max_file_size
         self._max_answer_size = max_answer_size
         self._default_url = default_url
         self._max_event_size = max_event_size
@@ -97,14 +122,24 @@ class ChatGPTWebBackend:
             "Accept": "text/event-stream",
             "Content-Type": "application/json",
         }
-        body = build_conversation_body(request)
         secrets = _http.request_secrets(request.credential, url)
+        files: list[UploadedFile] = []
+        media = _request_media(request, self._max_file_size)
+        target = self._upload_target(request, session, url, secrets) if media else None
+        if target is not None:
+            files = await self._uploader.upload_all(media, target)
+        body = build_conversation_body(request, files)
         response = await _http.open_stream(session, url, headers, body)
         budget = AnswerBudget(self._max_answer_size)
         reader = WebAnswerReader(request.conversation_id, secrets=secrets, budget=budget)
         decoder = SSEDecoder(self._max_event_size)
         try:
-            await _http.raise_for_status(response, UPSTREAM_NAME, secrets)
+            try:
+                await _http.raise_for_status(response, UPSTREAM_NAME, secrets)
+            except UpstreamStatusError:
+                if target is not None:  # a cached file the upstream lost: upload it next time
+                    self._uploader.forget(media, target)
+                raise
             started = False
             async for chunk in response.content.iter_any():
                 if not started:
@@ -129,6 +164,43 @@ class ChatGPTWebBackend:
             ) from None
         finally:
             _http.finish(response, answered=reader.done)
+
+    def _upload_target(
+        self,
+        request: ChatRequest,
+        session: aiohttp.ClientSession,
+        url: URL,
+        secrets: tuple[str, ...],
+    ) -> UploadTarget:
+        """Where the turn's images and files go: under the conversation URL's base. The upload
+        URL the upstream returns is used under the same network policy as the conversation
+        URL: checked and pinned for a client's ``reverse_proxy``, trusted for a configured one."""
+        client_given = request.upstream_url is not None
+        upstreams = self._request_upstreams
+
+        def route_upload(upload_url: URL) -> tuple[aiohttp.ClientSession, URL]:
+            if client_given:
+                return pinned(upstreams, upload_url)
+            return self._session, upload_url
+
+        return UploadTarget(
+            session=session,
+            files=files_url_for(url, client_given=client_given),
+            credential=request.credential,
+            secrets=secrets,
+            route_upload=route_upload,
+        )
+
+
+def _request_media(request: ChatRequest, max_size: int) -> list[MediaInput]:
+    """The images and files the new message carries (see :mod:`chatgpt_api.web_media`)."""
+    if not request.messages:
+        return []
+    parts = media_parts(request.messages[-1])
+    return [
+        parse_media_part(part, f"content[{index}]", request.model, max_size=max_size)
+        for index, part in enumerate(parts)
+    ]
 
 
 async def _raise_json_reply(

@@ -7,6 +7,7 @@ import aiohttp
 from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.chatgpt_web import ChatGPTWebBackend
 from chatgpt_api.backends.openai_api import OpenAIBackend
+from chatgpt_api.backends.web_files import UploadCache
 from chatgpt_api.config import Settings
 from chatgpt_api.netpolicy import request_upstreams
 from chatgpt_api.netpolicy.session import RequestUpstreams
@@ -42,6 +43,10 @@ class BackendPool:
                 max_event_size=max_event,
                 request_upstreams=self.request_upstreams,
                 max_answer_size=self._settings.max_answer_size,
+                upload_cache=UploadCache(
+                    self._settings.web_upload_cache_size, self._settings.web_upload_cache_ttl
+                ),
+                max_file_size=self._settings.web_upload_max_file_size,
             )
         assert route.base_url is not None
         return OpenAIBackend(

@@ -130,8 +130,12 @@ class DemoBackend:
 
     # ----------------------------------------------------------------- request handling
 
-    def handle(self, body: bytes) -> DemoReply:
-        """Answer one ``POST /conversation`` body (authorisation is checked by the caller)."""
+    def handle(self, body: bytes, *, seen: str = "") -> DemoReply:
+        """Answer one ``POST /conversation`` body (authorisation is checked by the caller).
+
+        ``seen`` describes the attachments the message referenced (checked by the caller);
+        it is added to the answer.
+        """
         try:
             data = json.loads(body)
         except ValueError as exc:
@@ -153,7 +157,12 @@ class DemoBackend:
             return DemoReply(status, content_type, (error_body,))
         user_id = _user_message_id(data)
         turn = self._record_turn(
-            conversation_id, parent_id, user_id, prompt, model if isinstance(model, str) else ""
+            conversation_id,
+            parent_id,
+            user_id,
+            prompt,
+            model if isinstance(model, str) else "",
+            seen,
         )
         encodings = data.get("supported_encodings")
         v1 = isinstance(encodings, list) and "v1" in encodings
@@ -174,6 +183,7 @@ class DemoBackend:
         user_id: str,
         prompt: str,
         model: str,
+        seen: str = "",
     ) -> _Turn:
         system_id: str | None = None
         parent: str | None
@@ -190,7 +200,7 @@ class DemoBackend:
             parent = parent_id if parent_id in conv.nodes else conv.current_node
         conv.add(Node(user_id, parent, "user", prompt))
         turn_number = conv.user_turns(user_id)
-        text = f'You said: "{prompt}". This is turn {turn_number} of this conversation.'
+        text = f'You said: "{prompt}". This is turn {turn_number} of this conversation.{seen}'
         assistant_id = str(uuid.uuid4())
         conv.add(Node(assistant_id, user_id, "assistant", text))
         if self.state_file is not None:
@@ -366,6 +376,9 @@ def _prompt_of(data: dict[str, Any]) -> str | None:
     if not isinstance(content, dict):
         return None
     parts = content.get("parts")
+    if content.get("content_type") == "multimodal_text" and isinstance(parts, list):
+        texts = [part for part in parts if isinstance(part, str)]  # beside image pointers
+        return "\n".join(texts) if texts else None
     if not isinstance(parts, list) or not parts or not isinstance(parts[0], str):
         return None
     return parts[0]

@@ -11,7 +11,11 @@ Routes (see the package docstring for the full contract):
 * ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and the same under
   ``/openai-faults/<fault>/v1/...`` — an OpenAI-style API
   (:mod:`.openai_emulator`; the header ``X-Emulator-Fixture`` names a fault there);
-* ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``.
+* ``POST {base}/files``, ``PUT /blob/<id>``, ``POST {base}/files/<id>/uploaded`` — the web file
+  upload flow (:mod:`.web_files`; faults under ``/upload-faults/<step>/backend-api/...``); a
+  conversation message referencing a file that was not uploaded and confirmed is a 400;
+* ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``;
+  ``DELETE /_emulator/files`` — the files service forgets every uploaded file.
 
 Per-request headers: ``X-Emulator-Delay-Ms`` (pause between body chunks) and
 ``X-Emulator-Stall-Ms`` (pause before the status line and headers).
@@ -33,6 +37,7 @@ from .fixtures import F9_BODIES, FIXTURES, Fixture
 from .openai_emulator import add_openai_routes
 from .options import EmulatorOptions
 from .recording import RecordedRequest, RequestLog, parse_json_body
+from .web_files import FileStore, add_file_routes, describe, owner_of
 from .wire import (
     DELAY_HEADER,
     EXCHANGE,
@@ -74,6 +79,8 @@ class EmulatorState:
     options: EmulatorOptions
     log: RequestLog = field(default_factory=RequestLog)
     demo: DemoBackend = field(init=False)
+    #: The emulated files service of the web upload flow (:mod:`.web_files`).
+    files: FileStore = field(default_factory=FileStore)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: bool = False
 
@@ -238,7 +245,11 @@ async def conversation(request: web.Request) -> web.StreamResponse:
         denied = _check_auth(request)
         if denied is not None:
             return denied
-    reply = state.demo.handle(await request.read())
+    body = await request.read()
+    referenced = state.files.referenced(_json_object(body), owner_of(request))
+    if isinstance(referenced, str):
+        return _json(400, {"detail": {"message": referenced, "code": "file_not_found"}})
+    reply = state.demo.handle(body, seen=describe(referenced))
     if reply.status != 200:
         return _raw(reply.status, reply.content_type, b"".join(reply.chunks))
     resp = await _start_stream(request, reply.status, reply.content_type, chunked=True)
@@ -247,12 +258,23 @@ async def conversation(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+def _json_object(body: bytes) -> dict[str, Any]:
+    parsed = parse_json_body(body)
+    return parsed if isinstance(parsed, dict) else {}
+
+
 async def _list_requests(request: web.Request) -> web.Response:
     return _json(200, [r.to_json() for r in request.app[STATE].log.snapshot()])
 
 
 async def _clear_requests(request: web.Request) -> web.Response:
     request.app[STATE].log.clear()
+    return _json(200, {"cleared": True})
+
+
+async def _forget_files(request: web.Request) -> web.Response:
+    """The files service forgets every file (as when uploads expire upstream)."""
+    request.app[STATE].files.files.clear()
     return _json(200, {"cleared": True})
 
 
@@ -272,6 +294,8 @@ def create_emulator_app(options: EmulatorOptions | None = None) -> web.Applicati
     app[STATE] = EmulatorState(options or EmulatorOptions())
     for path in _CONVERSATION_PATHS:
         app.router.add_post(path, conversation)
+    app.router.add_post("/upload-faults/{fault}/backend-api/conversation", conversation)
+    add_file_routes(app)
     app.router.add_route("*", "/fixtures/{name}", conversation)
     app.router.add_route("*", "/fixtures/{name}/{tail:.*}", conversation)
     app.router.add_get("/api/auth/session", session)
@@ -282,6 +306,7 @@ def create_emulator_app(options: EmulatorOptions | None = None) -> web.Applicati
     app.router.add_get("/_emulator/requests", _list_requests)
     app.router.add_delete("/_emulator/requests", _clear_requests)
     app.router.add_get("/_emulator/fixtures", _list_fixtures)
+    app.router.add_delete("/_emulator/files", _forget_files)
     add_openai_routes(app, app[STATE].options)
     return app
 
