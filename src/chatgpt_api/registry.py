@@ -16,6 +16,10 @@ Read from a TOML file (``CHATGPT_API_MODELS_FILE``)::
     base_url = "http://127.0.0.1:11434/v1"  # required: vLLM, Ollama, LiteLLM, another gateway
     include_usage = true                    # false for servers that reject stream_options
 
+    [models."gpt-4o-web"]
+    backend = "chatgpt-web"
+    emulate_tools = true                    # tools and response_format by prompt emulation
+
     [models."text-embedding-3-small"]
     backend = "openai"
     kind = "embedding"                      # chat (default) | embedding: for POST /v1/embeddings
@@ -24,6 +28,11 @@ With no file, every model name goes to the ChatGPT web backend under its own nam
 behaviour. A ``chatgpt-web`` route may set ``base_url`` to its conversation URL (else the
 ``CHATGPT_API_REVERSE_PROXY`` setting is used). Secrets are never printed: ``repr`` of a
 route masks its key.
+
+``emulate_tools = true`` (``chatgpt-web`` routes only) turns on tool calling and structured
+output by emulation for that model: the tools and the answer format are described in the prompt
+and the answer is parsed and validated (docs/chatgpt-web-tools.md). Without it, ``tools`` and
+``response_format`` on a web model are a 400 that names this option.
 
 ``kind`` says what a model is for: ``chat`` (the default) or ``embedding``. Every listed model
 appears in ``GET /v1/models`` whatever its kind; ``POST /v1/embeddings`` accepts any model routed
@@ -57,6 +66,8 @@ class ModelRoute:
     include_usage: bool = True
     listed: bool = True
     kind: ModelKind = "chat"
+    #: Tool calling and structured output by prompt emulation (chatgpt-web routes only).
+    emulate_tools: bool = False
 
 
 class _RouteFile(BaseModel):
@@ -69,6 +80,7 @@ class _RouteFile(BaseModel):
     api_key_env: str | None = None
     include_usage: bool = True
     kind: ModelKind = "chat"
+    emulate_tools: bool = False
 
 
 class _RegistryFile(BaseModel):
@@ -137,6 +149,11 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         raise ConfigurationError(
             f"model {name!r}: an embedding model needs an openai or openai-compatible backend"
         )
+    if spec.emulate_tools and spec.backend != "chatgpt-web":
+        raise ConfigurationError(
+            f"model {name!r}: emulate_tools is for chatgpt-web routes (an {spec.backend} "
+            "backend calls tools natively)"
+        )
     return ModelRoute(
         name=name,
         backend=spec.backend,
@@ -145,4 +162,5 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         api_key=api_key,
         include_usage=spec.include_usage,
         kind=spec.kind,
+        emulate_tools=spec.emulate_tools,
     )

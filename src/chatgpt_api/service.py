@@ -199,7 +199,12 @@ class ChatService:
             passthrough=turn.passthrough,
         )
         if route.backend == "chatgpt-web":
-            check_web_request(turn.passthrough, turn.messages, model=route.name)
+            check_web_request(
+                turn.passthrough,
+                turn.messages,
+                model=route.name,
+                emulate_tools=route.emulate_tools,
+            )
             await self._check_web_owner(turn)
             return await self._with_web_root(self._plan_web(route, turn, base), turn)
         return await self._plan_stateless(route, turn, base)
