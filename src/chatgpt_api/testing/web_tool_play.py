@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from .json_schema_values import Hints, value_for_schema
-from .openai_tools import ToolsRequest, ToolSpec, plan_calls, tool_results_text
+from .openai_tools import ToolSpec, ToolsRequest, plan_calls, tool_results_text
 
 __all__ = ["MALFORMED_ALWAYS", "MALFORMED_ONCE", "is_repair", "protocol_reply"]
 
