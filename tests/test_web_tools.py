@@ -385,3 +385,33 @@ def test_models_show_emulated_capabilities(gateway: ServiceThread) -> None:
     assert by_name["web-tools"]["tools"] == "emulated"
     assert by_name["web-tools"]["structured_output"] == "emulated"
     assert by_name["web-plain"]["tools"] == "not available"
+
+
+def test_a_follow_up_sends_every_tool_result(sdk: openai.OpenAI, emulator: EmulatorThread) -> None:
+    time_tool = {"type": "function", "function": {"name": "get_time", "description": "Clock"}}
+    question = [{"role": "user", "content": "Use get_weather and get_time for 'Oslo'."}]
+    first = sdk.chat.completions.create(
+        model="web-tools",
+        messages=question,  # type: ignore[arg-type]
+        tools=[WEATHER_TOOL, time_tool],  # type: ignore[list-item]
+    )
+    ids = first.model_extra or {}
+    calls = first.choices[0].message.tool_calls or []
+    results = [
+        {"role": "tool", "tool_call_id": call.id, "content": f"result {n}"}
+        for n, call in enumerate(calls)
+    ]
+    answer = sdk.chat.completions.create(
+        model="web-tools",
+        messages=results,  # type: ignore[arg-type]
+        tools=[WEATHER_TOOL, time_tool],  # type: ignore[list-item]
+        extra_body={
+            "conversation_id": ids["conversation_id"],
+            "parent_message_id": ids["message_id"],
+        },
+    )
+    assert answer.choices[0].finish_reason == "stop"
+    prompt = _prompts(emulator)[-1]
+    for n, call in enumerate(calls):
+        assert f"Tool result ({call.id}): result {n}" in prompt
+    assert emulator.requests[-1].json["conversation_id"] == ids["conversation_id"]

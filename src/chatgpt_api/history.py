@@ -11,8 +11,9 @@
 Tool traffic is never shown as the user's words (docs/chatgpt-web-tools.md): an assistant's
 calls are ``Assistant (tool calls): {"tool_calls":[{"id","name","arguments"}]}`` — the reply
 format of the tool protocol, plus the ids — and a result is ``Tool result (CALL_ID, NAME):
-...``. A conversation that ends with tool results ends with :data:`AFTER_TOOL_RESULTS`, which
-says they are the tools' output, instead of "Now answer my latest message".
+...`` (``Tool result (CALL_ID): ...`` when the call is not in the list: a follow-up). A
+conversation that ends with tool results ends with :data:`AFTER_TOOL_RESULTS`, which says they
+are the tools' output, instead of "Now answer my latest message".
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ _LABELS = {
 }
 
 
+def follow_up_messages(messages: Sequence[Message]) -> tuple[Message, ...]:
+    """What a follow-up in a stateful conversation sends: the last message — or, when the list
+    ends with tool results, all of them (the calls they answer are upstream already)."""
+    start = len(messages) - 1
+    if start >= 0 and messages[start].role == "tool":
+        while start > 0 and messages[start - 1].role == "tool":
+            start -= 1
+    return tuple(messages[max(start, 0) :])
+
+
 def fold_transcript(messages: Sequence[Message]) -> str:
     """One prompt holding the whole conversation, ending with the last user message (or, when
     the conversation ends with tool results, with those results shown as such)."""
@@ -96,8 +107,9 @@ def _entry(message: Message, names: Mapping[str, str]) -> str:
     if message.role == "tool":
         call_id = raw.get("tool_call_id")
         call_id = call_id if isinstance(call_id, str) else "unknown call"
-        name = names.get(call_id) or raw.get("name") or "unknown tool"
-        return f"Tool result ({call_id}, {name}): {message.content}"
+        name = names.get(call_id) or raw.get("name")
+        about = f"{call_id}, {name}" if isinstance(name, str) and name else call_id
+        return f"Tool result ({about}): {message.content}"
     calls = raw.get("tool_calls") if message.role == "assistant" else None
     if not calls or not isinstance(calls, list):
         return f"{_LABELS[message.role]}: {message.content}"

@@ -43,7 +43,7 @@ from chatgpt_api.errors import (
     UpstreamTimeout,
 )
 from chatgpt_api.header_values import check_header_credential
-from chatgpt_api.history import fold_transcript, trim_history
+from chatgpt_api.history import fold_transcript, follow_up_messages, trim_history
 from chatgpt_api.limits.errors import PoolBusy
 from chatgpt_api.messages import (
     ChatEvent,
@@ -243,7 +243,7 @@ class ChatService:
         return plan
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
-        new = turn.messages[-1:] if turn.conversation_id else turn.messages
+        new = follow_up_messages(turn.messages) if turn.conversation_id else turn.messages
         prompt = Message("user", fold_transcript(new))
         request = replace(
             base,

@@ -73,9 +73,9 @@ def call_state(text: str) -> CallState:
     if not body.startswith("{"):
         return "text"
     rest = body[1:].lstrip()
-    if _KEY.startswith(rest):
-        return "maybe"
-    return "call" if rest.startswith(_KEY) else "text"
+    if rest.startswith(_KEY):
+        return "call"
+    return "maybe" if _KEY.startswith(rest) else "text"
 
 
 def _json_body(text: str) -> str:

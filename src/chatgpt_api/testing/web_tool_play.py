@@ -44,7 +44,7 @@ _AFTER_RESULTS = "The entries just above are tool results"
 _ENTRY = re.compile(
     r"\n\n(?=(?:System|User|Assistant|Assistant \(tool calls\)|Tool result \([^)]*\)): )"
 )
-_RESULT = re.compile(r"^Tool result \(([^,]*), ([^)]*)\): (.*)$", re.S)
+_RESULT = re.compile(r"^Tool result \(([^,)]*)(?:, ([^)]*))?\): (.*)$", re.S)
 
 
 def is_repair(prompt: str) -> bool:
