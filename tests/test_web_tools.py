@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -415,3 +416,45 @@ def test_a_follow_up_sends_every_tool_result(sdk: openai.OpenAI, emulator: Emula
     for n, call in enumerate(calls):
         assert f"Tool result ({call.id}): result {n}" in prompt
     assert emulator.requests[-1].json["conversation_id"] == ids["conversation_id"]
+
+
+def test_the_messages_api_uses_the_emulation_too(
+    gateway: ServiceThread, emulator: EmulatorThread
+) -> None:
+    weather = {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "input_schema": WEATHER_TOOL["function"]["parameters"],
+    }
+    with anthropic.Anthropic(base_url=gateway.url, api_key="tok", max_retries=0) as client:
+        first = client.messages.create(
+            model="web-tools",
+            max_tokens=200,
+            messages=QUESTION,  # type: ignore[arg-type]
+            tools=[weather],  # type: ignore[list-item]
+        )
+        assert first.stop_reason == "tool_use"
+        use = next(block for block in first.content if block.type == "tool_use")
+        assert use.name == "get_weather" and use.input == {"city": "Oslo"}
+        result = {"type": "tool_result", "tool_use_id": use.id, "content": "22C and sunny"}
+        with client.messages.stream(
+            model="web-tools",
+            max_tokens=200,
+            messages=[
+                *QUESTION,  # type: ignore[list-item]
+                {"role": "assistant", "content": first.content},  # type: ignore[typeddict-item]
+                {"role": "user", "content": [result]},  # type: ignore[list-item]
+            ],
+            tools=[weather],  # type: ignore[list-item]
+        ) as stream:
+            final = stream.get_final_message()
+    assert final.stop_reason == "end_turn"
+    assert final.content[0].text == "The tool get_weather returned: 22C and sunny."  # type: ignore[union-attr]
+    assert ", get_weather): 22C and sunny" in _prompts(emulator)[-1]
+    plain = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json={"model": "web-plain", "max_tokens": 10, "messages": QUESTION, "tools": [weather]},
+        headers={"x-api-key": "tok"},
+    )
+    assert plain.status_code == 400
+    assert "emulate_tools = true" in plain.json()["error"]["message"]

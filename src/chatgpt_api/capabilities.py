@@ -172,6 +172,12 @@ def _not_emulated(what: str, param: str, model: str) -> RequestError:
     )
 
 
+def web_not_emulated(what: str, param: str, model: str) -> RequestError:
+    """The 400 for tools, a tool history or an answer format on a web model without tool
+    emulation: it says how to turn the emulation on."""
+    return _not_emulated(what, param, model)
+
+
 def web_unsupported(what: str, param: str, model: str) -> RequestError:
     """The 400 for something the ChatGPT web backend cannot honour, for surfaces that check
     their own parameters (the Messages API names its own fields)."""
