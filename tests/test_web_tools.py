@@ -458,3 +458,25 @@ def test_the_messages_api_uses_the_emulation_too(
     )
     assert plain.status_code == 400
     assert "emulate_tools = true" in plain.json()["error"]["message"]
+
+
+def test_a_pydantic_ai_agent_with_a_tool_and_an_output_type(gateway: ServiceThread) -> None:
+    from pydantic_ai import Agent as PydanticAgent
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    model = OpenAIChatModel(
+        "web-tools", provider=OpenAIProvider(base_url=f"{gateway.url}/v1", api_key="tok")
+    )
+    calls: list[str] = []
+    agent = PydanticAgent(model, output_type=City)
+
+    @agent.tool_plain
+    def get_population(city: str) -> int:
+        """Population of a city (call get_population first)."""
+        calls.append(city)
+        return 700_000
+
+    result = agent.run_sync("Use get_population for 'Oslo', then answer.")
+    assert isinstance(result.output, City)
+    assert calls == ["Oslo"]
