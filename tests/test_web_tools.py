@@ -1,11 +1,11 @@
 """Tool calling and structured output on ChatGPT web by emulation (issue 12 items 2-4), end to
-end against the emulator's web endpoint: an OpenAI Agents SDK agent with a function tool (whole
-and streamed), ``chat.completions.parse``, the repair turn and the final 502, the 400 that names
-the registry option, tool history never folded as the user's words, ``/v1/models``."""
+end against the emulator's web endpoint: streamed tool-call chunks, tool choice,
+``chat.completions.parse``, the repair turn and the final 502, the 400 that names the registry
+option, tool history never folded as the user's words, follow-ups, ``/v1/models``, the Messages
+API and a pydantic-ai agent (the Agents SDK loop: tests/test_web_tools_agents.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,53 +14,16 @@ import anthropic
 import httpx
 import openai
 import pytest
-from agents import (
-    Agent,
-    OpenAIChatCompletionsModel,
-    RunConfig,
-    Runner,
-    function_tool,
-    set_tracing_disabled,
-)
 from pydantic import BaseModel
 
 from chatgpt_api.testing import EmulatorThread
 from tests.servers import ServiceThread
-
-MODELS = """
-default_backend = "chatgpt-web"
-
-[models."web-tools"]
-backend = "chatgpt-web"
-emulate_tools = true
-
-[models."web-repaired"]
-backend = "chatgpt-web"
-upstream_model = "tools-malformed-once"
-emulate_tools = true
-
-[models."web-broken"]
-backend = "chatgpt-web"
-upstream_model = "tools-malformed-always"
-emulate_tools = true
-
-[models."web-plain"]
-backend = "chatgpt-web"
-"""
-
-WEATHER_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-QUESTION = [{"role": "user", "content": "What is the weather in 'Oslo'? Use get_weather."}]
+from tests.web_tools_setup import (
+    QUESTION,
+    WEATHER_TOOL,
+    received_prompts,
+    web_tools_gateway,
+)
 
 
 class City(BaseModel):
@@ -72,14 +35,7 @@ class City(BaseModel):
 def gateway(
     emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceThread]:
-    home = tmp_path_factory.mktemp("webtools")
-    models = home / "models.toml"
-    models.write_text(MODELS)
-    with ServiceThread(
-        reverse_proxy=f"{emulator.url}/backend-api/conversation",
-        models_file=models,
-        database_url=f"sqlite+aiosqlite:///{home}/store.db",
-    ) as svc:
+    with web_tools_gateway(emulator, tmp_path_factory.mktemp("webtools")) as svc:
         yield svc
 
 
@@ -87,65 +43,6 @@ def gateway(
 def sdk(gateway: ServiceThread) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="tok", max_retries=0) as client:
         yield client
-
-
-def _prompts(emulator: EmulatorThread) -> list[str]:
-    """The prompts the emulator's web endpoint received, in order."""
-    return [
-        r.json["messages"][0]["content"]["parts"][0]
-        for r in emulator.requests
-        if r.path.endswith("/conversation") and isinstance(r.json, dict)
-    ]
-
-
-# --------------------------------------------------------------------------- an agent loop
-
-
-def _agent(gateway: ServiceThread, calls: list[str]) -> tuple[Agent[Any], RunConfig]:
-    set_tracing_disabled(True)  # the SDK would export traces to api.openai.com
-
-    @function_tool
-    def get_weather(city: str) -> str:
-        """Current weather for a city."""
-        calls.append(city)
-        return f"22C and sunny in {city}"
-
-    client = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key="tok", max_retries=0)
-    model = OpenAIChatCompletionsModel(model="web-tools", openai_client=client)
-    agent = Agent(name="weather", instructions="You answer weather questions.", tools=[get_weather])
-    return agent, RunConfig(model=model, tracing_disabled=True)
-
-
-def test_an_agent_calls_a_function_tool_through_chatgpt_web(
-    gateway: ServiceThread, emulator: EmulatorThread
-) -> None:
-    calls: list[str] = []
-    agent, config = _agent(gateway, calls)
-    result = asyncio.run(
-        Runner.run(agent, "What is the weather in 'Oslo'? Use get_weather.", run_config=config)
-    )
-    assert calls == ["Oslo"]
-    assert result.final_output == "The tool get_weather returned: 22C and sunny in Oslo."
-    last = _prompts(emulator)[-1]
-    assert "Tool result (call_" in last and ", get_weather): 22C and sunny in Oslo" in last
-    assert "System: You answer weather questions." in last
-
-
-def test_an_agent_streams_through_chatgpt_web(gateway: ServiceThread) -> None:
-    calls: list[str] = []
-    agent, config = _agent(gateway, calls)
-
-    async def run() -> tuple[Any, list[str]]:
-        streamed = Runner.run_streamed(
-            agent, "What is the weather in 'Paris'? Use get_weather.", run_config=config
-        )
-        kinds = [event.type async for event in streamed.stream_events()]
-        return streamed.final_output, kinds
-
-    final, kinds = asyncio.run(run())
-    assert calls == ["Paris"]
-    assert final == "The tool get_weather returned: 22C and sunny in Paris."
-    assert "raw_response_event" in kinds and "run_item_stream_event" in kinds
 
 
 # --------------------------------------------------------------------------- the wire
@@ -241,7 +138,7 @@ def test_structured_output_parses(sdk: openai.OpenAI, emulator: EmulatorThread) 
     )
     parsed = completion.choices[0].message.parsed
     assert parsed == City(name="Oslo", population=700000)
-    assert "<schema>" in _prompts(emulator)[-1]
+    assert "<schema>" in received_prompts(emulator)[-1]
 
 
 # --------------------------------------------------------------------------- repair and errors
@@ -373,7 +270,7 @@ def test_a_tool_history_is_never_folded_as_user_text(
         tools=[WEATHER_TOOL],  # type: ignore[arg-type, list-item]
     )
     assert answer.choices[0].message.content == "The tool get_weather returned: 22C and sunny."
-    prompt = _prompts(emulator)[-1]
+    prompt = received_prompts(emulator)[-1]
     assert "Tool result (call_abc, get_weather): 22C and sunny" in prompt
     assert 'Assistant (tool calls): {"tool_calls": [{"id": "call_abc"' in prompt
     assert "Now answer my latest message" not in prompt
@@ -412,7 +309,7 @@ def test_a_follow_up_sends_every_tool_result(sdk: openai.OpenAI, emulator: Emula
         },
     )
     assert answer.choices[0].finish_reason == "stop"
-    prompt = _prompts(emulator)[-1]
+    prompt = received_prompts(emulator)[-1]
     for n, call in enumerate(calls):
         assert f"Tool result ({call.id}): result {n}" in prompt
     assert emulator.requests[-1].json["conversation_id"] == ids["conversation_id"]
@@ -450,7 +347,7 @@ def test_the_messages_api_uses_the_emulation_too(
             final = stream.get_final_message()
     assert final.stop_reason == "end_turn"
     assert final.content[0].text == "The tool get_weather returned: 22C and sunny."  # type: ignore[union-attr]
-    assert ", get_weather): 22C and sunny" in _prompts(emulator)[-1]
+    assert ", get_weather): 22C and sunny" in received_prompts(emulator)[-1]
     plain = httpx.post(
         f"{gateway.url}/v1/messages",
         json={"model": "web-plain", "max_tokens": 10, "messages": QUESTION, "tools": [weather]},
