@@ -377,3 +377,20 @@ def test_a_pydantic_ai_agent_with_a_tool_and_an_output_type(gateway: ServiceThre
     result = agent.run_sync("Use get_population for 'Oslo', then answer.")
     assert isinstance(result.output, City)
     assert calls == ["Oslo"]
+
+
+def test_streamed_structured_output_is_the_validated_json(sdk: openai.OpenAI) -> None:
+    schema = City.model_json_schema()
+    stream = sdk.chat.completions.create(
+        model="web-repaired",  # the first answer is not JSON: the repaired one streams
+        messages=[{"role": "user", "content": "Describe the city 'Oslo' with 700000 people."}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "City", "schema": schema},
+        },
+        stream=True,
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert City.model_validate_json(text) == City(name="Oslo", population=700000)
+    assert chunks[-1].choices[0].finish_reason == "stop"
