@@ -47,6 +47,7 @@ from chatgpt_api.messages import (
     TextReset,
     Usage,
 )
+from chatgpt_api.redact import redact_text
 
 
 class WebToolEmulation:
@@ -84,7 +85,7 @@ class WebToolEmulation:
                 return
             except InvalidReply as bad:
                 if round_number == 2:
-                    raise _failure(bad, request.model) from None
+                    raise _failure(bad, request) from None
                 attempt = replace(
                     request,
                     messages=(Message("user", repair_prompt(emulation, bad.problem)),),
@@ -95,11 +96,13 @@ class WebToolEmulation:
                 reply = _Reply(emulation, request)
 
 
-def _failure(bad: InvalidReply, model: str) -> ToolEmulationFailed:
+def _failure(bad: InvalidReply, request: ChatRequest) -> ToolEmulationFailed:
+    """The 502; the problem quotes model output, redacted like every upstream-derived text."""
     about = f'tool "{bad.tool}": ' if bad.tool else ""
+    problem = redact_text(f"{about}{bad.problem}", (request.credential,))
     return ToolEmulationFailed(
-        f"ChatGPT web (model {model!r}) did not follow the tool protocol, even after one "
-        f"repair turn: {about}{bad.problem}"
+        f"ChatGPT web (model {request.model!r}) did not follow the tool protocol, even after "
+        f"one repair turn: {problem}"
     )
 
 
