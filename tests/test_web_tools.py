@@ -333,6 +333,18 @@ def test_the_messages_api_uses_the_emulation_too(
         assert first.stop_reason == "tool_use"
         use = next(block for block in first.content if block.type == "tool_use")
         assert use.name == "get_weather" and use.input == {"city": "Oslo"}
+        with client.messages.stream(
+            model="web-tools",
+            max_tokens=200,
+            messages=QUESTION,  # type: ignore[arg-type]
+            tools=[weather],  # type: ignore[list-item]
+        ) as streamed_call:
+            kinds = [event.type for event in streamed_call]
+            streamed_first = streamed_call.get_final_message()
+        assert streamed_first.stop_reason == "tool_use"
+        assert "input_json" in kinds
+        streamed_use = next(b for b in streamed_first.content if b.type == "tool_use")
+        assert streamed_use.input == {"city": "Oslo"}
         result = {"type": "tool_result", "tool_use_id": use.id, "content": "22C and sunny"}
         with client.messages.stream(
             model="web-tools",
