@@ -217,7 +217,15 @@ async def _start_demo(
     registry = ModelRegistry(
         [
             # Every demo model answers without a credential (a client's token is not needed).
-            ModelRoute(settings.model, "chatgpt-web", settings.model, None, "demo-token"),
+            # The web model calls tools and answers in a schema by emulation (issue 12).
+            ModelRoute(
+                settings.model,
+                "chatgpt-web",
+                settings.model,
+                None,
+                "demo-token",
+                emulate_tools=True,
+            ),
             ModelRoute("gpt-4o-mini", "openai", "gpt-4o-mini", f"{url}/v1", "demo-key"),
             ModelRoute("gpt-4o", "openai-compatible", "gpt-4o", f"{url}/v1", "demo-key"),
             ModelRoute(

@@ -9,7 +9,13 @@ speaks a different protocol: it takes the messages' text and the fields in
 the web file flow, checked by :mod:`chatgpt_api.web_media`); any other field, any other content
 part and any tool history is refused by :func:`check_web_request` with a 400 naming the parameter.
 
-:data:`CAPABILITIES` is the table the docs and ``GET /v1/models`` show.
+A ``chatgpt-web`` route with ``emulate_tools = true`` also takes ``tools``, ``tool_choice``,
+``parallel_tool_calls``, ``response_format`` and a tool history: they are emulated in the
+prompt (:mod:`chatgpt_api.backends.web_tools`). Without the option, the 400 for them says how
+to turn it on.
+
+:data:`CAPABILITIES` is the table the docs show; ``GET /v1/models`` shows
+:func:`capabilities_of` a model (the emulated column for a web model with the option).
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
+from chatgpt_api.backends.web_tool_spec import EMULATED_FIELDS, emulation_of
 from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import Message
+from chatgpt_api.registry import ModelRoute
 from chatgpt_api.web_media import MEDIA_PART_TYPES, check_media_part
 
 Support = Literal["native", "emulated", "not available"]
@@ -47,6 +55,13 @@ _WEB_NEUTRAL: Final[Mapping[str, tuple[Any, ...]]] = {
     "parallel_tool_calls": (True, False),
 }
 _WEB_MESSAGE_KEYS: Final = frozenset({"role", "content"})
+#: Message fields a tool history brings, taken when tools are emulated.
+_TOOL_MESSAGE_KEYS: Final = frozenset({"tool_calls", "tool_call_id", "name"})
+#: How to turn the emulation on, told by the 400 when it is off.
+ENABLE_EMULATION: Final = (
+    "set emulate_tools = true on the model's chatgpt-web route in the models file "
+    "(CHATGPT_API_MODELS_FILE; see docs/chatgpt-web-tools.md)"
+)
 _WEB_ROLES: Final = frozenset({"system", "developer", "user", "assistant"})
 
 _OPENAI: Final[dict[str, Support]] = {
@@ -72,38 +87,66 @@ _WEB: Final[dict[str, Support]] = {
     "images": "native",
     "files": "native",
 }
+#: The column of a chatgpt-web model with ``emulate_tools = true``.
+WEB_EMULATED_TOOLS: Final = "chatgpt-web (emulate_tools)"
 CAPABILITIES: Final[Mapping[str, Mapping[str, Support]]] = {
     "chatgpt-web": _WEB,
+    WEB_EMULATED_TOOLS: {**_WEB, "tools": "emulated", "structured_output": "emulated"},
     "openai": _OPENAI,
     "openai-compatible": _OPENAI,
 }
 
 
+def capabilities_of(route: ModelRoute) -> Mapping[str, Support]:
+    """What a model can do: its backend's column, or the emulated one when it opted in."""
+    if route.backend == "chatgpt-web" and route.emulate_tools:
+        return CAPABILITIES[WEB_EMULATED_TOOLS]
+    return CAPABILITIES.get(route.backend, {})
+
+
 def check_web_request(
-    passthrough: Mapping[str, Any] | None, messages: Sequence[Message], *, model: str
+    passthrough: Mapping[str, Any] | None,
+    messages: Sequence[Message],
+    *,
+    model: str,
+    emulate_tools: bool = False,
 ) -> None:
-    """Refuse (400) what the ChatGPT web backend cannot honour, naming the parameter."""
+    """Refuse (400) what the ChatGPT web backend cannot honour, naming the parameter.
+
+    With ``emulate_tools`` the tool and answer-format fields are checked for what the
+    emulation can do (:func:`~chatgpt_api.backends.web_tool_spec.emulation_of`).
+    """
     for name, value in (passthrough or {}).items():
         if name in WEB_ACCEPTED or value is None:
             continue
+        if emulate_tools and name in EMULATED_FIELDS:
+            continue
         if name in _WEB_NEUTRAL and value in _WEB_NEUTRAL[name]:
             continue
+        if name in EMULATED_FIELDS:
+            raise _not_emulated(f"'{name}'", name, model)
         raise _unsupported(f"'{name}'", name, model)
+    if emulate_tools:
+        emulation_of(passthrough)
     for index, message in enumerate(messages):
-        _check_web_message(message, index, model)
+        _check_web_message(message, index, model, emulate_tools)
 
 
-def _check_web_message(message: Message, index: int, model: str) -> None:
+def _check_web_message(message: Message, index: int, model: str, emulate_tools: bool) -> None:
     raw = message.raw
     if raw is None:
         return
-    if message.role not in _WEB_ROLES:
-        raise _unsupported(
+    if message.role not in _WEB_ROLES and not (emulate_tools and message.role == "tool"):
+        raise _not_emulated(
             f"messages with role '{message.role}' (tool results)", f"messages[{index}].role", model
         )
     for key, value in raw.items():
         if key not in _WEB_MESSAGE_KEYS and value is not None:
-            what = "tool calls" if key in ("tool_calls", "function_call") else f"'{key}'"
+            if emulate_tools and key in _TOOL_MESSAGE_KEYS:
+                continue
+            if key == "tool_calls":
+                raise _not_emulated("tool calls in messages", f"messages[{index}].{key}", model)
+            what = "function calls" if key == "function_call" else f"'{key}'"
             raise _unsupported(f"{what} in messages", f"messages[{index}].{key}", model)
     content = raw.get("content")
     if isinstance(content, list):
@@ -126,6 +169,21 @@ def _unsupported(what: str, param: str, model: str) -> RequestError:
         "a model routed to an openai or openai-compatible backend (see docs/compatibility.md).",
         param=param,
     )
+
+
+def _not_emulated(what: str, param: str, model: str) -> RequestError:
+    return RequestError(
+        f"{what} not supported by the chatgpt-web backend (model '{model}') without tool "
+        f"emulation: {ENABLE_EMULATION}, or use a model routed to an openai or "
+        "openai-compatible backend.",
+        param=param,
+    )
+
+
+def web_not_emulated(what: str, param: str, model: str) -> RequestError:
+    """The 400 for tools, a tool history or an answer format on a web model without tool
+    emulation: it says how to turn the emulation on."""
+    return _not_emulated(what, param, model)
 
 
 def web_unsupported(what: str, param: str, model: str) -> RequestError:

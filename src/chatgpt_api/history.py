@@ -7,13 +7,30 @@
   takes one user message per turn: earlier messages become a labelled transcript in front of
   the last user message. (With ``conversation_id``/``parent_message_id`` the web backend keeps
   the history itself and only the new message is sent.)
+
+Tool traffic is never shown as the user's words (docs/chatgpt-web-tools.md): an assistant's
+calls are ``Assistant (tool calls): {"tool_calls":[{"id","name","arguments"}]}`` — the reply
+format of the tool protocol, plus the ids — and a result is ``Tool result (CALL_ID, NAME):
+...`` (``Tool result (CALL_ID): ...`` when the call is not in the list: a follow-up). A
+conversation that ends with tool results ends with :data:`AFTER_TOOL_RESULTS`, which says they
+are the tools' output, instead of "Now answer my latest message".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from chatgpt_api.messages import Message
+
+#: The end of a folded conversation whose last messages are tool results.
+AFTER_TOOL_RESULTS = (
+    "The entries just above are tool results: the output of the tools you called, not words "
+    "of the user. Continue from them: answer the user's last message using them, or call "
+    "another tool if you need one."
+)
 
 
 def trim_history(
@@ -50,15 +67,76 @@ _LABELS = {
 }
 
 
+def follow_up_messages(messages: Sequence[Message]) -> tuple[Message, ...]:
+    """What a follow-up in a stateful conversation sends: the last message — or, when the list
+    ends with tool results, all of them (the calls they answer are upstream already)."""
+    start = len(messages) - 1
+    if start >= 0 and messages[start].role == "tool":
+        while start > 0 and messages[start - 1].role == "tool":
+            start -= 1
+    return tuple(messages[max(start, 0) :])
+
+
 def fold_transcript(messages: Sequence[Message]) -> str:
-    """One prompt holding the whole conversation, ending with the last user message."""
+    """One prompt holding the whole conversation, ending with the last user message (or, when
+    the conversation ends with tool results, with those results shown as such)."""
+    if messages and messages[-1].role == "tool":
+        return _fold_after_tool_results(messages)
     if len(messages) == 1:
         return messages[0].content
     *earlier, last = messages
-    lines = [f"{_LABELS[m.role]}: {m.content}" for m in earlier]
-    transcript = "\n\n".join(lines)
+    names = _call_names(messages)
+    transcript = "\n\n".join(_entry(m, names) for m in earlier)
     return (
         "Here is our conversation so far:\n\n"
         f"{transcript}\n\n"
         f"Now answer my latest message:\n\n{last.content}"
     )
+
+
+def _fold_after_tool_results(messages: Sequence[Message]) -> str:
+    names = _call_names(messages)
+    transcript = "\n\n".join(_entry(m, names) for m in messages)
+    heading = "Here is our conversation so far:\n\n" if len(messages) > 1 else ""
+    return f"{heading}{transcript}\n\n{AFTER_TOOL_RESULTS}"
+
+
+def _entry(message: Message, names: Mapping[str, str]) -> str:
+    """One labelled entry of the transcript."""
+    raw = message.raw or {}
+    if message.role == "tool":
+        call_id = raw.get("tool_call_id")
+        call_id = call_id if isinstance(call_id, str) else "unknown call"
+        name = names.get(call_id) or raw.get("name")
+        about = f"{call_id}, {name}" if isinstance(name, str) and name else call_id
+        return f"Tool result ({about}): {message.content}"
+    calls = raw.get("tool_calls") if message.role == "assistant" else None
+    if not calls or not isinstance(calls, list):
+        return f"{_LABELS[message.role]}: {message.content}"
+    shown = {"tool_calls": [_shown_call(call) for call in calls if isinstance(call, dict)]}
+    rendered = "Assistant (tool calls): " + json.dumps(shown, ensure_ascii=False)
+    if message.content:
+        return f"Assistant: {message.content}\n\n{rendered}"
+    return rendered
+
+
+def _shown_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    function = call.get("function")
+    function = function if isinstance(function, dict) else {}
+    arguments: Any = function.get("arguments")
+    if isinstance(arguments, str):
+        with contextlib.suppress(ValueError):  # else shown as the string it is
+            arguments = json.loads(arguments)
+    return {"id": call.get("id"), "name": function.get("name"), "arguments": arguments}
+
+
+def _call_names(messages: Sequence[Message]) -> dict[str, str]:
+    """Tool call id → the called function's name, from the assistants' calls."""
+    names: dict[str, str] = {}
+    for message in messages:
+        calls = (message.raw or {}).get("tool_calls") if message.role == "assistant" else None
+        for call in calls if isinstance(calls, list) else ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(call.get("id"), str):
+                names[call["id"]] = str(function.get("name"))
+    return names

@@ -17,6 +17,10 @@ Read from a TOML file (``CHATGPT_API_MODELS_FILE``)::
     include_usage = true                    # false for servers that reject stream_options
     responses = "native"                    # POST /v1/responses forwarded as is (default "bridge")
 
+    [models."gpt-4o-web"]
+    backend = "chatgpt-web"
+    emulate_tools = true                    # tools and response_format by prompt emulation
+
     [models."text-embedding-3-small"]
     backend = "openai"
     kind = "embedding"                      # chat (default) | embedding: for POST /v1/embeddings
@@ -25,6 +29,11 @@ With no file, every model name goes to the ChatGPT web backend under its own nam
 behaviour. A ``chatgpt-web`` route may set ``base_url`` to its conversation URL (else the
 ``CHATGPT_API_REVERSE_PROXY`` setting is used). Secrets are never printed: ``repr`` of a
 route masks its key.
+
+``emulate_tools = true`` (``chatgpt-web`` routes only) turns on tool calling and structured
+output by emulation for that model: the tools and the answer format are described in the prompt
+and the answer is parsed and validated (docs/chatgpt-web-tools.md). Without it, ``tools`` and
+``response_format`` on a web model are a 400 that names this option.
 
 ``kind`` says what a model is for: ``chat`` (the default) or ``embedding``. Every listed model
 appears in ``GET /v1/models`` whatever its kind; ``POST /v1/embeddings`` accepts any model routed
@@ -62,6 +71,8 @@ class ModelRoute:
     listed: bool = True
     kind: ModelKind = "chat"
     responses: ResponsesMode = "bridge"
+    #: Tool calling and structured output by prompt emulation (chatgpt-web routes only).
+    emulate_tools: bool = False
 
 
 class _RouteFile(BaseModel):
@@ -75,6 +86,7 @@ class _RouteFile(BaseModel):
     include_usage: bool = True
     kind: ModelKind = "chat"
     responses: ResponsesMode = "bridge"
+    emulate_tools: bool = False
 
 
 class _RegistryFile(BaseModel):
@@ -147,6 +159,11 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         raise ConfigurationError(
             f'model {name!r}: responses = "native" needs an openai or openai-compatible backend'
         )
+    if spec.emulate_tools and spec.backend != "chatgpt-web":
+        raise ConfigurationError(
+            f"model {name!r}: emulate_tools is for chatgpt-web routes (an {spec.backend} "
+            "backend calls tools natively)"
+        )
     return ModelRoute(
         name=name,
         backend=spec.backend,
@@ -156,4 +173,5 @@ def _route(name: str, spec: _RouteFile) -> ModelRoute:
         include_usage=spec.include_usage,
         kind=spec.kind,
         responses=spec.responses,
+        emulate_tools=spec.emulate_tools,
     )

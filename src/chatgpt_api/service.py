@@ -43,7 +43,7 @@ from chatgpt_api.errors import (
     UpstreamTimeout,
 )
 from chatgpt_api.header_values import check_header_credential
-from chatgpt_api.history import fold_transcript, trim_history
+from chatgpt_api.history import fold_transcript, follow_up_messages, trim_history
 from chatgpt_api.limits.errors import PoolBusy
 from chatgpt_api.messages import (
     ChatEvent,
@@ -210,7 +210,10 @@ class ChatService:
         )
         if route.backend == "chatgpt-web":
             check_web_request(
-                turn.passthrough, (*turn.instructions, *turn.messages), model=route.name
+                turn.passthrough,
+                (*turn.instructions, *turn.messages),
+                model=route.name,
+                emulate_tools=route.emulate_tools,
             )
             await self._check_web_owner(turn)
             return await self._with_web_root(self._plan_web(route, turn, base), turn)
@@ -250,7 +253,7 @@ class ChatService:
         return plan
 
     def _plan_web(self, route: ModelRoute, turn: TurnInput, base: ChatRequest) -> _Plan:
-        new = turn.messages[-1:] if turn.conversation_id else turn.messages
+        new = follow_up_messages(turn.messages) if turn.conversation_id else turn.messages
         prompt = with_media(
             Message("user", fold_transcript((*turn.instructions, *new))), new
         )  # images, files

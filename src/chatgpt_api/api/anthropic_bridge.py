@@ -38,7 +38,7 @@ from chatgpt_api.api.anthropic_models import (
     unknown_field,
 )
 from chatgpt_api.api.coerce import is_message_id
-from chatgpt_api.capabilities import web_unsupported
+from chatgpt_api.capabilities import web_not_emulated, web_unsupported
 from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import GenerationParams
 from chatgpt_api.registry import ModelRoute
@@ -134,7 +134,9 @@ def bridge_messages(
 ) -> MessagesInput:
     """The turn for ``request`` on ``route``'s backend; a 400 for what it cannot honour."""
     web = route.backend == "chatgpt-web"
-    messages = chat_messages(request, web=web, model=request.model)
+    # A web model with tool emulation takes tools and a tool history (docs/chatgpt-web-tools.md).
+    emulated = web and route.emulate_tools
+    messages = chat_messages(request, web=web and not emulated, model=request.model)
     conversation_id = _message_id(request.conversation_id, "conversation_id")
     parent_id = _message_id(request.parent_message_id, "parent_message_id")
     if parent_id and not conversation_id:
@@ -144,8 +146,8 @@ def bridge_messages(
     stops = tuple(request.stop_sequences or ())
     user = request.metadata.user_id if request.metadata else None
     if web:
-        _check_web_parameters(request)
-        passthrough: dict[str, Any] | None = None
+        _check_web_parameters(request, emulated)
+        passthrough: dict[str, Any] | None = _emulated_fields(request) if emulated else None
         params = GenerationParams(user=user)
     else:
         passthrough = _passthrough(request, route, user)
@@ -183,13 +185,13 @@ def _message_id(value: str | None, name: str) -> str | None:
     return value
 
 
-def _check_web_parameters(request: MessagesBody) -> None:
+def _check_web_parameters(request: MessagesBody, emulated: bool) -> None:
     model = request.model
-    if request.tools:
-        raise web_unsupported("'tools'", "tools", model)
+    if request.tools and not emulated:
+        raise web_not_emulated("'tools'", "tools", model)
     choice = request.tool_choice
-    if isinstance(choice, ToolChoiceAny | ToolChoiceTool):
-        raise web_unsupported("'tool_choice' (forcing a tool call)", "tool_choice", model)
+    if isinstance(choice, ToolChoiceAny | ToolChoiceTool) and not emulated:
+        raise web_not_emulated("'tool_choice' (forcing a tool call)", "tool_choice", model)
     for name in ("temperature", "top_p", "top_k"):
         if getattr(request, name) is not None:
             raise web_unsupported(f"'{name}'", name, model)
@@ -198,8 +200,24 @@ def _check_web_parameters(request: MessagesBody) -> None:
     config = request.output_config
     if config is not None and config.effort is not None:
         raise web_unsupported("'output_config.effort'", "output_config.effort", model)
+    if config is not None and config.format is not None and not emulated:
+        raise web_not_emulated("'output_config.format'", "output_config.format", model)
+
+
+def _emulated_fields(request: MessagesBody) -> dict[str, Any]:
+    """The chat completions fields the web tool emulation reads (tools, the answer format)."""
+    fields = _tool_fields(request)
+    config = request.output_config
     if config is not None and config.format is not None:
-        raise web_unsupported("'output_config.format'", "output_config.format", model)
+        fields["response_format"] = _response_format(config.format.schema_)
+    return fields
+
+
+def _response_format(schema: Any) -> dict[str, Any]:
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": True},
+    }
 
 
 def _passthrough(request: MessagesBody, route: ModelRoute, user: str | None) -> dict[str, Any]:
@@ -232,10 +250,7 @@ def _passthrough(request: MessagesBody, route: ModelRoute, user: str | None) -> 
         body["reasoning_effort"] = effort
     config = request.output_config
     if config is not None and config.format is not None:
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "output", "schema": config.format.schema_, "strict": True},
-        }
+        body["response_format"] = _response_format(config.format.schema_)
     return body
 
 

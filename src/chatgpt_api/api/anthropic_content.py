@@ -45,7 +45,7 @@ from chatgpt_api.api.anthropic_models import (
     ToolUseBlock,
     URLSource,
 )
-from chatgpt_api.capabilities import web_unsupported
+from chatgpt_api.capabilities import web_not_emulated, web_unsupported
 from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import JSONObject, Message
 
@@ -115,7 +115,7 @@ def _user(message: InputMessage, index: int, web: bool, model: str) -> list[Mess
         param = f"messages[{index}].content[{block_index}]"
         if isinstance(block, ToolResultBlock):
             if web:
-                raise web_unsupported("'tool_result' blocks", param, model)
+                raise web_not_emulated("'tool_result' blocks", param, model)
             tools.append(_tool_message(block, param))
         elif isinstance(block, TextBlock):
             parts.append({"type": "text", "text": block.text})
@@ -198,7 +198,7 @@ def _assistant(message: InputMessage, index: int, web: bool, model: str) -> Mess
             texts.append(block.text)
         elif isinstance(block, ToolUseBlock):
             if web:
-                raise web_unsupported("'tool_use' blocks", param, model)
+                raise web_not_emulated("'tool_use' blocks", param, model)
             if block.caller is not None and block.caller.get("type") != "direct":
                 raise RequestError(
                     f"{param}.caller: only tool calls made by the model ('direct') are "

@@ -37,7 +37,7 @@ from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
-from chatgpt_api.capabilities import CAPABILITIES
+from chatgpt_api.capabilities import capabilities_of
 from chatgpt_api.errors import BodyTooLarge, ModelNotFound, RequestError
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import deadline_after
@@ -115,7 +115,7 @@ def _model_object(route: ModelRoute) -> dict[str, Any]:
         "created": STARTED,
         "owned_by": route.backend,
         "kind": route.kind,
-        "capabilities": dict(CAPABILITIES.get(route.backend, {})),
+        "capabilities": dict(capabilities_of(route)),
     }
 
 

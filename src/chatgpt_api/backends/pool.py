@@ -8,6 +8,7 @@ from chatgpt_api.backends.base import Backend
 from chatgpt_api.backends.chatgpt_web import ChatGPTWebBackend
 from chatgpt_api.backends.openai_api import OpenAIBackend
 from chatgpt_api.backends.web_files import UploadCache
+from chatgpt_api.backends.web_tools import WebToolEmulation
 from chatgpt_api.config import Settings
 from chatgpt_api.netpolicy import request_upstreams
 from chatgpt_api.netpolicy.session import RequestUpstreams
@@ -25,10 +26,10 @@ class BackendPool:
         self._settings = settings
         #: Client-given upstream URLs: the network policy and its pinned session.
         self.request_upstreams = upstreams or request_upstreams(settings)
-        self._backends: dict[tuple[str, str | None, bool], Backend] = {}
+        self._backends: dict[tuple[str, str | None, bool, bool], Backend] = {}
 
     def for_route(self, route: ModelRoute) -> Backend:
-        key = (route.backend, route.base_url, route.include_usage)
+        key = (route.backend, route.base_url, route.include_usage, route.emulate_tools)
         backend = self._backends.get(key)
         if backend is None:
             backend = self._backends[key] = self._build(route)
@@ -37,7 +38,7 @@ class BackendPool:
     def _build(self, route: ModelRoute) -> Backend:
         max_event = self._settings.max_event_size
         if route.backend == "chatgpt-web":
-            return ChatGPTWebBackend(
+            web = ChatGPTWebBackend(
                 self._http,
                 default_url=route.base_url or self._settings.reverse_proxy,
                 max_event_size=max_event,
@@ -48,6 +49,8 @@ class BackendPool:
                 ),
                 max_file_size=self._settings.web_upload_max_file_size,
             )
+            # Tools and structured output by prompt emulation, for the routes that opt in.
+            return WebToolEmulation(web) if route.emulate_tools else web
         assert route.base_url is not None
         return OpenAIBackend(
             self._http,

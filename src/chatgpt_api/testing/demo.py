@@ -1,9 +1,11 @@
 """The dynamic "demo" ChatGPT web backend of the emulator.
 
 It answers ``POST .../conversation`` like the real service: a deterministic answer
-(``You said: "<prompt>". This is turn N of this conversation.``) streamed in the legacy
-cumulative format (reference 2.4, like fixture F2) or, when the request body carries
-``"supported_encodings": ["v1"]``, in delta encoding v1 (reference 2.5, like fixture F3).
+(``You said: "<prompt>". This is turn N of this conversation.``, or, for a prompt under the
+gateway's tool protocol, a tool call, JSON or the tool results: :mod:`.web_tool_play`)
+streamed in the legacy cumulative format (reference 2.4, like fixture F2) or, when the request
+body carries ``"supported_encodings": ["v1"]``, in delta encoding v1 (reference 2.5, like
+fixture F3).
 
 Conversations are kept in memory as trees (message id -> parent id) so follow-ups that give
 ``conversation_id`` and ``parent_message_id`` work. Like the real service it is lenient about an
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .fixtures import F9_BODIES, message_doc, sse_data, sse_event
+from .web_tool_play import is_repair, protocol_reply
 
 __all__ = ["Conversation", "DemoBackend", "DemoReply", "Node", "new_conversation_id", "split_text"]
 
@@ -198,9 +201,12 @@ class DemoBackend:
         else:
             conv = self.conversations[conversation_id]
             parent = parent_id if parent_id in conv.nodes else conv.current_node
+        earlier = _earlier_protocol_prompt(conv, parent) if is_repair(prompt) else None
         conv.add(Node(user_id, parent, "user", prompt))
         turn_number = conv.user_turns(user_id)
-        text = f'You said: "{prompt}". This is turn {turn_number} of this conversation.{seen}'
+        text = protocol_reply(prompt, earlier, model) or (
+            f'You said: "{prompt}". This is turn {turn_number} of this conversation.{seen}'
+        )
         assistant_id = str(uuid.uuid4())
         conv.add(Node(assistant_id, user_id, "assistant", text))
         if self.state_file is not None:
@@ -366,6 +372,18 @@ class DemoBackend:
         out.append(sse_data({"type": "message_stream_complete", "conversation_id": cid}))
         out.append(b"data: [DONE]\n\n")
         return out
+
+
+def _earlier_protocol_prompt(conv: Conversation, node_id: str | None) -> str | None:
+    """The last prompt before ``node_id`` that is not a repair turn (what a repair repairs)."""
+    seen: set[str] = set()
+    while node_id is not None and node_id in conv.nodes and node_id not in seen:
+        seen.add(node_id)
+        node = conv.nodes[node_id]
+        if node.role == "user" and not is_repair(node.text):
+            return node.text
+        node_id = node.parent
+    return None
 
 
 def _prompt_of(data: dict[str, Any]) -> str | None:
