@@ -44,3 +44,15 @@ class ServiceThread:
     def __exit__(self, *exc_info: object) -> None:
         self.server.should_exit = True
         self._thread.join(15)
+
+
+def registry_service(home: Path, models_toml: str, emulator_url: str) -> ServiceThread:
+    """A service routing by ``models_toml`` (written into ``home``, where its store lives too),
+    the ChatGPT web backend on the emulator at ``emulator_url``: ``with registry_service(...)``."""
+    models = home / "models.toml"
+    models.write_text(models_toml)
+    return ServiceThread(
+        reverse_proxy=f"{emulator_url}/backend-api/conversation",
+        models_file=models,
+        database_url=f"sqlite+aiosqlite:///{home}/store.db",
+    )

@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from chatgpt_api.testing import EmulatorThread
-from tests.servers import ServiceThread
+from tests.servers import ServiceThread, registry_service
 
 MODELS = """
 default_backend = "chatgpt-web"
@@ -60,13 +60,7 @@ def gateway(
     emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceThread]:
     home = tmp_path_factory.mktemp("clients")
-    models = home / "models.toml"
-    models.write_text(MODELS.format(emu=emulator.url))
-    with ServiceThread(
-        reverse_proxy=f"{emulator.url}/backend-api/conversation",
-        models_file=models,
-        database_url=f"sqlite+aiosqlite:///{home}/store.db",
-    ) as svc:
+    with registry_service(home, MODELS.format(emu=emulator.url), emulator.url) as svc:
         yield svc
 
 

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from chatgpt_api.testing import EmulatorThread
-from tests.servers import ServiceThread
+from tests.servers import ServiceThread, registry_service
 
 MODELS_TOML = """
 default_backend = "chatgpt-web"
@@ -49,13 +49,7 @@ def v1_service(
     emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceThread]:
     home = tmp_path_factory.mktemp("v1")
-    models = home / "models.toml"
-    models.write_text(MODELS_TOML.format(emu=emulator.url))
-    with ServiceThread(
-        reverse_proxy=f"{emulator.url}/backend-api/conversation",
-        models_file=models,
-        database_url=f"sqlite+aiosqlite:///{home}/store.db",
-    ) as svc:
+    with registry_service(home, MODELS_TOML.format(emu=emulator.url), emulator.url) as svc:
         yield svc
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from chatgpt_api.testing import EmulatorThread
 from tests.scripted_upstream import ScriptedUpstream, chunk
-from tests.servers import ServiceThread
+from tests.servers import ServiceThread, registry_service
 
 MODELS = """
 default_backend = "chatgpt-web"
@@ -49,13 +49,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def relay(
     upstream: ScriptedUpstream, emulator: EmulatorThread, home: Path
 ) -> Iterator[ServiceThread]:
-    models = home / "models.toml"
-    models.write_text(MODELS.format(up=upstream.url))
-    with ServiceThread(
-        reverse_proxy=f"{emulator.url}/backend-api/conversation",
-        models_file=models,
-        database_url=f"sqlite+aiosqlite:///{home}/store.db",
-    ) as svc:
+    with registry_service(home, MODELS.format(up=upstream.url), emulator.url) as svc:
         yield svc
 
 

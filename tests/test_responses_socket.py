@@ -193,3 +193,20 @@ def test_store_false_continuation_on_chatgpt_web(gateway: ServiceThread) -> None
         ws.send(json.dumps({"type": "response.create", **follow}))
         text = _until_final(ws)[-1]["response"]["output"][0]["content"][0]["text"]
         assert "turn 2" in text
+
+
+def test_closed_websockets_give_their_per_address_slot_back(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    # Three connections per address: five WebSockets opened and closed one after another (a
+    # close the server has not seen yet may still count once), then an HTTP request — none
+    # refused, so every closed one was released (without release the fourth is refused).
+    with _gateway(emulator, tmp_path, max_connections_per_client=3) as svc:
+        url = svc.url.replace("http://", "ws://") + "/v1/responses"
+        for _ in range(5):
+            with connect(url) as socket:
+                socket.send(json.dumps({"type": "nonsense"}))
+                assert json.loads(socket.recv(timeout=10))["type"] == "error"
+        import httpx
+
+        assert httpx.get(f"{svc.url}/healthz", timeout=10).status_code == 200

@@ -188,7 +188,6 @@ _WARN_CLIENT = _Throttled(
     "connection refused: too many open connections from one address (max_connections_per_client)"
 )
 _WARN_HEAD = _Throttled("request refused: request head larger than max_header_size")
-_WARN_UPGRADE = _Throttled("Upgrade header ignored: the service has no WebSocket route")
 
 #: The base class's per-request methods, called directly on the hot path (no ``super()``).
 _BASE_DATA_RECEIVED = HttpToolsProtocol.data_received
@@ -197,6 +196,17 @@ _BASE_MESSAGE_COMPLETE = HttpToolsProtocol.on_message_complete
 
 #: Open connections per peer address, per server (its ``ServerState``).
 _PER_CLIENT: WeakKeyDictionary[ServerState, dict[str, int]] = WeakKeyDictionary()
+
+
+def _release_host(server_state: Any, host: str) -> None:
+    """One connection fewer from ``host`` (the per-address cap)."""
+    counts = _PER_CLIENT.get(server_state)
+    if counts is not None:
+        left = counts.get(host, 1) - 1
+        if left > 0:
+            counts[host] = left
+        else:
+            counts.pop(host, None)
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -245,15 +255,29 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         host = self._counted_host
         if host is not None:
             self._counted_host = None
-            counts = _PER_CLIENT.get(self.server_state)
-            if counts is not None:
-                left = counts.get(host, 1) - 1
-                if left > 0:
-                    counts[host] = left
-                else:
-                    counts.pop(host, None)
+            _release_host(self.server_state, host)
         self._head_chunks = []
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        """Hand the connection to uvicorn's WebSocket protocol (``/v1/responses``' WebSocket
+        mode), which then counts it in the global cap; its per-address count is released when
+        the WebSocket closes, and this protocol's deadlines stop here."""
+        transport = self.transport
+        super().handle_websocket_upgrade()
+        self._disarm()
+        host, self._counted_host = self._counted_host, None
+        if host is None:
+            return
+        protocol = transport.get_protocol()
+        closed = protocol.connection_lost
+        state = self.server_state
+
+        def connection_lost(exc: Exception | None) -> None:
+            _release_host(state, host)
+            closed(exc)
+
+        protocol.connection_lost = connection_lost  # type: ignore[method-assign]
 
     # -- reading -----------------------------------------------------------------------
 
@@ -313,11 +337,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._unset_keepalive_if_required()
             self._arm(self.limits.header_timeout, self._head_expired)
             self._head_deadline_armed = True
-
-    def _unsupported_upgrade_warning(self) -> None:
-        # The service has no WebSocket route (``ws="none"``): the request is answered as plain
-        # HTTP. uvicorn's two warnings per request would suggest installing a library.
-        _WARN_UPGRADE()
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False

@@ -79,9 +79,8 @@ def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
         port=settings.port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http=GuardedHttpProtocol,  # uvicorn's httptools protocol + socket-level limits
-        # No WebSocket route: never hand a connection over to a WebSocket protocol (it would
-        # leave the connection accounting of http_guard).
-        ws="none",
+        # /v1/responses' WebSocket mode; http_guard keeps counting the upgraded connection.
+        ws="websockets-sansio",
         lifespan="on",
         access_log=False,
         log_config=None,
