@@ -41,9 +41,9 @@ from chatgpt_api.api.seed import get_access_token, send_message
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import check_key_settings
 from chatgpt_api.auth.keystore import KeyStore
-from chatgpt_api.backends import _http
 from chatgpt_api.backends.pool import BackendPool
 from chatgpt_api.config import Settings
+from chatgpt_api.http_session import create_session
 from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> Starlette:
             effective, registry = settings, load_registry(settings)
             if settings.demo:
                 effective, registry = await _start_demo(settings, stack)
-            http = _http.create_session(effective.connect_timeout)
+            http = create_session(effective.connect_timeout)
             stack.push_async_callback(http.close)
             backends = BackendPool(http, effective)
             stack.push_async_callback(backends.close)

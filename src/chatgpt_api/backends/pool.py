@@ -9,7 +9,7 @@ from chatgpt_api.backends.chatgpt_web import ChatGPTWebBackend
 from chatgpt_api.backends.openai_api import OpenAIBackend
 from chatgpt_api.backends.web_files import UploadCache
 from chatgpt_api.backends.web_tools import WebToolEmulation
-from chatgpt_api.config import Settings
+from chatgpt_api.config import Settings, missing_upstream_message
 from chatgpt_api.netpolicy import request_upstreams
 from chatgpt_api.netpolicy.session import RequestUpstreams
 from chatgpt_api.registry import ModelRoute
@@ -25,7 +25,11 @@ class BackendPool:
         self._http = http
         self._settings = settings
         #: Client-given upstream URLs: the network policy and its pinned session.
-        self.request_upstreams = upstreams or request_upstreams(settings)
+        self.request_upstreams = upstreams or request_upstreams(
+            enabled=settings.allow_request_upstreams,
+            allowlist=settings.upstream_allowlist,
+            connect_timeout=settings.connect_timeout,
+        )
         self._backends: dict[tuple[str, str | None, bool, bool], Backend] = {}
 
     def for_route(self, route: ModelRoute) -> Backend:
@@ -43,6 +47,9 @@ class BackendPool:
                 default_url=route.base_url or self._settings.reverse_proxy,
                 max_event_size=max_event,
                 request_upstreams=self.request_upstreams,
+                missing_url_message=missing_upstream_message(
+                    "REVERSE_PROXY", "--reverse-proxy", "reverse_proxy"
+                ),
                 max_answer_size=self._settings.max_answer_size,
                 upload_cache=UploadCache(
                     self._settings.web_upload_cache_size, self._settings.web_upload_cache_ttl
