@@ -1,10 +1,11 @@
 """What the chatting commands talk to: a running service over HTTP, or the service in-process.
 
 :func:`~chatgpt_api.cli.options.open_client` returns a :class:`ChatClient`:
-:class:`~chatgpt_api.cli.http_client.HttpClient` when a URL is given, else :class:`~chatgpt_api.cli.local_client.LocalClient`, which builds the
-service from the settings (``CHATGPT_API_*``) exactly as ``chatgpt-api serve`` does. Both speak
-the public ``/v1`` shapes: a turn is a ``/v1/chat/completions`` body (:func:`completion_body`),
-its result an OpenAI ``chat.completion`` object with ``conversation_id`` / ``message_id``.
+:class:`~chatgpt_api.cli.http_client.HttpClient` when a URL is given, else
+:class:`~chatgpt_api.cli.local_client.LocalClient`, which builds the service from the settings
+(``CHATGPT_API_*``) exactly as ``chatgpt-api serve`` does. Both speak the public ``/v1`` shapes:
+a turn is a ``/v1/chat/completions`` body (:func:`completion_body`), its result an OpenAI
+``chat.completion`` object with ``conversation_id`` / ``message_id``.
 
 Every failure reaches the commands as :class:`CliError`, one readable line.
 """
