@@ -34,10 +34,11 @@ demo: $(RUNTIME_STAMP)  ## run the service with the built-in emulator as its ups
 test: $(DEV_STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(DEV_STAMP)  ## ruff (lint + format check) and mypy --strict
+lint: $(DEV_STAMP)  ## ruff (lint + format check), mypy --strict and the import layers (lint-imports)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 bench: $(DEV_STAMP)  ## the full benchmark (< 10 min): bench/results/<date>.json, see docs/performance.md
 	$(BIN)/python -m bench full
@@ -74,4 +75,4 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache

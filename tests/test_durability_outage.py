@@ -237,16 +237,17 @@ def test_a_new_conversation_is_written_with_its_first_turn(
     tmp_path: Path, upstream: EmulatorThread
 ) -> None:
     async def scenario() -> tuple[int, Any]:
-        from chatgpt_api.backends import _http
+        from chatgpt_api.app import backend_options
         from chatgpt_api.backends.pool import BackendPool
+        from chatgpt_api.http_session import create_session
         from chatgpt_api.messages import Message
         from chatgpt_api.registry import ModelRegistry
         from chatgpt_api.service import TurnInput, collect_answer
 
         settings = Settings(home=tmp_path, reverse_proxy=f"{upstream.url}/backend-api/conversation")
         store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-        http = _http.create_session(5)
-        backends = BackendPool(http, settings)
+        http = create_session(5)
+        backends = BackendPool(http, backend_options(settings))
         failing = FailingSecondWrite(store)
         service = ChatService(ModelRegistry([]), backends, failing)  # type: ignore[arg-type]
         try:

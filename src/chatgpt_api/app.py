@@ -41,9 +41,9 @@ from chatgpt_api.api.seed import get_access_token, send_message
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import check_key_settings
 from chatgpt_api.auth.keystore import KeyStore
-from chatgpt_api.backends import _http
-from chatgpt_api.backends.pool import BackendPool
-from chatgpt_api.config import Settings
+from chatgpt_api.backends.pool import BackendOptions, BackendPool
+from chatgpt_api.config import Settings, missing_upstream_message
+from chatgpt_api.http_session import create_session
 from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
@@ -61,6 +61,25 @@ from chatgpt_api.store.responses import ResponseStore
 log = logging.getLogger("chatgpt_api")
 
 
+def backend_options(settings: Settings) -> BackendOptions:
+    """What the backend pool reads from the settings."""
+    return BackendOptions(
+        reverse_proxy=settings.reverse_proxy,
+        missing_url_message=missing_upstream_message(
+            "REVERSE_PROXY", "--reverse-proxy", "reverse_proxy"
+        ),
+        max_event_size=settings.max_event_size,
+        max_answer_size=settings.max_answer_size,
+        max_upstream_body_size=settings.max_upstream_body_size,
+        web_upload_cache_size=settings.web_upload_cache_size,
+        web_upload_cache_ttl=settings.web_upload_cache_ttl,
+        web_upload_max_file_size=settings.web_upload_max_file_size,
+        allow_request_upstreams=settings.allow_request_upstreams,
+        upstream_allowlist=settings.upstream_allowlist,
+        connect_timeout=settings.connect_timeout,
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     in_flight = InFlight()
@@ -72,9 +91,9 @@ def create_app(settings: Settings) -> Starlette:
             effective, registry = settings, load_registry(settings)
             if settings.demo:
                 effective, registry = await _start_demo(settings, stack)
-            http = _http.create_session(effective.connect_timeout)
+            http = create_session(effective.connect_timeout)
             stack.push_async_callback(http.close)
-            backends = BackendPool(http, effective)
+            backends = BackendPool(http, backend_options(effective))
             stack.push_async_callback(backends.close)
             check_key_settings(effective)
             store: ConversationStore | None = None

@@ -312,9 +312,14 @@ def _default_home() -> Path:
     return Path(base) / "chatgpt-api"
 
 
+def missing_upstream_message(setting: str, flag: str, field: str | None = None) -> str:
+    """The error text naming the setting (and flag, and request field) that gives an upstream."""
+    hint = f" or pass [{field}] in the request" if field else ""
+    return f"no upstream configured: set CHATGPT_API_{setting} (or {flag}){hint}"
+
+
 def require(value: str | None, setting: str, flag: str, field: str | None = None) -> str:
     """``value``, or a :class:`ConfigurationError` naming the setting to give."""
     if value:
         return value
-    hint = f" or pass [{field}] in the request" if field else ""
-    raise ConfigurationError(f"no upstream configured: set CHATGPT_API_{setting} (or {flag}){hint}")
+    raise ConfigurationError(missing_upstream_message(setting, flag, field))

@@ -37,11 +37,11 @@ from chatgpt_api.api.anthropic_errors import (
 from chatgpt_api.api.anthropic_models import CountTokensBody, MessagesBody
 from chatgpt_api.api.anthropic_render import MessageMeta, message_frames, message_object
 from chatgpt_api.api.openai_compat import read_json_object
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.service import deadline_after
 
 

@@ -24,10 +24,10 @@ from starlette.responses import Response
 
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.store import Conversation, ConversationStore, StoredMessage
 from chatgpt_api.store.attachments import references
 

@@ -20,13 +20,13 @@ import math
 from starlette.responses import Response
 
 from chatgpt_api.accounts.pool import PoolUnavailable
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.errors import (
     InvalidAPIKey,
     ServiceError,
     UpstreamStatusError,
     UpstreamTerminated,
 )
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.limits.errors import LimiterUnavailable, PoolBusy, RateLimited
 from chatgpt_api.observability.context import note_error
 

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from chatgpt_api import __version__
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openapi import openapi_document
-from chatgpt_api.api.responses import HTML_TYPE, not_found_page
 from chatgpt_api.errors import NotFound
+from chatgpt_api.http_responses import HTML_TYPE, not_found_page
 from chatgpt_api.reference.render import operation_anchor
 
 #: The groups of the status page, by path prefix (first match wins).

@@ -32,13 +32,13 @@ from chatgpt_api.api.chat_render import CompletionMeta, completion_frames, compl
 from chatgpt_api.api.drain import openai_shutdown_frame
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_request import parse_completion_request
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.capabilities import capabilities_of
 from chatgpt_api.errors import BodyTooLarge, ModelNotFound, RequestError
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import deadline_after
 

@@ -23,8 +23,8 @@ from chatgpt_api import __version__
 from chatgpt_api.api.anthropic_models import CountTokensBody, MessagesBody
 from chatgpt_api.api.chat_models import openapi_schemas
 from chatgpt_api.api.chat_models.base import MESSAGE_ID_PATTERN
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.responses_openapi import responses_schemas, with_responses_paths
+from chatgpt_api.http_responses import JSONResponse
 
 _SEED_ERROR = {
     "description": "Any failure (the seed's contract: always 500).",

@@ -30,7 +30,6 @@ from starlette.routing import Route
 from chatgpt_api.api.drain import openai_shutdown_frame
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.responses_compact import compact_response
 from chatgpt_api.api.responses_input import bridge_input, passthrough_for
 from chatgpt_api.api.responses_models import ResponsesRequest, parse_responses_request
@@ -41,6 +40,7 @@ from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import Caller, authenticate
 from chatgpt_api.errors import NotFound, RequestError
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.messages import Finished, JSONObject, Message
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import TurnInput, deadline_after

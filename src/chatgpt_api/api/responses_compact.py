@@ -22,7 +22,6 @@ from starlette.responses import Response
 from chatgpt_api.api.conversation_items import as_messages, path_items, resolved_path
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.responses_input import (
     bridge_input,
     encode_summary,
@@ -36,6 +35,7 @@ from chatgpt_api.api.state import AppState
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.messages import Message
 from chatgpt_api.service import TurnInput, deadline_after
 

@@ -24,7 +24,6 @@ from starlette.responses import Response
 
 from chatgpt_api.api.admission import Admission, admit
 from chatgpt_api.api.drain import openai_shutdown_frame
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.auth.gate import Caller
@@ -35,6 +34,7 @@ from chatgpt_api.errors import (
     UpstreamTerminated,
     UpstreamTimeout,
 )
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.observability.context import note_route
 from chatgpt_api.registry import ModelRoute
 

@@ -36,13 +36,13 @@ from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, par
 from chatgpt_api.api.disconnect import cancel_on_disconnect
 from chatgpt_api.api.drain import seed_shutdown_frame
 from chatgpt_api.api.errors import seed_error_response
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse, seed_answer_object, seed_frames
 from chatgpt_api.api.turns import run_turn
 from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.config import require
 from chatgpt_api.errors import RequestError
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.image_size import sniff_image
 from chatgpt_api.messages import Message
 from chatgpt_api.service import TurnInput, deadline_after

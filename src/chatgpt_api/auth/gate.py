@@ -29,7 +29,7 @@ refused, and ``require_api_key=True`` is refused at start-up (:func:`check_key_s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from starlette.requests import Request
 
@@ -37,9 +37,6 @@ from chatgpt_api.auth.keys import looks_like_key
 from chatgpt_api.auth.keystore import ApiKey, KeyStore
 from chatgpt_api.config import Settings
 from chatgpt_api.errors import ConfigurationError, InvalidAPIKey
-
-if TYPE_CHECKING:
-    from chatgpt_api.api.state import AppState
 
 REQUIRES_STORE = (
     "require_api_key needs the store (API keys are kept in its database): turn the store on "
@@ -61,6 +58,16 @@ class Caller:
         return None if self.key is None else self.key.id
 
 
+class GateState(Protocol):
+    """What :func:`authenticate` reads from the app state (``api.state.AppState`` has it)."""
+
+    @property
+    def keys(self) -> KeyStore | None: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
 def bearer_token(request: Request) -> str | None:
     """The value of an ``Authorization: Bearer <value>`` header, if any."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -80,7 +87,7 @@ def check_key_settings(settings: Settings) -> None:
 
 async def authenticate(request: Request, *, field_value: str | None = None) -> Caller:
     """The caller of ``request``, or :class:`InvalidAPIKey`; see the module docstring."""
-    state: AppState = request.app.state.chatgpt
+    state: GateState = request.app.state.chatgpt
     return await identify(
         state.keys,
         state.settings.require_api_key,

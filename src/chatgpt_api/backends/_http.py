@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 
 import aiohttp
 import orjson
-from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from chatgpt_api.errors import (
@@ -26,26 +25,6 @@ from chatgpt_api.errors import (
 from chatgpt_api.redact import redact_text
 
 ERROR_BODY_LIMIT = 64 * 1024
-
-
-def create_session(
-    connect_timeout: float, *, resolver: AbstractResolver | None = None
-) -> aiohttp.ClientSession:
-    """A client session: pooled keep-alive connections, no total timeout.
-
-    With ``resolver`` (the per-request upstreams' pinning resolver) aiohttp's DNS cache is off,
-    so every new connection goes through the resolver and uses only what it returned.
-    """
-    connector = aiohttp.TCPConnector(
-        limit=0,
-        ttl_dns_cache=60,
-        use_dns_cache=resolver is None,
-        resolver=resolver,
-        keepalive_timeout=30,
-        enable_cleanup_closed=True,
-    )
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False)
 
 
 def parse_upstream_url(url: str) -> URL:

@@ -49,8 +49,12 @@ from chatgpt_api.backends.web_files import (
     files_url_for,
     multimodal_content,
 )
-from chatgpt_api.config import require
-from chatgpt_api.errors import UpstreamProtocolError, UpstreamStatusError, UpstreamTerminated
+from chatgpt_api.errors import (
+    ConfigurationError,
+    UpstreamProtocolError,
+    UpstreamStatusError,
+    UpstreamTerminated,
+)
 from chatgpt_api.messages import ChatEvent, ChatRequest
 from chatgpt_api.netpolicy.session import RequestUpstreams, pinned
 from chatgpt_api.sse import EventTooLarge, SSEDecoder
@@ -96,6 +100,7 @@ class ChatGPTWebBackend:
         default_url: str | None,
         max_event_size: int,
         request_upstreams: RequestUpstreams | None = None,
+        missing_url_message: str = "no upstream configured",
         max_answer_size: int = 2 * 1024 * 1024,
         upload_cache: UploadCache | None = None,
         max_file_size: int = 20 * 1024 * 1024,
@@ -105,15 +110,16 @@ class ChatGPTWebBackend:
         self._max_file_size = max_file_size
         self._max_answer_size = max_answer_size
         self._default_url = default_url
+        self._missing_url_message = missing_url_message
         self._max_event_size = max_event_size
         self._request_upstreams = request_upstreams
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         configured = request.upstream_url
         if configured is None:
-            configured = require(
-                self._default_url, "REVERSE_PROXY", "--reverse-proxy", "reverse_proxy"
-            )
+            if not self._default_url:
+                raise ConfigurationError(self._missing_url_message)
+            configured = self._default_url
         session, url = self._session, _http.parse_upstream_url(configured)
         if request.upstream_url is not None:  # a client's URL: network policy, pinned session
             session, url = pinned(self._request_upstreams, url)

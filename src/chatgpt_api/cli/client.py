@@ -1,10 +1,11 @@
 """What the chatting commands talk to: a running service over HTTP, or the service in-process.
 
-:func:`open_client` returns a :class:`ChatClient`: :class:`~chatgpt_api.cli.http_client.HttpClient`
-when a URL is given, else :class:`~chatgpt_api.cli.local_client.LocalClient`, which builds the
-service from the settings (``CHATGPT_API_*``) exactly as ``chatgpt-api serve`` does. Both speak
-the public ``/v1`` shapes: a turn is a ``/v1/chat/completions`` body (:func:`completion_body`),
-its result an OpenAI ``chat.completion`` object with ``conversation_id`` / ``message_id``.
+:func:`~chatgpt_api.cli.options.open_client` returns a :class:`ChatClient`:
+:class:`~chatgpt_api.cli.http_client.HttpClient` when a URL is given, else
+:class:`~chatgpt_api.cli.local_client.LocalClient`, which builds the service from the settings
+(``CHATGPT_API_*``) exactly as ``chatgpt-api serve`` does. Both speak the public ``/v1`` shapes:
+a turn is a ``/v1/chat/completions`` body (:func:`completion_body`), its result an OpenAI
+``chat.completion`` object with ``conversation_id`` / ``message_id``.
 
 Every failure reaches the commands as :class:`CliError`, one readable line.
 """
@@ -127,14 +128,3 @@ class CompletionBuilder:
             "message_id": self.message_id,
         }
         return Reply(self.text, self.conversation_id, self.message_id, completion)
-
-
-def open_client(url: str | None, api_key: str | None) -> ChatClient:
-    """A client for the service at ``url``, or for the in-process service when ``url`` is None."""
-    if url:
-        from chatgpt_api.cli.http_client import HttpClient
-
-        return HttpClient(url, api_key)
-    from chatgpt_api.cli.local_client import LocalClient
-
-    return LocalClient.open(api_key)

@@ -39,6 +39,7 @@ from chatgpt_api.cli.client import (
     completion_body,
 )
 from chatgpt_api.cli.http_client import decode_json, path_segment
+from chatgpt_api.cli.setting_options import load_settings
 from chatgpt_api.config import Settings
 from chatgpt_api.errors import ServiceError
 from chatgpt_api.messages import ChatEvent, Finished, TextDelta
@@ -86,9 +87,8 @@ class LocalClient:
     def open(cls, api_key: str | None, settings: Settings | None = None) -> LocalClient:
         """Start the in-process service (settings from the environment unless given)."""
         from chatgpt_api.app import create_app
-        from chatgpt_api.cli.main import _settings
 
-        settings = settings or _settings({})
+        settings = settings or load_settings({})
         app = create_app(settings)
         runner = asyncio.Runner()
         stack = AsyncExitStack()

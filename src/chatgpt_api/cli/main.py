@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from chatgpt_api import __version__
-from chatgpt_api.cli.setting_options import with_setting_options
+from chatgpt_api.cli.setting_options import load_settings, with_setting_options
 from chatgpt_api.config import Settings
 from chatgpt_api.logs import configure_logging
 
@@ -54,7 +53,7 @@ def serve(workers: int, **options: Any) -> None:
     """
     from chatgpt_api.server import serve as run_server
 
-    settings = _settings({k: v for k, v in options.items() if v is not None})
+    settings = load_settings({k: v for k, v in options.items() if v is not None})
     configure_logging(settings.log_level, settings.log_format)
     _preflight(settings)
     sys.exit(run_server(settings, workers))
@@ -126,16 +125,6 @@ def emulator(host: str, port: int, chunks: int, chunk_delay_ms: int) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-def _settings(options: dict[str, Any]) -> Settings:
-    try:
-        return Settings(**options)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise click.ClickException(f"invalid settings: {problems}") from None
-
-
 @main.group(short_help="The conversation store's database.")
 def db() -> None:
     """The conversation store's database."""
@@ -164,7 +153,7 @@ def db_upgrade(database_url: str | None, home: Path | None) -> None:
     from chatgpt_api.store import default_database_url, upgrade_database
 
     options = {k: v for k, v in {"database_url": database_url, "home": home}.items() if v}
-    settings = _settings(options)
+    settings = load_settings(options)
     url = settings.database_url or default_database_url(settings.home)
     try:
         asyncio.run(upgrade_database(url))
@@ -217,7 +206,7 @@ def settings_command(markdown: bool, write_readme: Path | None) -> None:
         return
     from chatgpt_api.redact import redact_text
 
-    current = _settings({})
+    current = load_settings({})
     for name in Settings.model_fields:
         value = getattr(current, name)
         shown = "(set)" if name == "secret_key" and value else redact_text(str(value))

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
-from chatgpt_api.cli.client import ChatClient, CliError, open_client
+from chatgpt_api.cli.client import ChatClient, CliError
+from chatgpt_api.cli.setting_options import load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,9 +92,7 @@ def turn_options(command: F) -> F:
 
 def data_home() -> Path:
     """The data directory (``CHATGPT_API_HOME``), where the CLI keeps its state file."""
-    from chatgpt_api.cli.main import _settings
-
-    return _settings({}).home
+    return load_settings({}).home
 
 
 @contextmanager
@@ -103,6 +102,17 @@ def cli_errors() -> Iterator[None]:
         yield
     except CliError as exc:
         raise click.ClickException(exc.message) from None
+
+
+def open_client(url: str | None, api_key: str | None) -> ChatClient:
+    """A client for the service at ``url``, or for the in-process service when ``url`` is None."""
+    if url:
+        from chatgpt_api.cli.http_client import HttpClient
+
+        return HttpClient(url, api_key)
+    from chatgpt_api.cli.local_client import LocalClient
+
+    return LocalClient.open(api_key)
 
 
 @contextmanager

@@ -13,10 +13,22 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from chatgpt_api.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_settings(options: dict[str, Any]) -> Settings:
+    """The settings from ``options`` over the environment, or a one-line click error."""
+    try:
+        return Settings(**options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from None
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:

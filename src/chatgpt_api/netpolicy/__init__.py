@@ -19,21 +19,26 @@ from chatgpt_api.netpolicy.allowlist import Allowlist
 from chatgpt_api.netpolicy.policy import Resolve, UpstreamPolicy, system_resolve
 
 if TYPE_CHECKING:
-    from chatgpt_api.config import Settings
     from chatgpt_api.netpolicy.session import RequestUpstreams
 
 
-def request_upstreams(settings: Settings, resolve: Resolve = system_resolve) -> RequestUpstreams:
-    """The per-request upstream policy and its pinned session, from the settings."""
+def request_upstreams(
+    *,
+    enabled: bool,
+    allowlist: str,
+    connect_timeout: float,
+    resolve: Resolve = system_resolve,
+) -> RequestUpstreams:
+    """The per-request upstream policy and its pinned session (``allowlist`` as configured)."""
     from chatgpt_api.netpolicy.session import RequestUpstreams
 
     policy = UpstreamPolicy(
-        enabled=settings.allow_request_upstreams,
-        allowlist=Allowlist.parse(settings.upstream_allowlist),
+        enabled=enabled,
+        allowlist=Allowlist.parse(allowlist),
         resolve=resolve,
-        resolve_timeout=settings.connect_timeout,
+        resolve_timeout=connect_timeout,
     )
-    return RequestUpstreams(policy, settings.connect_timeout)
+    return RequestUpstreams(policy, connect_timeout)
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The dedicated client session for client-given upstream URLs, pinned to checked addresses.
 
-Why a second session: the shared session (``backends._http.create_session``) pools connections
+Why a second session: the shared session (``http_session.create_session``) pools connections
 and caches DNS answers for the trusted, configured upstreams. A client URL naming the same host
 could otherwise reuse a connection or a cached answer that was never checked. This session has
 its own connector, whose resolver is :class:`VettingResolver`:
@@ -30,6 +30,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from chatgpt_api.errors import UpstreamForbidden
+from chatgpt_api.http_session import create_session
 from chatgpt_api.netpolicy.policy import UpstreamPolicy
 
 
@@ -78,10 +79,8 @@ class RequestUpstreams:
     def session(self) -> aiohttp.ClientSession:
         """The pinned session (created on first use, inside the running event loop)."""
         if self._session is None or self._session.closed:
-            from chatgpt_api.backends import _http  # (a cycle: backends use this module)
-
             resolver = VettingResolver(self.policy)
-            self._session = _http.create_session(self._connect_timeout, resolver=resolver)
+            self._session = create_session(self._connect_timeout, resolver=resolver)
         return self._session
 
     async def close(self) -> None:

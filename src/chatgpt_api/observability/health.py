@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatgpt_api.api.responses import JSONResponse
 from chatgpt_api.errors import ServiceError
+from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.redact import redact_text
 
 ReadinessCheck = Callable[[], Awaitable[object]]

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from chatgpt_api import __version__
-from chatgpt_api.api.responses import HTML_TYPE
+from chatgpt_api.http_responses import HTML_TYPE
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from chatgpt_api.api.openapi import openapi_document
-from chatgpt_api.api.responses import HTML_TYPE
+from chatgpt_api.http_responses import HTML_TYPE
 from chatgpt_api.playground import CONTENT_SECURITY_POLICY
 from chatgpt_api.reference.render import render_reference
 

@@ -1,4 +1,4 @@
-"""Small, fast response builders shared by the routes."""
+"""Small, fast response builders shared by the routes, the health checks and the static pages."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Upstream ChatGPT accounts: records, encrypted secrets, tokens, the store repository, the pool."""
