@@ -18,8 +18,8 @@ from cryptography.fernet import Fernet
 
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import SecretBox, load_secret_box, mask
-from chatgpt_api.accounts.tokens import jwt_expiry
 from chatgpt_api.errors import ConfigurationError
+from chatgpt_api.jwt_claims import jwt_expiry
 from chatgpt_api.store import default_database_url, open_store
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread, make_fake_jwt
 from tests.servers import ServiceThread

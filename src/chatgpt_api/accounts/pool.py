@@ -34,8 +34,8 @@ from chatgpt_api import auth_client
 from chatgpt_api.accounts.records import Account
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import SecretBox
-from chatgpt_api.accounts.tokens import jwt_expiry
 from chatgpt_api.errors import AuthenticationError, ServiceError
+from chatgpt_api.jwt_claims import jwt_expiry
 
 REFRESH_MARGIN = timedelta(minutes=5)
 #: An unhealthy account that has a session token is tried again (by refreshing) after this.

@@ -96,7 +96,7 @@ def add(
       chatgpt-api accounts add --name bob --access-token eyJhbGciOi...
       chatgpt-api accounts add --name team --backend openai --api-key sk-...
     """
-    from chatgpt_api.accounts.tokens import jwt_expiry
+    from chatgpt_api.jwt_claims import jwt_expiry
 
     access_token, session_token, api_key = map(_secret, (access_token, session_token, api_key))
     if api_key and (access_token or session_token):
