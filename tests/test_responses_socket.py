@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -207,6 +208,4 @@ def test_closed_websockets_give_their_per_address_slot_back(
             with connect(url) as socket:
                 socket.send(json.dumps({"type": "nonsense"}))
                 assert json.loads(socket.recv(timeout=10))["type"] == "error"
-        import httpx
-
         assert httpx.get(f"{svc.url}/healthz", timeout=10).status_code == 200
