@@ -160,7 +160,9 @@ async def completion_frames(
     include_usage: bool,
     deadline: float | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    sent = ""
+    # What was sent, as pieces (joined only to compare a rewrite: linear in the answer).
+    sent: list[str] = []
+    sent_length = 0
     held: list[JSONObject] = []
     event = first
     relayed = isinstance(first, TextDelta) and first.raw is not None
@@ -174,10 +176,14 @@ async def completion_frames(
                 else:
                     yield _frame(meta.public(event.raw))
             else:
-                text = sent + event.text if isinstance(event, TextDelta) else event.text
-                if text.startswith(sent) and len(text) > len(sent):
-                    yield _delta(meta, {"content": text[len(sent) :]})
-                    sent = text
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        yield _delta(meta, {"content": event.text})
+                        sent.append(event.text)
+                        sent_length += len(event.text)
+                elif len(event.text) > sent_length and event.text.startswith("".join(sent)):
+                    yield _delta(meta, {"content": event.text[sent_length:]})
+                    sent, sent_length = [event.text], len(event.text)
             event = await next_event(events, deadline)
     except Exception as exc:
         for chunk in held:
