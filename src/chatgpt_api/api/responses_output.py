@@ -37,34 +37,57 @@ class OutputBuilder:
         #: ``tool_choice.allowed_tools``: a call to any other tool fails the response (the
         #: Open Responses rule: the server enforces it, whatever the upstream did).
         self._allowed = allowed_tools
-        self.items: list[dict[str, Any]] = []
+        self._items: list[dict[str, Any]] = []
         self._open: dict[str, Any] | None = None
+        #: Text fragments not yet joined into their part or item (``_flush``): a long answer
+        #: costs linear time, not a copy of everything so far per fragment.
+        self._pending: dict[tuple[int, str], tuple[dict[str, Any], str, list[str]]] = {}
         #: Tool-call index upstream → the function_call item.
         self._calls: dict[int, dict[str, Any]] = {}
         self.usage: JSONObject | None = None
 
     @property
     def started(self) -> bool:
-        return bool(self.items)
+        return bool(self._items)
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The output items so far, every fragment in place."""
+        self._flush()
+        return self._items
+
+    def _append(self, target: dict[str, Any], key: str, fragment: str) -> None:
+        """``target[key] += fragment``, deferred to :meth:`_flush`."""
+        entry = self._pending.get((id(target), key))
+        if entry is None:
+            self._pending[(id(target), key)] = (target, key, [fragment])
+        else:
+            entry[2].append(fragment)
+
+    def _flush(self) -> None:
+        for target, key, fragments in self._pending.values():
+            target[key] += "".join(fragments)
+        self._pending.clear()
 
     # --- items ---------------------------------------------------------------------------
 
     def _add(self, item: dict[str, Any]) -> list[Event]:
         events = self._close()
-        self.items.append(item)
+        self._items.append(item)
         self._open = item
         added = {**item, "content": []} if "content" in item and item["type"] == "message" else item
         events.append(
             _event(
-                "response.output_item.added", output_index=len(self.items) - 1, item=_copy(added)
+                "response.output_item.added", output_index=len(self._items) - 1, item=_copy(added)
             )
         )
         return events
 
     def _index(self, item: dict[str, Any]) -> int:
-        return next(i for i, it in enumerate(self.items) if it is item)
+        return next(i for i, it in enumerate(self._items) if it is item)
 
     def _close(self, status: str = "completed") -> list[Event]:
+        self._flush()
         item, self._open = self._open, None
         if item is None:
             return []
@@ -133,7 +156,8 @@ class OutputBuilder:
         if not delta and not logprobs:
             return []
         events, item, part = self._part("message", "output_text")
-        part["text"] += delta
+        if delta:
+            self._append(part, "text", delta)
         part["logprobs"].extend(logprobs or [])
         events.append(
             _event(
@@ -151,7 +175,7 @@ class OutputBuilder:
         if not delta:
             return []
         events, item, part = self._part("message", "refusal")
-        part["refusal"] += delta
+        self._append(part, "refusal", delta)
         events.append(
             _event(
                 "response.refusal.delta",
@@ -167,7 +191,7 @@ class OutputBuilder:
         if not delta:
             return []
         events, item, part = self._part("reasoning", "reasoning_text")
-        part["text"] += delta
+        self._append(part, "text", delta)
         events.append(
             _event(
                 "response.reasoning.delta",
@@ -203,7 +227,7 @@ class OutputBuilder:
             events += self._add(item)
         arguments = function.get("arguments") or ""
         if arguments:
-            item["arguments"] += arguments
+            self._append(item, "arguments", arguments)
             events.append(
                 _event(
                     "response.function_call_arguments.delta",

@@ -210,18 +210,22 @@ async def response_events(
         ]
     ):
         yield numbered_event
-    sent = ""
+    # What was sent, as pieces (joined only to compare a rewrite: linear in the answer).
+    sent: list[str] = []
+    sent_length = 0
     event = first
     try:
         while not isinstance(event, Finished):
+            batch: list[Event] = []
             if isinstance(event, TextDelta) and event.raw is not None:
                 batch = builder.chunk(event.raw)
-            else:
-                text = sent + event.text if isinstance(event, TextDelta) else event.text
-                batch = []
-                if isinstance(event, TextDelta | TextReset) and text.startswith(sent):
-                    batch = builder.text(text[len(sent) :])
-                    sent = text
+            elif isinstance(event, TextDelta):
+                batch = builder.text(event.text)
+                sent.append(event.text)
+                sent_length += len(event.text)
+            elif isinstance(event, TextReset) and event.text.startswith("".join(sent)):
+                batch = builder.text(event.text[sent_length:])
+                sent, sent_length = [event.text], len(event.text)
             for item in numbered(batch):
                 yield item
             event = await next_event(events, deadline)
