@@ -155,50 +155,48 @@ class OutputBuilder:
     def text(self, delta: str, logprobs: list[Any] | None = None) -> list[Event]:
         if not delta and not logprobs:
             return []
-        events, item, part = self._part("message", "output_text")
-        if delta:
-            self._append(part, "text", delta)
-        part["logprobs"].extend(logprobs or [])
-        events.append(
-            _event(
-                "response.output_text.delta",
-                item_id=item["id"],
-                output_index=self._index(item),
-                content_index=len(item["content"]) - 1,
-                delta=delta,
-                logprobs=list(logprobs or []),
-            )
+        return self._fragment(
+            "message", "output_text", "text", "response.output_text.delta", delta, logprobs or []
         )
-        return events
 
     def refusal(self, delta: str) -> list[Event]:
         if not delta:
             return []
-        events, item, part = self._part("message", "refusal")
-        self._append(part, "refusal", delta)
-        events.append(
-            _event(
-                "response.refusal.delta",
-                item_id=item["id"],
-                output_index=self._index(item),
-                content_index=len(item["content"]) - 1,
-                delta=delta,
-            )
-        )
-        return events
+        return self._fragment("message", "refusal", "refusal", "response.refusal.delta", delta)
 
     def reasoning(self, delta: str) -> list[Event]:
         if not delta:
             return []
-        events, item, part = self._part("reasoning", "reasoning_text")
-        self._append(part, "text", delta)
+        return self._fragment(
+            "reasoning", "reasoning_text", "text", "response.reasoning.delta", delta
+        )
+
+    def _fragment(
+        self,
+        item_type: str,
+        part_type: str,
+        key: str,
+        kind: str,
+        delta: str,
+        logprobs: list[Any] | None = None,
+    ) -> list[Event]:
+        """``delta`` added to the open part of ``part_type`` (opened if needed), and its event;
+        ``logprobs`` (output text only) go on the part and the event too."""
+        events, item, part = self._part(item_type, part_type)
+        if delta:
+            self._append(part, key, delta)
+        extra: dict[str, Any] = {}
+        if logprobs is not None:
+            part["logprobs"].extend(logprobs)
+            extra["logprobs"] = list(logprobs)
         events.append(
             _event(
-                "response.reasoning.delta",
+                kind,
                 item_id=item["id"],
                 output_index=self._index(item),
                 content_index=len(item["content"]) - 1,
                 delta=delta,
+                **extra,
             )
         )
         return events
