@@ -5,7 +5,6 @@ reasoning items and encrypted content included, events relayed as they came."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from aiohttp import web
 
 from chatgpt_api.errors import ConfigurationError
 from chatgpt_api.registry import ModelRegistry
+from tests.scripted_upstream import LoopbackServer
 from tests.servers import ServiceThread
 
 REASONING = {
@@ -56,18 +56,19 @@ STREAM = (
 )
 
 
-class ResponsesUpstream:
+class ResponsesUpstream(LoopbackServer):
     """Answers ``POST /v1/responses`` with the next scripted reply; records what it got."""
 
     def __init__(self) -> None:
+        super().__init__()
         #: ``(status, content type, body)``
         self.replies: deque[tuple[int, str, bytes]] = deque()
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.paths: list[str] = []
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/responses", self._responses)
+        app.router.add_post("/v1/responses/compact", self._responses)
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         self.paths.append(request.path)
@@ -81,29 +82,6 @@ class ResponsesUpstream:
             await response.write(part + b"\n\n")
             await asyncio.sleep(0.01)
         return response
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/v1/responses", self._responses)
-        app.router.add_post("/v1/responses/compact", self._responses)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> ResponsesUpstream:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")
