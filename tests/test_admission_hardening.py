@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from chatgpt_api.auth.keystore import KeyStore
+from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
 from tests.reliability import record

@@ -18,7 +18,7 @@ import httpx
 import orjson
 import pytest
 
-from chatgpt_api.auth.keystore import KeyStore
+from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
 from tests.servers import ServiceThread

@@ -143,9 +143,9 @@ def test_tokens_are_cached_until_shortly_before_expiry(
 def test_token_cache_respects_expiry() -> None:
     import time
 
-    from chatgpt_api.auth_client import AccessToken
     from chatgpt_api.testing import make_fake_jwt
-    from chatgpt_api.token_cache import TokenCache
+    from chatgpt_api.upstream_login.client import AccessToken
+    from chatgpt_api.upstream_login.token_cache import TokenCache
 
     cache = TokenCache(margin=300, max_entries=2)
     soon = AccessToken(make_fake_jwt(int(time.time()) + 200))  # inside the margin: not kept

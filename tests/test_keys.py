@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chatgpt_api.auth.keys import hash_key
-from chatgpt_api.auth.keystore import KeyStore
+from chatgpt_api.keys.format import hash_key
+from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
 from tests.servers import ServiceThread

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import event, select
 
-from chatgpt_api.auth.gate import Caller, identify
-from chatgpt_api.auth.keys import KEY_LENGTH, generate_key, hash_key, key_prefix
-from chatgpt_api.auth.keystore import InvalidKeyName, KeyNameTaken, KeyStore
 from chatgpt_api.errors import InvalidAPIKey
+from chatgpt_api.keys.format import KEY_LENGTH, generate_key, hash_key, key_prefix
+from chatgpt_api.keys.gate import Caller, identify
+from chatgpt_api.keys.keystore import InvalidKeyName, KeyNameTaken, KeyStore
 from chatgpt_api.redact import redact_text
 from chatgpt_api.store import SQLStore, open_store
 from chatgpt_api.store.schema import api_keys

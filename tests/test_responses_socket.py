@@ -19,7 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from chatgpt_api.api import responses_socket
-from chatgpt_api.auth.keystore import KeyStore
+from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
 from tests.servers import ServiceThread

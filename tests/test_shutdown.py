@@ -1,6 +1,6 @@
 """Graceful shutdown: SIGTERM to ``chatgpt-api serve`` with answers streaming.
 
-What the service does (see ``src/chatgpt_api/api/drain.py``):
+What the service does (see ``src/chatgpt_api/api/graceful_shutdown.py``):
 
 1. SIGTERM closes the listening socket at once: new connections are refused;
 2. in-flight requests get ``shutdown_grace`` seconds (``--shutdown-grace`` /
@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatgpt_api.api.drain import SHUTDOWN_MESSAGE
+from chatgpt_api.api.graceful_shutdown import SHUTDOWN_MESSAGE
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread
 from tests.test_durability import (
     ServeProcess,

@@ -29,8 +29,8 @@ from chatgpt_api.api.conversations import (
     rename_conversation,
 )
 from chatgpt_api.api.conversations_openai import conversations_api_routes
-from chatgpt_api.api.drain import InFlight, InFlightMiddleware
 from chatgpt_api.api.embeddings import embeddings
+from chatgpt_api.api.graceful_shutdown import InFlight, InFlightMiddleware
 from chatgpt_api.api.header_limits import HeaderLimitMiddleware
 from chatgpt_api.api.home import home_page, not_found
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
@@ -39,11 +39,11 @@ from chatgpt_api.api.responses_api import responses_routes
 from chatgpt_api.api.responses_socket import responses_socket_routes
 from chatgpt_api.api.seed import get_access_token, send_message
 from chatgpt_api.api.state import AppState
-from chatgpt_api.auth.gate import check_key_settings
-from chatgpt_api.auth.keystore import KeyStore
 from chatgpt_api.backends.pool import BackendOptions, BackendPool
 from chatgpt_api.config import Settings, missing_upstream_message
 from chatgpt_api.http_session import create_session
+from chatgpt_api.keys.gate import check_key_settings
+from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
@@ -141,7 +141,7 @@ def create_app(settings: Settings) -> Starlette:
                 limiter=limiter,
             )
             # Run first at shutdown: requests cut off by the grace deadline store their turns
-            # before the store and the upstream session are closed (see api/drain.py).
+            # before the store and the upstream session are closed (see api/graceful_shutdown.py).
             stack.push_async_callback(in_flight.wait_idle)
             yield
 

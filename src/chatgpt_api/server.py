@@ -87,7 +87,8 @@ def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
         log_level=settings.log_level,
         server_header=False,
         # uvicorn types this as int but waits with asyncio.wait_for: fractions work. Streams
-        # still running at the deadline are cancelled and ended by the app (api/drain.py).
+        # still running at the deadline are cancelled and ended by the app
+        # (api/graceful_shutdown.py).
         timeout_graceful_shutdown=settings.shutdown_grace,
     )
 

@@ -74,7 +74,7 @@ class StoreFacts:
 async def inspect_database(url: str) -> StoreFacts:
     """Upgrade the schema at ``url`` (as ``serve`` always did), then count keys and accounts."""
     from chatgpt_api.accounts.repository import AccountRepository
-    from chatgpt_api.auth.keystore import KeyStore
+    from chatgpt_api.keys.keystore import KeyStore
     from chatgpt_api.store import open_store
 
     store = await open_store(url)

@@ -30,12 +30,12 @@ from typing import Protocol
 
 import aiohttp
 
-from chatgpt_api import auth_client
 from chatgpt_api.accounts.records import Account
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import SecretBox
 from chatgpt_api.errors import AuthenticationError, ServiceError
 from chatgpt_api.jwt_claims import jwt_expiry
+from chatgpt_api.upstream_login import client as login_client
 
 REFRESH_MARGIN = timedelta(minutes=5)
 #: An unhealthy account that has a session token is tried again (by refreshing) after this.
@@ -270,7 +270,7 @@ class AccountPool:
             assert account.session_secret is not None and self._session_url is not None
             session_token = self._box.decrypt(account.session_secret)
             try:
-                token = await auth_client.token_from_session(
+                token = await login_client.token_from_session(
                     self._http, self._session_url, session_token
                 )
             except ServiceError as exc:

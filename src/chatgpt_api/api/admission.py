@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, aclosing
 from starlette.requests import HTTPConnection
 
 from chatgpt_api.api.state import AppState
-from chatgpt_api.auth.gate import Caller
+from chatgpt_api.keys.gate import Caller
 from chatgpt_api.limits import Decision, RateLimiter, enforce
 from chatgpt_api.messages import ChatEvent, Finished
 

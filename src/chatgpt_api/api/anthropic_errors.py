@@ -18,8 +18,8 @@ import uuid
 import orjson
 from starlette.responses import Response
 
-from chatgpt_api.api.drain import SHUTDOWN_MESSAGE
 from chatgpt_api.api.errors import CLIENT_CLOSED_STATUS, ClientDisconnected, openai_error_body
+from chatgpt_api.api.graceful_shutdown import SHUTDOWN_MESSAGE
 from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.observability.context import current_request_id
 

@@ -7,7 +7,7 @@ errors have Anthropic's shape (:mod:`.anthropic_errors`). Every response carries
 ``request-id`` header.
 
 Headers: the gateway key (or, while keys are not required, the upstream credential) as
-``x-api-key`` or ``Authorization: Bearer`` (:func:`chatgpt_api.auth.gate.authenticate`).
+``x-api-key`` or ``Authorization: Bearer`` (:func:`chatgpt_api.keys.gate.authenticate`).
 ``anthropic-version`` is accepted, whatever its value, and not required. ``anthropic-beta`` is
 accepted too: the betas add request fields or block types, and every field or block this
 gateway does not implement is refused with a 400 naming it — so no beta feature is dropped
@@ -40,8 +40,8 @@ from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
-from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.http_responses import JSONResponse
+from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.service import deadline_after
 
 

@@ -11,7 +11,7 @@ appear as ``attachment:sha256:<hex>`` references, fetched from the attachments r
 
 A conversation that does not exist and one that belongs to another owner both answer the same
 404: nothing is revealed about other owners' conversations. The owner is the caller's gateway
-key (:func:`chatgpt_api.auth.gate.authenticate`; None for anonymous callers when keys are not
+key (:func:`chatgpt_api.keys.gate.authenticate`; None for anonymous callers when keys are not
 required). Errors are OpenAI-style bodies.
 """
 
@@ -25,9 +25,9 @@ from starlette.responses import Response
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.state import AppState
-from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.http_responses import JSONResponse
+from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.store import Conversation, ConversationStore, StoredMessage
 from chatgpt_api.store.attachments import references
 

@@ -35,9 +35,9 @@ from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.responses_input import item_messages, normalized_items
 from chatgpt_api.api.responses_models import check_metadata
 from chatgpt_api.api.state import AppState
-from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.http_responses import JSONResponse
+from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.store import Conversation, ConversationStore, NewMessage, StoredMessage
 from chatgpt_api.store.responses import ResponseStore
 

@@ -23,9 +23,9 @@ from chatgpt_api.api.disconnect import cancel_on_disconnect
 from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.state import AppState
-from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.backends.openai_embeddings import create_embeddings
 from chatgpt_api.errors import RequestError, UpstreamTimeout
+from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.observability.context import note_first_token, note_route
 from chatgpt_api.registry import ModelRoute
 

@@ -11,7 +11,7 @@ unchanged (:mod:`chatgpt_api.api.chat_render`); a backend that cannot honour a f
 with a 400 naming it (:mod:`chatgpt_api.capabilities`). A stream that fails after it began ends
 with one ``data: {"error": {...}}`` event, as OpenAI's does.
 
-``Authorization: Bearer`` is checked by :func:`chatgpt_api.auth.gate.authenticate` first on every
+``Authorization: Bearer`` is checked by :func:`chatgpt_api.keys.gate.authenticate` first on every
 route: a gateway key identifies the caller (and owner) and never goes upstream; any other value
 is passed through as the upstream credential only while keys are not required.
 """
@@ -29,16 +29,16 @@ from starlette.responses import Response
 
 from chatgpt_api.api.bodies import read_body
 from chatgpt_api.api.chat_render import CompletionMeta, completion_frames, completion_object
-from chatgpt_api.api.drain import openai_shutdown_frame
 from chatgpt_api.api.errors import openai_error_response
+from chatgpt_api.api.graceful_shutdown import openai_shutdown_frame
 from chatgpt_api.api.openai_request import parse_completion_request
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
-from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.capabilities import capabilities_of
 from chatgpt_api.errors import BodyTooLarge, ModelNotFound, RequestError
 from chatgpt_api.http_responses import JSONResponse
+from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import deadline_after
 

@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chatgpt_api.api.drain import openai_shutdown_frame
 from chatgpt_api.api.errors import openai_error_response
+from chatgpt_api.api.graceful_shutdown import openai_shutdown_frame
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.responses_compact import compact_response
 from chatgpt_api.api.responses_input import bridge_input, passthrough_for
@@ -38,9 +38,9 @@ from chatgpt_api.api.responses_render import ResponseMeta, response_frames, whol
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
 from chatgpt_api.api.turns import run_turn
-from chatgpt_api.auth.gate import Caller, authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.http_responses import JSONResponse
+from chatgpt_api.keys.gate import Caller, authenticate
 from chatgpt_api.messages import Finished, JSONObject, Message
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import TurnInput, deadline_after

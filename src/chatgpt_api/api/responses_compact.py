@@ -33,9 +33,9 @@ from chatgpt_api.api.responses_native import forward_response
 from chatgpt_api.api.responses_render import ResponseMeta, usage_object
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.turns import run_turn
-from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.http_responses import JSONResponse
+from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.messages import Message
 from chatgpt_api.service import TurnInput, deadline_after
 

@@ -23,10 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatgpt_api.api.admission import Admission, admit
-from chatgpt_api.api.drain import openai_shutdown_frame
+from chatgpt_api.api.graceful_shutdown import openai_shutdown_frame
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
-from chatgpt_api.auth.gate import Caller
 from chatgpt_api.backends import _http
 from chatgpt_api.errors import (
     AuthenticationError,
@@ -35,6 +34,7 @@ from chatgpt_api.errors import (
     UpstreamTimeout,
 )
 from chatgpt_api.http_responses import JSONResponse
+from chatgpt_api.keys.gate import Caller
 from chatgpt_api.observability.context import note_route
 from chatgpt_api.registry import ModelRoute
 

@@ -44,8 +44,8 @@ from chatgpt_api.api.responses_models import parse_responses_request
 from chatgpt_api.api.responses_render import response_events
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.turns import run_turn
-from chatgpt_api.auth.gate import Caller, identify
 from chatgpt_api.errors import RequestError
+from chatgpt_api.keys.gate import Caller, identify
 from chatgpt_api.messages import Finished, Message
 from chatgpt_api.service import deadline_after
 

@@ -9,7 +9,7 @@ Fields, defaults, validation order and messages are the original's (see the READ
    mean no timeout, a negative value is refused before anything is sent upstream.
 
 Every failure is HTTP 500 ``{"message": ...}``, except a missing or invalid gateway API key
-(an ``api_key`` field or ``Authorization: Bearer``; see :mod:`chatgpt_api.auth.gate`), which is
+(an ``api_key`` field or ``Authorization: Bearer``; see :mod:`chatgpt_api.keys.gate`), which is
 HTTP 401 ``{"message": "invalid or missing API key"}``. The key is checked after the body is
 read and before any other validation; the caller's key owns the conversation.
 
@@ -29,24 +29,24 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatgpt_api import auth_client
 from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import Fields, FileField, FormFile, read_fields, read_form
 from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
 from chatgpt_api.api.disconnect import cancel_on_disconnect
-from chatgpt_api.api.drain import seed_shutdown_frame
 from chatgpt_api.api.errors import seed_error_response
+from chatgpt_api.api.graceful_shutdown import seed_shutdown_frame
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse, seed_answer_object, seed_frames
 from chatgpt_api.api.turns import run_turn
-from chatgpt_api.auth.gate import authenticate
 from chatgpt_api.config import require
 from chatgpt_api.errors import RequestError
 from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.image_size import sniff_image
+from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.messages import Message
 from chatgpt_api.service import TurnInput, deadline_after
-from chatgpt_api.token_cache import TokenCache
+from chatgpt_api.upstream_login import client as login_client
+from chatgpt_api.upstream_login.token_cache import TokenCache
 
 _API = "ChatGPTUnofficialProxyAPI.sendMessage"
 MISSING_TOKEN_OR_PROMPT = "invalid [access_token] or [prompt]"
@@ -234,7 +234,7 @@ async def fetch_token(
         if token is None:
             token = await cancel_on_disconnect(
                 request.receive,
-                auth_client.token_from_session(state.http, url, ask.session_token),
+                login_client.token_from_session(state.http, url, ask.session_token),
             )
             state.token_cache.put(cache_key, token)
         return {"access_token": token.access_token, "expires": token.expires}
@@ -244,7 +244,7 @@ async def fetch_token(
     if token is None:
         token = await cancel_on_disconnect(
             request.receive,
-            auth_client.login_with_password(state.http, url, ask.email, ask.password, ask.proxy),
+            login_client.login_with_password(state.http, url, ask.email, ask.password, ask.proxy),
         )
         state.token_cache.put(cache_key, token)
     return {"access_token": token.access_token}

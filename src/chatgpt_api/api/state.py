@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from chatgpt_api.accounts.pool import AccountPool
-from chatgpt_api.auth.keystore import KeyStore
 from chatgpt_api.config import Settings
+from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.limits import RateLimiter
 from chatgpt_api.service import ChatService
 from chatgpt_api.store import ConversationStore
 from chatgpt_api.store.responses import ResponseStore
-from chatgpt_api.token_cache import TokenCache
+from chatgpt_api.upstream_login.token_cache import TokenCache
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ The seed route's stream (``stream=true``)::
 A failure after the stream began is one ``event: error`` frame with ``{"message": ...}``
 (plus ``text`` with the partial answer when the upstream stream was cut off), then the end.
 So is a stream the server cuts off at shutdown, once the grace period is over (see
-:mod:`chatgpt_api.api.drain`).
+:mod:`chatgpt_api.api.graceful_shutdown`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from chatgpt_api.api.disconnect import DisconnectWatch
-from chatgpt_api.api.drain import end_cut_off_stream, swallow_cancellation
 from chatgpt_api.api.errors import seed_error_body
+from chatgpt_api.api.graceful_shutdown import end_cut_off_stream, swallow_cancellation
 from chatgpt_api.messages import ChatEvent, Finished, TextDelta
 from chatgpt_api.service import next_event
 

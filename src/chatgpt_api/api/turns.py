@@ -20,7 +20,7 @@ from chatgpt_api.api.admission import admit
 from chatgpt_api.api.disconnect import cancel_on_disconnect
 from chatgpt_api.api.request_limits import check_request_size
 from chatgpt_api.api.state import AppState
-from chatgpt_api.auth.gate import Caller
+from chatgpt_api.keys.gate import Caller
 from chatgpt_api.messages import ChatEvent, Finished
 from chatgpt_api.observability.context import note_first_token
 from chatgpt_api.registry import ModelRoute

@@ -7,7 +7,7 @@ configured store). Turns go through the one turn runner, :func:`chatgpt_api.api.
 streamed; the conversation commands go through the app's own ``/v1/conversations`` routes, in
 memory.
 
-The API key is checked with the service's rules (:func:`chatgpt_api.auth.gate.identify`): a
+The API key is checked with the service's rules (:func:`chatgpt_api.keys.gate.identify`): a
 gateway key names the owner of the conversations, any other value is the upstream credential.
 
 Everything runs on one :class:`asyncio.Runner`, one ``run`` per operation: Ctrl-C during an
@@ -29,7 +29,6 @@ from chatgpt_api.api.chat_render import estimate_tokens
 from chatgpt_api.api.openai_request import parse_completion_request
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.turns import run_turn
-from chatgpt_api.auth.gate import identify
 from chatgpt_api.cli.client import (
     CliError,
     CompletionBuilder,
@@ -42,6 +41,7 @@ from chatgpt_api.cli.http_client import decode_json, path_segment
 from chatgpt_api.cli.setting_options import load_settings
 from chatgpt_api.config import Settings
 from chatgpt_api.errors import ServiceError
+from chatgpt_api.keys.gate import identify
 from chatgpt_api.messages import ChatEvent, Finished, TextDelta
 
 T = TypeVar("T")

@@ -63,8 +63,8 @@ def _preflight(settings: Settings) -> None:
     """Fail with one readable line on a port in use, a bad models file or an unusable
     database; then print the start-up summary (see :mod:`chatgpt_api.startup`)."""
     from chatgpt_api.app import load_registry
-    from chatgpt_api.auth.gate import check_key_settings
     from chatgpt_api.errors import ServiceError
+    from chatgpt_api.keys.gate import check_key_settings
     from chatgpt_api.logs import announcement
     from chatgpt_api.startup import (
         StoreFacts,
@@ -163,10 +163,10 @@ def db_upgrade(database_url: str | None, home: Path | None) -> None:
 
 
 def _register_subcommands() -> None:
-    from chatgpt_api.auth.cli import keys
     from chatgpt_api.cli.accounts import accounts
     from chatgpt_api.cli.chat import ask, chat
     from chatgpt_api.cli.conversations import conversations
+    from chatgpt_api.keys.cli import keys
 
     main.add_command(accounts)
     main.add_command(keys)

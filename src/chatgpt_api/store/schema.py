@@ -144,7 +144,7 @@ attachments = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# Gateway API keys (see chatgpt_api.auth): only the SHA-256 of a key is kept, never the key.
+# Gateway API keys (see chatgpt_api.keys): only the SHA-256 of a key is kept, never the key.
 api_keys = Table(
     "api_keys",
     metadata,
@@ -191,7 +191,7 @@ conversation_accounts = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# Settings an operator changes at run time for every instance (chatgpt_api.auth.keystore):
+# Settings an operator changes at run time for every instance (chatgpt_api.keys.keystore):
 # ``require_api_key`` = ``on`` / ``off``.
 gateway_settings = Table(
     "gateway_settings",

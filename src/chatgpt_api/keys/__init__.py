@@ -1,6 +1,6 @@
 """Gateway API keys (inbound): who may call the service, and who owns each conversation.
 
-* :mod:`.keys` — the key format (``cak-`` + 32 random bytes, base64url) and its SHA-256.
+* :mod:`.format` — the key format (``cak-`` + 32 random bytes, base64url) and its SHA-256.
 * :mod:`.keystore` — :class:`KeyStore`: create / list / revoke / verify / count on the
   ``api_keys`` table, with a short-lived in-process cache on the hot path.
 * :mod:`.gate` — ``authenticate(request, field_value=...)``, the one check every route makes.
@@ -11,7 +11,7 @@ The key is shown once, when created; the database keeps only its hash and a shor
 
 from __future__ import annotations
 
-from chatgpt_api.auth.keystore import (
+from chatgpt_api.keys.keystore import (
     DEFAULT_CACHE_TTL,
     ApiKey,
     InvalidKeyName,

@@ -15,7 +15,7 @@ SDKs' way; treated exactly as a Bearer value). Rules:
   value must never reach an upstream.
 * Keys are required when ``require_api_key`` is True, or when it is unset (None) and the
   database says so (the cached :meth:`KeyPolicy.required
-  <chatgpt_api.auth.key_policy.KeyPolicy.required>`): from the moment the first key is created
+  <chatgpt_api.keys.key_policy.KeyPolicy.required>`): from the moment the first key is created
   until the operator runs ``chatgpt-api keys require off`` — revoking every key does not open
   the service again. Then a request without a valid key is refused; in particular a Bearer
   value that is not a gateway key is refused rather than passed through.
@@ -33,10 +33,10 @@ from typing import Protocol
 
 from starlette.requests import Request
 
-from chatgpt_api.auth.keys import looks_like_key
-from chatgpt_api.auth.keystore import ApiKey, KeyStore
 from chatgpt_api.config import Settings
 from chatgpt_api.errors import ConfigurationError, InvalidAPIKey
+from chatgpt_api.keys.format import looks_like_key
+from chatgpt_api.keys.keystore import ApiKey, KeyStore
 
 REQUIRES_STORE = (
     "require_api_key needs the store (API keys are kept in its database): turn the store on "

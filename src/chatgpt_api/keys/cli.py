@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
-from chatgpt_api.auth.key_policy import StoredRequirement
-from chatgpt_api.auth.keystore import ApiKey, KeyStore
 from chatgpt_api.config import Settings
+from chatgpt_api.keys.key_policy import StoredRequirement
+from chatgpt_api.keys.keystore import ApiKey, KeyStore
 
 T = TypeVar("T")
 

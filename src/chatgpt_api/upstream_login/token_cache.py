@@ -13,8 +13,8 @@ import hashlib
 import time
 from collections import OrderedDict
 
-from chatgpt_api.auth_client import AccessToken
 from chatgpt_api.jwt_claims import jwt_expiry
+from chatgpt_api.upstream_login.client import AccessToken
 
 
 class TokenCache:

@@ -5,7 +5,7 @@ Rows hold the key's id, its unique name, its visible prefix and the SHA-256 of t
 never the key itself, which :meth:`KeyStore.create` returns once.
 
 Creating the first key also records, in the same transaction, that keys are now required
-(:mod:`chatgpt_api.auth.key_policy`, reached as :attr:`KeyStore.policy`): revoking keys never
+(:mod:`chatgpt_api.keys.key_policy`, reached as :attr:`KeyStore.policy`): revoking keys never
 undoes that, only ``chatgpt-api keys require off`` does.
 
 Hot path. :meth:`KeyStore.verify` and :meth:`KeyStore.count_active` answer from an in-process
@@ -37,8 +37,8 @@ from typing import Any, Final
 from sqlalchemy import RowMapping, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatgpt_api.auth.key_policy import KeyPolicy
-from chatgpt_api.auth.keys import (
+from chatgpt_api.errors import RequestError
+from chatgpt_api.keys.format import (
     KEY_LENGTH,
     generate_key,
     hash_key,
@@ -46,13 +46,13 @@ from chatgpt_api.auth.keys import (
     key_prefix,
     looks_like_key,
 )
-from chatgpt_api.errors import RequestError
+from chatgpt_api.keys.key_policy import KeyPolicy
 from chatgpt_api.store.engine import writer
 from chatgpt_api.store.errors import DuplicateId, translate_errors
 from chatgpt_api.store.schema import api_keys
 from chatgpt_api.store.values import new_id
 
-log = logging.getLogger("chatgpt_api.auth")
+log = logging.getLogger("chatgpt_api.keys")
 
 DEFAULT_CACHE_TTL: Final = 5.0
 TOUCH_INTERVAL: Final = 60.0
