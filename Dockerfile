@@ -4,7 +4,7 @@
 #   docker run --rm -p 3000:3000 -v chatgpt-data:/data chatgpt-api
 #   docker run --rm -p 3000:3000 chatgpt-api chatgpt-api serve --demo   # offline try-out
 #
-# Configuration is the CHATGPT_API_* environment (see the README); the data directory
+# Configuration is the CHATGPT_API_* environment (see docs/configuration.md); the data directory
 # (SQLite store, generated secret key) is the /data volume. docker-compose.yml runs two
 # instances on PostgreSQL and Redis.
 

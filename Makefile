@@ -1,4 +1,4 @@
-# chatgpt-api — every command the README and CI use.
+# chatgpt-api — every command the README, docs/ and CI use.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -63,8 +63,8 @@ reliability: $(DEV_STAMP)  ## run the reliability suites and regenerate docs/rel
 		--junitxml=test-output/reliability/junit.xml $(RELIABILITY_TESTS)
 	$(BIN)/python -m tests.report_reliability
 
-docs: $(RUNTIME_STAMP)  ## regenerate the README's configuration table from the settings model
-	$(BIN)/chatgpt-api settings --write-readme README.md
+docs: $(RUNTIME_STAMP)  ## regenerate docs/configuration.md's settings table from the settings model
+	$(BIN)/chatgpt-api settings --write docs/configuration.md
 
 soak: $(DEV_STAMP)  ## the long fault runs (1,000+ faulted requests, dropped connections, 2,000 slow connections; records docs/measured/): a few minutes
 	CHATGPT_API_SOAK=1 $(BIN)/python -m pytest tests/test_faults_load.py tests/test_client_faults.py \

@@ -1,21 +1,31 @@
-"""The README's configuration table is generated from the settings model: it cannot drift."""
+"""The configuration reference (docs/configuration.md) is generated from the settings model: it
+cannot drift."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from chatgpt_api.cli.main import serve
+from click.testing import CliRunner
+
+from chatgpt_api.cli.main import main, serve
 from chatgpt_api.config import Settings
 from chatgpt_api.config_docs import END, START, replace_section, settings_markdown
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "docs" / "configuration.md"
 
 
-def test_readme_settings_table_is_current() -> None:
-    text = README.read_text(encoding="utf-8")
+def test_configuration_reference_is_current() -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
     assert replace_section(text, settings_markdown(serve)) == text, (
-        "the README's settings table is stale: run `make docs`"
+        "the settings table of docs/configuration.md is stale: run `make docs`"
     )
+
+
+def test_make_docs_writes_the_configuration_reference() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    target = makefile.split("\ndocs:", 1)[1].split("\n\n", 1)[0]
+    assert "chatgpt-api settings --write docs/configuration.md" in target
 
 
 def test_every_setting_has_a_flag_and_a_row() -> None:
@@ -32,13 +42,13 @@ def test_markers_are_required() -> None:
     except ValueError as error:
         assert START in str(error) and END in str(error)
     else:
-        raise AssertionError("a README without markers must be refused")
+        raise AssertionError("a file without markers must be refused")
 
 
 def test_the_capability_table_in_the_docs_is_the_code_s() -> None:
     from chatgpt_api.capabilities import CAPABILITIES
 
-    text = (Path(__file__).parent.parent / "docs" / "compatibility.md").read_text()
+    text = (ROOT / "docs" / "compatibility.md").read_text()
     table = text.split("## Capabilities per backend", 1)[1].split("\n\n")[2]
     header, _, *rows = table.splitlines()
     backends = [cell.strip() for cell in header.strip("|").split("|")][1:]
@@ -51,3 +61,16 @@ def test_the_capability_table_in_the_docs_is_the_code_s() -> None:
         for name in CAPABILITIES["openai"]
     }
     assert documented == expected
+
+
+def test_settings_write_rewrites_only_the_marked_section(tmp_path: Path) -> None:
+    target = tmp_path / "configuration.md"
+    target.write_text(f"intro\n{START}\nold table\n{END}\noutro\n", encoding="utf-8")
+    done = CliRunner().invoke(main, ["settings", "--write", str(target)])
+    assert done.exit_code == 0, done.output
+    assert done.output == f"{target}: updated\n"
+    assert target.read_text(encoding="utf-8") == (
+        f"intro\n{START}\n{settings_markdown(serve)}{END}\noutro\n"
+    )
+    again = CliRunner().invoke(main, ["settings", "--write", str(target)])
+    assert again.output == f"{target}: already up to date\n"

@@ -43,7 +43,7 @@ def _settings_in(directory: Path, **env: str) -> str:
 
 def test_settings_come_from_a_dot_env_file(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
-        "# written as the README's Docker section says\n"
+        "# written as the README's quick start and docs/operations.md say\n"
         "CHATGPT_API_PORT=4321\n"
         "CHATGPT_API_REVERSE_PROXY=https://proxy.example/backend-api/conversation\n"
         "POSTGRES_PASSWORD=not-ours\n",

@@ -1,5 +1,5 @@
 """A turn that fails on a conversation the service does not know stores nothing: copying the
-README's example ids gets the upstream's 404 and leaves no phantom conversation behind."""
+documented example ids gets the upstream's 404 and leaves no phantom conversation behind."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 from chatgpt_api.testing import EmulatorThread
 from tests.servers import ServiceThread
 
-#: Ids shown in the README (the seed section's error example and its first demo answer).
-README_IDS = [
+ROOT = Path(__file__).resolve().parent.parent
+#: Ids shown in docs/demo.md (its seed error example and its first answer, which the README's seed
+#: example shows too).
+DOCUMENTED_IDS = [
     ("00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000001"),
     ("6b084ee6-c2ca-807a-92d8-23e80925f08b", "37796e22-b4c5-496e-9e1c-60bc2ae71061"),
 ]
@@ -32,7 +34,16 @@ def _listed(svc: ServiceThread) -> list[str]:
     return [c["id"] for c in page["data"]]
 
 
-@pytest.mark.parametrize(("conversation_id", "parent_id"), README_IDS)
+def test_the_ids_are_the_documented_ones() -> None:
+    demo = (ROOT / "docs" / "demo.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for conversation_id, parent_id in DOCUMENTED_IDS:
+        assert f"conversation_id={conversation_id}" in demo
+        assert f"parent_message_id={parent_id}" in demo
+    assert all(part in readme for part in DOCUMENTED_IDS[1])
+
+
+@pytest.mark.parametrize(("conversation_id", "parent_id"), DOCUMENTED_IDS)
 def test_unknown_conversation_leaves_no_phantom(
     web: ServiceThread, conversation_id: str, parent_id: str
 ) -> None:

@@ -1,6 +1,6 @@
-"""Every ``chatgpt-api`` command and flag the README shows exists, with the meaning of a flag
-checked by click itself (an unknown command or option fails the test), and the help texts keep
-one shape."""
+"""Every ``chatgpt-api`` command and flag the README and docs/*.md show exists, with the meaning
+of a flag checked by click itself (an unknown command or option fails the test), and the help
+texts keep one shape."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 
 from chatgpt_api.cli.main import main
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 #: `chatgpt-api ...` up to the end of an inline code span or of a line.
 INVOCATION = re.compile(r"(?:(?<![\w/.-])|(?<=bin/))chatgpt-api((?: +[^`\n#|]*)?)")
 #: `make run ARGS="..."` / `make demo ARGS="..."`: flags for `serve`.
@@ -48,8 +50,8 @@ def _tokens(text: str) -> list[str]:
         return text.split()
 
 
-def _invocations() -> list[tuple[tuple[str, ...], list[str]]]:
-    text = README.read_text(encoding="utf-8")
+def _invocations(page: Path) -> list[tuple[tuple[str, ...], list[str]]]:
+    text = page.read_text(encoding="utf-8")
     found: list[tuple[tuple[str, ...], list[str]]] = []
     for match in INVOCATION.finditer(text):
         tokens = _tokens(match.group(1))
@@ -65,24 +67,39 @@ def _invocations() -> list[tuple[tuple[str, ...], list[str]]]:
     return found
 
 
-INVOCATIONS = _invocations()
+#: (page, command path, flags) for every invocation of every page.
+INVOCATIONS = [
+    (page.relative_to(ROOT).as_posix(), path, flags)
+    for page in PAGES
+    for path, flags in _invocations(page)
+]
 
 
-def test_the_readme_shows_commands() -> None:
-    shown = {path for path, _ in INVOCATIONS}
-    for path in [("serve",), ("ask",), ("conversations", "list"), ("keys", "create")]:
-        assert path in shown, f"the README no longer shows chatgpt-api {' '.join(path)}"
+def test_the_docs_show_commands() -> None:
+    shown = {(page, path) for page, path, _ in INVOCATIONS}
+    for page, path in [
+        ("README.md", ("serve",)),
+        ("README.md", ("ask",)),
+        ("docs/cli.md", ("ask",)),
+        ("docs/cli.md", ("conversations", "list")),
+        ("docs/operations.md", ("keys", "create")),
+        ("docs/operations.md", ("accounts", "add")),
+        ("docs/emulator.md", ("emulator",)),
+    ]:
+        assert (page, path) in shown, f"{page} no longer shows chatgpt-api {' '.join(path)}"
 
 
 @pytest.mark.parametrize(
-    ("path", "flags"), INVOCATIONS, ids=[" ".join(p) or "-" for p, _ in INVOCATIONS]
+    ("page", "path", "flags"),
+    INVOCATIONS,
+    ids=[f"{page}: {' '.join(p) or '-'}" for page, p, _ in INVOCATIONS],
 )
-def test_every_readme_flag_exists(path: tuple[str, ...], flags: list[str]) -> None:
+def test_every_documented_flag_exists(page: str, path: tuple[str, ...], flags: list[str]) -> None:
     command = COMMANDS[path]
     known = _options(command) | ({"--version"} if not path else set())
     for flag in flags:
         name = flag.split("=", 1)[0]
-        assert name in known, f"chatgpt-api {' '.join(path)} has no {name}"
+        assert name in known, f"{page}: chatgpt-api {' '.join(path)} has no {name}"
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS), ids=lambda p: " ".join(p) or "-")

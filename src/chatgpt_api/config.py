@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     )
     store: bool = Field(True, description="Store conversations (off: nothing is kept).")
     models_file: Path | None = Field(
-        None, description="TOML file mapping model names to backends (see the README)."
+        None, description="TOML file mapping model names to backends (see docs/models.md)."
     )
     history_max_messages: int = Field(
         100, ge=1, description="Most messages sent as history to stateless backends."

@@ -1,9 +1,9 @@
 """The configuration reference, generated from :class:`~chatgpt_api.config.Settings`.
 
-The README's configuration table is this function's output between the markers
+The table in docs/configuration.md is this module's output between the markers
 ``<!-- settings:start -->`` and ``<!-- settings:end -->``; a test fails when they differ, and
-``chatgpt-api settings --markdown`` prints it (``make docs`` rewrites the README section), so
-the documentation cannot drift from the code.
+``chatgpt-api settings --markdown`` prints it (``make docs`` rewrites that section), so the
+documentation cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def replace_section(text: str, table: str) -> str:
     return f"{head}{START}\n{table}{END}{tail}"
 
 
-def rewrite_readme(path: Path, serve: click.Command) -> bool:
-    """Rewrite the README's settings section; True if it changed."""
+def rewrite_reference(path: Path, serve: click.Command) -> bool:
+    """Rewrite the settings section of the Markdown file ``path``; True if it changed."""
     text = path.read_text(encoding="utf-8")
     updated = replace_section(text, settings_markdown(serve))
     if updated != text:

@@ -176,7 +176,9 @@ def _models_line(settings: Settings, registry: ModelRegistry) -> str:
 def _request_upstreams_line(settings: Settings) -> str:
     if not settings.allow_request_upstreams:
         return "a per-request [reverse_proxy] is refused"
-    return "a per-request [reverse_proxy] is accepted (public addresses only, see the README)"
+    return (
+        "a per-request [reverse_proxy] is accepted (public addresses only, see docs/operations.md)"
+    )
 
 
 def _keys_line(settings: Settings, facts: StoreFacts) -> str:

@@ -1,7 +1,7 @@
 """The seed's routes: ``POST /send_message`` and ``POST /get_access_token``.
 
-Fields, defaults, validation order and messages are the original's (see the README's
-"Differences" section for what we changed on purpose):
+Fields, defaults, validation order and messages are the original's (see docs/seed-api.md,
+"Differences from zhuweiyou/chatgpt-api", for what we changed on purpose):
 
 1. ``access_token`` and ``prompt`` must be non-empty → ``invalid [access_token] or [prompt]``;
 2. ``conversation_id`` and ``parent_message_id`` come together, each an 8-4-4-4-12 hex id;

@@ -181,11 +181,12 @@ _register_subcommands()
 @main.command("settings", short_help="Show the settings and their current values.")
 @click.option("--markdown", is_flag=True, help="Print the configuration reference as Markdown.")
 @click.option(
-    "--write-readme",
+    "--write",
+    "write_file",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Rewrite the settings section of this README.",
+    help="Rewrite the settings section (between its markers) of this Markdown file.",
 )
-def settings_command(markdown: bool, write_readme: Path | None) -> None:
+def settings_command(markdown: bool, write_file: Path | None) -> None:
     """Show the current value of every setting (``name = value``, secrets masked), from the
     CHATGPT_API_* environment and its defaults. --markdown prints the reference instead: each
     setting's environment variable, serve flag, default and meaning.
@@ -193,13 +194,13 @@ def settings_command(markdown: bool, write_readme: Path | None) -> None:
     \b
     Examples:
       chatgpt-api settings --markdown
-      chatgpt-api settings --write-readme README.md
+      chatgpt-api settings --write docs/configuration.md
     """
-    from chatgpt_api.config_docs import rewrite_readme, settings_markdown
+    from chatgpt_api.config_docs import rewrite_reference, settings_markdown
 
-    if write_readme is not None:
-        changed = rewrite_readme(write_readme, serve)
-        click.echo(f"{write_readme}: {'updated' if changed else 'already up to date'}")
+    if write_file is not None:
+        changed = rewrite_reference(write_file, serve)
+        click.echo(f"{write_file}: {'updated' if changed else 'already up to date'}")
         return
     if markdown:
         click.echo(settings_markdown(serve), nl=False)
