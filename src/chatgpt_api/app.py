@@ -1,14 +1,15 @@
 """Wiring: ``create_app(settings)`` builds the ASGI app; its lifespan owns every resource.
 
-Resources (the upstream HTTP session, the conversation store, the demo emulator) are created
-when the app starts and closed when it stops, never at import time.
+Resources (the upstream HTTP session, the conversation store, an upstream started by the
+entry such as ``--demo``'s emulator) are created when the app starts and closed when it stops,
+never at import time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from starlette.applications import Starlette
@@ -52,13 +53,20 @@ from chatgpt_api.observability.middleware import ObservabilityMiddleware
 from chatgpt_api.observability.store import TimedStore
 from chatgpt_api.playground import routes as playground_routes
 from chatgpt_api.reference import routes as reference_routes
-from chatgpt_api.registry import ModelRegistry, ModelRoute
+from chatgpt_api.registry import ModelRegistry
 from chatgpt_api.service import ChatService, HistoryBudget
 from chatgpt_api.startup import NO_UPSTREAM_HINT, upstream_status
 from chatgpt_api.store import ConversationStore, SQLStore, default_database_url, open_store
 from chatgpt_api.store.responses import ResponseStore
 
 log = logging.getLogger("chatgpt_api")
+
+#: Run first in the app's lifespan: starts an upstream (its shutdown pushed on the stack) and
+#: returns the settings and model registry to serve with. ``--demo`` passes the emulator's
+#: (:func:`chatgpt_api.server.build_app`), so the app never imports the testing package.
+StartUpstream = Callable[
+    [Settings, contextlib.AsyncExitStack], Awaitable[tuple[Settings, ModelRegistry]]
+]
 
 
 def backend_options(settings: Settings) -> BackendOptions:
@@ -80,7 +88,9 @@ def backend_options(settings: Settings) -> BackendOptions:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, start_upstream: StartUpstream | None = None) -> Starlette:
+    if settings.demo and start_upstream is None:
+        raise ValueError("demo mode runs the emulator: build the app with server.build_app")
     metrics = Metrics()
     in_flight = InFlight()
 
@@ -89,8 +99,8 @@ def create_app(settings: Settings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             keep_large_buffers_unpooled()  # over-long answers must not stay resident
             effective, registry = settings, load_registry(settings)
-            if settings.demo:
-                effective, registry = await _start_demo(settings, stack)
+            if start_upstream is not None:
+                effective, registry = await start_upstream(settings, stack)
             http = create_session(effective.connect_timeout)
             stack.push_async_callback(http.close)
             backends = BackendPool(http, backend_options(effective))
@@ -212,49 +222,3 @@ def load_registry(settings: Settings) -> ModelRegistry:
     if settings.models_file is not None:
         return ModelRegistry.from_file(settings.models_file)
     return ModelRegistry([])
-
-
-async def _start_demo(
-    settings: Settings, stack: contextlib.AsyncExitStack
-) -> tuple[Settings, ModelRegistry]:
-    """Run the upstream emulator in-process and point every kind of upstream at it."""
-    from chatgpt_api.testing import Emulator, EmulatorOptions
-
-    # The demo's upstream keeps its conversations beside the service's own (restart-safe).
-    state_file = settings.home / "demo-upstream.json" if settings.store else None
-    emulator = Emulator(EmulatorOptions(chunk_delay_ms=30, demo_state_file=state_file))
-    url = await emulator.start("127.0.0.1", 0)
-    stack.push_async_callback(emulator.stop)
-    log.warning("demo mode: answers come from the built-in emulator at %s", url)
-    effective = settings.model_copy(
-        update={
-            "reverse_proxy": f"{url}/backend-api/conversation",
-            "auth_url": f"{url}/api",
-            "session_url": f"{url}/api/auth/session",
-        }
-    )
-    registry = ModelRegistry(
-        [
-            # Every demo model answers without a credential (a client's token is not needed).
-            # The web model calls tools and answers in a schema by emulation (issue 12).
-            ModelRoute(
-                settings.model,
-                "chatgpt-web",
-                settings.model,
-                None,
-                "demo-token",
-                emulate_tools=True,
-            ),
-            ModelRoute("gpt-4o-mini", "openai", "gpt-4o-mini", f"{url}/v1", "demo-key"),
-            ModelRoute("gpt-4o", "openai-compatible", "gpt-4o", f"{url}/v1", "demo-key"),
-            ModelRoute(
-                "text-embedding-3-small",
-                "openai",
-                "text-embedding-3-small",
-                f"{url}/v1",
-                "demo-key",
-                kind="embedding",
-            ),
-        ]
-    )
-    return effective, registry

@@ -68,7 +68,7 @@ def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
     logging.getLogger("uvicorn.access").disabled = True
     trusted_proxies = [str(network) for network in parse_networks(settings.trusted_proxies)]
     return GuardedConfig(
-        create_app(settings) if workers <= 1 else APP_FACTORY,
+        build_app(settings) if workers <= 1 else APP_FACTORY,
         connection_limits=connection_limits(settings),
         # X-Forwarded-* only from the configured proxies (uvicorn's default trusts loopback).
         proxy_headers=bool(trusted_proxies),
@@ -98,7 +98,16 @@ def app_from_environment() -> Starlette:
     logging.getLogger("uvicorn.access").disabled = True
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return build_app(settings)
+
+
+def build_app(settings: Settings) -> Starlette:
+    """The app for ``settings``; with ``demo`` its lifespan first starts the upstream emulator."""
+    if not settings.demo:
+        return create_app(settings)
+    from chatgpt_api.testing.demo_service import start_demo_upstream  # only for --demo
+
+    return create_app(settings, start_upstream=start_demo_upstream)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

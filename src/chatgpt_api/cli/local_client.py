@@ -1,6 +1,6 @@
 """The CLI's in-process client: the service built from the settings, no server needed.
 
-:meth:`LocalClient.open` builds the app with :func:`chatgpt_api.app.create_app` and enters its
+:meth:`LocalClient.open` builds the app with :func:`chatgpt_api.server.build_app` and enters its
 lifespan, so the backends, the account pool and the conversation store are exactly those of
 ``chatgpt-api serve`` with the same ``CHATGPT_API_*`` settings (conversations persist in the
 configured store). Turns go through the one turn runner, :func:`chatgpt_api.api.turns.run_turn`,
@@ -86,10 +86,10 @@ class LocalClient:
     @classmethod
     def open(cls, api_key: str | None, settings: Settings | None = None) -> LocalClient:
         """Start the in-process service (settings from the environment unless given)."""
-        from chatgpt_api.app import create_app
+        from chatgpt_api.server import build_app
 
         settings = settings or load_settings({})
-        app = create_app(settings)
+        app = build_app(settings)
         runner = asyncio.Runner()
         stack = AsyncExitStack()
         try:
