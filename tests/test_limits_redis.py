@@ -295,11 +295,10 @@ async def test_unreachable_from_the_start_is_an_error_not_a_hang() -> None:
 
 
 async def test_create_limits_chooses_by_redis_url(redis_url: str) -> None:
-    limiter, locks = create_limits(Settings(redis_url=None))
+    limiter, locks = create_limits(None)
     assert isinstance(limiter, InProcessLimiter) and isinstance(locks, InProcessLocks)
     await close_limits(limiter, locks)
-    settings = Settings(redis_url=redis_url, redis_key_prefix=f"{RUN_PREFIX}:factory")
-    limiter, locks = create_limits(settings)
+    limiter, locks = create_limits(redis_url, prefix=f"{RUN_PREFIX}:factory")
     assert isinstance(limiter, RedisLimiter) and isinstance(locks, RedisLocks)
     try:
         assert (await _acquire(limiter)).allowed

@@ -105,7 +105,7 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
             stack.push_async_callback(http.close)
             backends = BackendPool(http, backend_options(effective))
             stack.push_async_callback(backends.close)
-            check_key_settings(effective)
+            check_key_settings(effective.require_api_key, store=effective.store)
             store: ConversationStore | None = None
             keys: KeyStore | None = None
             responses: ResponseStore | None = None
@@ -118,7 +118,12 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
                 keys = KeyStore(sql_store.engine, cache_ttl=effective.api_key_cache_ttl)
                 stack.push_async_callback(keys.close)
                 responses = ResponseStore(sql_store)
-            limiter, locks = create_limits(effective)
+            limiter, locks = create_limits(
+                effective.redis_url,
+                failure_mode=effective.redis_failure_mode,
+                prefix=effective.redis_key_prefix,
+                lease_seconds=effective.redis_lease_seconds,
+            )
             stack.push_async_callback(close_limits, limiter, locks)
             pool: AccountPool | None = None
             if effective.store:

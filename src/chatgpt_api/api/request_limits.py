@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chatgpt_api.config import Settings
 from chatgpt_api.errors import RequestError
 from chatgpt_api.messages import Message
 
@@ -23,16 +22,14 @@ class RequestTooLarge(RequestError):
     code = "request_limit_exceeded"
 
 
-def check_request_size(messages: Sequence[Message], settings: Settings) -> None:
+def check_request_size(messages: Sequence[Message], *, most_messages: int, most_chars: int) -> None:
     """Refuse ``messages`` with :class:`RequestTooLarge` if they exceed the request limits."""
-    most_messages = settings.max_request_messages
     if len(messages) > most_messages:
         raise RequestTooLarge(
             f"Too many messages: {len(messages):,} given, at most {most_messages:,} are accepted "
             "in one request.",
             param="messages",
         )
-    most_chars = settings.max_request_chars
     total = 0
     for message in messages:
         total += len(message.content)

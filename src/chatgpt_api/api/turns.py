@@ -55,7 +55,12 @@ async def run_turn(
     client leaving cancels the turn; with a WebSocket, the limits are charged and the socket's
     owner cancels the turn when the client leaves.
     """
-    check_request_size(turn.messages, state.settings)
+    settings = state.settings
+    check_request_size(
+        turn.messages,
+        most_messages=settings.max_request_messages,
+        most_chars=settings.max_request_chars,
+    )
     admission = None
     if request is not None and caller is not None:
         chars = sum(len(m.content) for m in turn.messages)

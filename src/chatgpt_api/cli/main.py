@@ -76,7 +76,7 @@ def _preflight(settings: Settings) -> None:
 
     try:
         check_port_available(settings.host, settings.port)
-        check_key_settings(settings)
+        check_key_settings(settings.require_api_key, store=settings.store)
         registry = load_registry(settings)
         facts = StoreFacts()
         if settings.store:

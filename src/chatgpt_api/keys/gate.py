@@ -79,9 +79,9 @@ def presented_credential(request: Request) -> str | None:
     return bearer_token(request) or (request.headers.get("x-api-key", "").strip() or None)
 
 
-def check_key_settings(settings: Settings) -> None:
+def check_key_settings(require_api_key: bool | None, *, store: bool) -> None:
     """Refuse settings that cannot work: keys required but nowhere to keep them."""
-    if settings.require_api_key and not settings.store:
+    if require_api_key and not store:
         raise ConfigurationError(REQUIRES_STORE)
 
 

@@ -1,29 +1,32 @@
-"""Choosing the implementation from the settings."""
+"""Choosing the implementation: Redis when a URL is configured, else in-process."""
 
 from __future__ import annotations
 
-from chatgpt_api.config import Settings
 from chatgpt_api.limits.base import AccountLocks, RateLimiter
 from chatgpt_api.limits.memory import InProcessLimiter, InProcessLocks
-from chatgpt_api.limits.redis_conn import RedisGuard
+from chatgpt_api.limits.redis_conn import FailureMode, RedisGuard
 from chatgpt_api.limits.redis_limiter import RedisLimiter
 from chatgpt_api.limits.redis_locks import RedisLocks
 
 
-def create_limits(settings: Settings) -> tuple[RateLimiter, AccountLocks]:
+def create_limits(
+    redis_url: str | None,
+    *,
+    failure_mode: FailureMode = "closed",
+    prefix: str = "chatgpt-api",
+    lease_seconds: float = 30.0,
+) -> tuple[RateLimiter, AccountLocks]:
     """Redis-backed limits when ``redis_url`` is set (shared by instances), else in-process.
 
     Nothing connects here: the first call does, so the service starts while Redis is down and
-    follows ``redis_failure_mode`` until it is back. Close both with :func:`close_limits`.
+    follows ``failure_mode`` until it is back. Close both with :func:`close_limits`.
     """
-    if not settings.redis_url:
+    if not redis_url:
         return InProcessLimiter(), InProcessLocks()
-    guard = RedisGuard(settings.redis_url, failure_mode=settings.redis_failure_mode)
-    prefix = settings.redis_key_prefix
-    lease = settings.redis_lease_seconds
+    guard = RedisGuard(redis_url, failure_mode=failure_mode)
     return (
-        RedisLimiter(guard, prefix=prefix, lease_seconds=lease),
-        RedisLocks(guard, prefix=prefix, lease_seconds=lease),
+        RedisLimiter(guard, prefix=prefix, lease_seconds=lease_seconds),
+        RedisLocks(guard, prefix=prefix, lease_seconds=lease_seconds),
     )
 
 
