@@ -1,4 +1,4 @@
-"""Server-Sent Events: bytes → :class:`ServerSentEvent`, and events → bytes.
+"""Server-Sent Events: bytes → :class:`ServerSentEvent`.
 
 The decoder follows the WHATWG event-stream rules and is incremental, so any chunking of the
 same byte stream yields the same events:
@@ -205,14 +205,3 @@ class SSEDecoder:
         self._data_size = 0
         self._event = ""
         return event
-
-
-def encode_event(data: str, event: str | None = None) -> bytes:
-    """One event in wire form; a multi-line ``data`` becomes several ``data:`` lines."""
-    head = f"event: {event}\n" if event else ""
-    if "\n" in data or "\r" in data:
-        lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        body = "".join(f"data: {line}\n" for line in lines)
-    else:
-        body = f"data: {data}\n"
-    return (head + body + "\n").encode()

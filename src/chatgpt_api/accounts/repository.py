@@ -130,9 +130,6 @@ class AccountRepository:
     async def mark_unhealthy(self, account_id: str, reason: str) -> None:
         await self._update(account_id, status="unhealthy", reason=reason)
 
-    async def mark_healthy(self, account_id: str) -> None:
-        await self._update(account_id, status="healthy", reason=None)
-
     async def cool_down(self, account_id: str, until: datetime, reason: str) -> None:
         await self._update(account_id, cooldown_until=until, reason=reason)
 

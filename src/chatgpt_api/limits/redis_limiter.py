@@ -37,7 +37,6 @@ class RedisLimiter:
         self._guard = guard
         self._prefix = prefix
         self._width_us = max(1, round(window * 1_000_000 / BUCKETS_PER_WINDOW))
-        self._window = window
         self._lease_ms = int(lease_seconds * 1000)
         self._acquire = guard.script(lua.ACQUIRE)
         self._adjust = guard.script(lua.ADJUST)

@@ -27,7 +27,6 @@ __all__ = [
     "auth_broken",
     "auth_nomessage",
     "auth_service",
-    "decode_fake_jwt",
     "make_fake_jwt",
     "session",
 ]
@@ -56,18 +55,6 @@ def make_fake_jwt(exp: int) -> str:
         _b64url(secrets.token_bytes(256)),
     ]
     return ".".join(parts)
-
-
-def decode_fake_jwt(token: str) -> dict[str, Any]:
-    """The payload of a JWT (not verified). Raises ValueError when it is not a JWT."""
-    pieces = token.split(".")
-    if len(pieces) != 3:
-        raise ValueError("not a JWT")
-    raw = pieces[1] + "=" * (-len(pieces[1]) % 4)
-    payload = json.loads(base64.urlsafe_b64decode(raw))
-    if not isinstance(payload, dict):
-        raise ValueError("JWT payload is not an object")
-    return payload
 
 
 def _json(obj: Any) -> web.Response:

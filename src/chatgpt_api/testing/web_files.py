@@ -34,9 +34,8 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-__all__ = ["UPLOAD_FAULTS", "FileStore", "StoredFile", "add_file_routes", "describe"]
+__all__ = ["FileStore", "StoredFile", "add_file_routes", "describe"]
 
-UPLOAD_FAULTS = ("create", "upload", "confirm", "elsewhere")
 _USE_CASES = frozenset({"multimodal", "my_files", "ace_upload"})
 _POINTER_PREFIXES = ("file-service://", "sediment://")
 _BASES = ("/backend-api", "/api", "", "/upload-faults/{fault}/backend-api")
