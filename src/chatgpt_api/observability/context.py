@@ -26,6 +26,17 @@ from chatgpt_api.request_context import (
     note_route,
 )
 
+REQUEST_ID_HEADER = b"x-request-id"
+_SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+
+
+def accept_request_id(incoming: bytes | None) -> str:
+    """``incoming`` if it is a sane request id, else a freshly generated one."""
+    if incoming is not None and _SANE_ID.fullmatch(incoming):
+        return incoming.decode("ascii")
+    return os.urandom(16).hex()
+
+
 __all__ = [
     "REQUEST_ID_HEADER",
     "RequestContext",
@@ -38,13 +49,3 @@ __all__ = [
     "note_first_token",
     "note_route",
 ]
-
-REQUEST_ID_HEADER = b"x-request-id"
-_SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
-
-
-def accept_request_id(incoming: bytes | None) -> str:
-    """``incoming`` if it is a sane request id, else a freshly generated one."""
-    if incoming is not None and _SANE_ID.fullmatch(incoming):
-        return incoming.decode("ascii")
-    return os.urandom(16).hex()
