@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatgpt_api.limits.base import AccountLocks, RateLimiter
 from chatgpt_api.limits.memory import InProcessLimiter, InProcessLocks
-from chatgpt_api.limits.redis_conn import FailureMode, RedisGuard
-from chatgpt_api.limits.redis_limiter import RedisLimiter
-from chatgpt_api.limits.redis_locks import RedisLocks
+
+if TYPE_CHECKING:
+    from chatgpt_api.limits.redis_conn import FailureMode
 
 
 def create_limits(
@@ -23,6 +25,11 @@ def create_limits(
     """
     if not redis_url:
         return InProcessLimiter(), InProcessLocks()
+    # Imported here: the redis package is loaded only by a service that uses it.
+    from chatgpt_api.limits.redis_conn import RedisGuard
+    from chatgpt_api.limits.redis_limiter import RedisLimiter
+    from chatgpt_api.limits.redis_locks import RedisLocks
+
     guard = RedisGuard(redis_url, failure_mode=failure_mode)
     return (
         RedisLimiter(guard, prefix=prefix, lease_seconds=lease_seconds),
