@@ -1,21 +1,11 @@
 """What each backend can honour, and the 400 for what it cannot.
 
-The rule of the gateway: a field a client sent reaches the upstream exactly, or the request is
-refused naming it — never dropped. OpenAI-style backends (``openai``, ``openai-compatible``)
-take every chat completions field as it is (the upstream judges it). The ChatGPT web backend
-speaks a different protocol: it takes the messages' text and the fields in
-:data:`WEB_ACCEPTED` (which do not change the answer: the gateway honours ``stream`` and
-``stream_options`` itself, the others are metadata) and image and file parts (uploaded through
-the web file flow, checked by :mod:`chatgpt_api.web_media`); any other field, any other content
-part and any tool history is refused by :func:`check_web_request` with a 400 naming the parameter.
-
-A ``chatgpt-web`` route with ``emulate_tools = true`` also takes ``tools``, ``tool_choice``,
-``parallel_tool_calls``, ``response_format`` and a tool history: they are emulated in the
-prompt (:mod:`chatgpt_api.backends.web_tools`). Without the option, the 400 for them says how
-to turn it on.
-
-:data:`CAPABILITIES` is the table the docs show; ``GET /v1/models`` shows
-:func:`capabilities_of` a model (the emulated column for a web model with the option).
+A field a client sent reaches the upstream exactly, or the request is refused naming it — never
+dropped. OpenAI-style backends take every field (the upstream judges). The ChatGPT web backend
+takes message text, image and file parts and the harmless fields of :data:`WEB_ACCEPTED`;
+:func:`check_web_request` refuses the rest. With ``emulate_tools = true`` a web route also takes
+tools and ``response_format``, emulated in the prompt (:mod:`chatgpt_api.backends.web_tools`).
+:data:`CAPABILITIES` is the table the docs show; ``GET /v1/models`` shows :func:`capabilities_of`.
 """
 
 from __future__ import annotations

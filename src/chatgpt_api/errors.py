@@ -1,36 +1,11 @@
 """The whole exception tree of the service.
 
-Every error that can reach a client is a :class:`ServiceError`. It carries the message shown to
-the client, the HTTP status used by status-aware surfaces (the seed routes always answer 500, as
-the original did) and an OpenAI-style ``type``/``code`` for the ``/v1`` surface::
-
-    ServiceError
-    ├── RequestError                  the client's input is unusable (400)
-    │   ├── AuthenticationError       no usable credential (401)
-    │   │   └── InvalidAPIKey         no valid gateway key where one is needed (401 everywhere)
-    │   ├── ModelNotFound             the model is not in the registry (404)
-    │   ├── NotFound                  an unknown or foreign conversation / message (404)
-    │   ├── BodyTooLarge              "request entity too large" (413)
-    │   ├── UpstreamForbidden         a client-given upstream URL the policy refuses (403)
-    │   └── UnsupportedMediaType      a body we cannot parse (415)
-    ├── ConfigurationError            a setting the request needs is missing (500)
-    └── UpstreamError                 talking to the upstream failed (502)
-        ├── UpstreamURLError          "Failed to parse URL from <url>"
-        ├── UpstreamConnectError      "fetch failed: cannot reach <host:port> (<why>)"
-        ├── UpstreamStatusError       "ChatGPT error <status>: <body>" (non-2xx, 2xx JSON)
-        ├── UpstreamProtocolError     the upstream broke the protocol (bad JSON, huge event, ...)
-        ├── UpstreamStreamError       the stream carried an error string of its own
-        ├── UpstreamNoAnswer          the stream ended without any assistant message
-        ├── UpstreamTerminated        "terminated": the stream was cut before its end
-        ├── AnswerTooLarge            the answer outgrew max_answer_size (or the reply body
-        │                             max_upstream_body_size): cut off, stored partial
-        └── UpstreamTimeout           "ChatGPT timed out waiting for response" (504)
-
-Messages never contain secrets. The two errors whose message is upstream text
-(:class:`UpstreamStatusError`, :class:`UpstreamStreamError`) take the exact secrets of the
-request (``secrets=``, required) and redact their message in their constructor, so no path can
-return, store or log an upstream's text unredacted; other builders of messages that include
-outside text run it through :func:`chatgpt_api.redact.redact_text` first.
+Every error that can reach a client is a :class:`ServiceError`: the message shown to the client,
+the HTTP status of status-aware surfaces (the seed routes always answer 500, as the original
+did) and an OpenAI-style ``type``/``code`` for ``/v1``. :class:`RequestError` (400 and its
+401/403/404/413/415 kinds), :class:`ConfigurationError` (500) and :class:`UpstreamError` (502,
+504 for a timeout) are the three branches. Messages never contain secrets: the errors that carry
+upstream text take the request's ``secrets=`` and redact it in their constructor.
 """
 
 from __future__ import annotations

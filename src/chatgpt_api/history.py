@@ -1,19 +1,11 @@
 """Fitting a conversation into what an upstream takes.
 
-* :func:`trim_history` applies the history budget for stateless backends: system messages at
-  the start are kept, then the newest messages that fit within ``max_messages`` and
-  ``max_chars`` (oldest dropped first); the new user message is always kept.
-* :func:`fold_transcript` maps a whole OpenAI message list onto the ChatGPT web protocol, which
-  takes one user message per turn: earlier messages become a labelled transcript in front of
-  the last user message. (With ``conversation_id``/``parent_message_id`` the web backend keeps
-  the history itself and only the new message is sent.)
-
-Tool traffic is never shown as the user's words (docs/chatgpt-web-tools.md): an assistant's
-calls are ``Assistant (tool calls): {"tool_calls":[{"id","name","arguments"}]}`` — the reply
-format of the tool protocol, plus the ids — and a result is ``Tool result (CALL_ID, NAME):
-...`` (``Tool result (CALL_ID): ...`` when the call is not in the list: a follow-up). A
-conversation that ends with tool results ends with :data:`AFTER_TOOL_RESULTS`, which says they
-are the tools' output, instead of "Now answer my latest message".
+:func:`trim_history` applies the history budget of stateless backends (leading system messages
+and the newest messages that fit; the new message always kept). :func:`fold_transcript` maps a
+message list onto the ChatGPT web protocol's one user message: earlier messages become a
+labelled transcript in front of the last one. Tool traffic is labelled as such, never as the
+user's words (docs/chatgpt-web-tools.md); a conversation ending with tool results ends with
+:data:`AFTER_TOOL_RESULTS`.
 """
 
 from __future__ import annotations

@@ -1,43 +1,11 @@
 """The model registry: public model names → backend, upstream model and credentials.
 
-Read from a TOML file (``CHATGPT_API_MODELS_FILE``)::
-
-    # Models not listed below go to this backend ("chatgpt-web"), or are refused ("none").
-    default_backend = "chatgpt-web"
-
-    [models."gpt-4o-mini"]
-    backend = "openai"                      # chatgpt-web | openai | openai-compatible
-    upstream_model = "gpt-4o-mini"          # default: the public name
-    api_key_env = "OPENAI_API_KEY"          # or api_key = "sk-..."
-    # base_url = "https://api.openai.com/v1"  (the default for backend "openai")
-
-    [models."llama3"]
-    backend = "openai-compatible"
-    base_url = "http://127.0.0.1:11434/v1"  # required: vLLM, Ollama, LiteLLM, another gateway
-    include_usage = true                    # false for servers that reject stream_options
-    responses = "native"                    # POST /v1/responses forwarded as is (default "bridge")
-
-    [models."gpt-4o-web"]
-    backend = "chatgpt-web"
-    emulate_tools = true                    # tools and response_format by prompt emulation
-
-    [models."text-embedding-3-small"]
-    backend = "openai"
-    kind = "embedding"                      # chat (default) | embedding: for POST /v1/embeddings
-
-With no file, every model name goes to the ChatGPT web backend under its own name — the seed's
-behaviour. A ``chatgpt-web`` route may set ``base_url`` to its conversation URL (else the
-``CHATGPT_API_REVERSE_PROXY`` setting is used). Secrets are never printed: ``repr`` of a
-route masks its key.
-
-``emulate_tools = true`` (``chatgpt-web`` routes only) turns on tool calling and structured
-output by emulation for that model: the tools and the answer format are described in the prompt
-and the answer is parsed and validated (docs/chatgpt-web-tools.md). Without it, ``tools`` and
-``response_format`` on a web model are a 400 that names this option.
-
-``kind`` says what a model is for: ``chat`` (the default) or ``embedding``. Every listed model
-appears in ``GET /v1/models`` whatever its kind; ``POST /v1/embeddings`` accepts any model routed
-to an ``openai`` or ``openai-compatible`` backend, and an ``embedding`` model needs one.
+Read from a TOML file (``CHATGPT_API_MODELS_FILE``): ``default_backend`` (``chatgpt-web`` or
+``none``) and one ``[models."name"]`` table per model with ``backend``, ``upstream_model``,
+``api_key_env`` / ``api_key``, ``base_url``, ``include_usage``, ``responses``
+(``bridge`` | ``native``), ``emulate_tools`` and ``kind`` (``chat`` | ``embedding``); see
+docs/configuration.md. With no file, every model name goes to the ChatGPT web backend under its
+own name (the seed's behaviour). ``repr`` of a route masks its key.
 """
 
 from __future__ import annotations

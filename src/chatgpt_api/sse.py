@@ -1,20 +1,10 @@
 """Server-Sent Events: bytes → :class:`ServerSentEvent`.
 
-The decoder follows the WHATWG event-stream rules and is incremental, so any chunking of the
-same byte stream yields the same events:
-
-* lines end with LF, CR or CRLF — a CRLF split across two chunks is one line end;
-* ``data:`` lines (one optional space after the colon) of one event are joined with ``\\n``;
-* an event is dispatched at a blank line; an event without data is not dispatched;
-* comment lines (``:...``) are ignored, ``event:``, ``id:`` and ``retry:`` are kept;
-* bytes are decoded as UTF-8 one complete line at a time, so a multi-byte character split
-  across chunks is decoded correctly (invalid bytes become U+FFFD, as the standard says).
-
-Unlike the standard, :meth:`SSEDecoder.close` dispatches a final event that lacks its blank
-line: a stream that ends cleanly loses nothing. A line or event larger than ``max_event_size``
-raises :class:`EventTooLarge`, bounding memory whatever the peer sends.
-
-Nothing here knows about any particular upstream protocol.
+The decoder follows the WHATWG event-stream rules (LF, CR or CRLF line ends, ``data:`` lines
+joined with ``\\n``, dispatch at a blank line, comments ignored, UTF-8 decoded a whole line at a
+time) and is incremental: any chunking of a stream yields the same events. Unlike the standard,
+:meth:`SSEDecoder.close` dispatches a last event that lacks its blank line. A line or event over
+``max_event_size`` raises :class:`EventTooLarge`. Nothing here knows any upstream protocol.
 """
 
 from __future__ import annotations

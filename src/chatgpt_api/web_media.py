@@ -1,22 +1,11 @@
 """Images and files of chat messages, as the ChatGPT web backend takes them: checked and decoded.
 
-The ChatGPT web backend uploads every image (``image_url`` part) and file (``file`` part) of
-the new user message through the web file flow (:mod:`chatgpt_api.backends.web_files`). What
-it can take, and the 400 for the rest (param = the part's path):
-
-* ``image_url.url``: a ``data:image/...;base64,`` URL of a PNG, JPEG, GIF or WebP image (the
-  type and the pixel size are read from the bytes, :mod:`chatgpt_api.image_size`).
-  An ``http(s)`` URL is refused: fetching arbitrary URLs from the gateway would let clients
-  reach the gateway's network (SSRF), so the image must travel inline.
-  ``image_url.detail`` may be absent or ``"auto"`` (the web protocol has no such knob).
-* ``file.file_data``: a base64 data URL (or bare base64, typed by ``filename``), with an
-  optional ``filename``. A ``file_id`` (OpenAI's Files API) cannot be resolved and is refused.
-  A file whose bytes are a PNG, JPEG, GIF or WebP image is sent as an image.
-* Any other key on such a part (``prompt_cache_breakpoint``...) is refused, as on text parts.
-
-:func:`check_media_part` runs in the request check (nothing sent yet); :func:`parse_media_part`
-decodes for the upload and applies the size limit. :func:`with_media` carries the parts of the
-messages folded into one web prompt over to that prompt.
+An ``image_url`` part must be a base64 ``data:`` URL of a PNG, JPEG, GIF or WebP image (an
+``http(s)`` URL is refused: fetching it would be SSRF); a ``file`` part carries base64
+``file_data`` (a ``file_id`` cannot be resolved). Anything else is a 400 naming the part.
+:func:`check_media_part` runs in the request check; :func:`parse_media_part` decodes for the
+upload and applies the size limit; :func:`with_media` carries the parts of messages folded into
+one web prompt over to that prompt.
 """
 
 from __future__ import annotations

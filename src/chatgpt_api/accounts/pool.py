@@ -1,19 +1,11 @@
 """The upstream account pool: choose an account, keep its token fresh, protect it from overload.
 
-* **Choice**: a follow-up in a ChatGPT web conversation goes to the account that started it
-  (stored mapping; never silently another account, which would answer "conversation not
-  found"). Otherwise the least-busy healthy account not cooling down is taken.
-* **One message in flight per ChatGPT web account**: a lease holds the account's lock
-  (:class:`AccountLocks` — in-process, or Redis across instances) for the whole answer;
-  waiters queue with a bounded wait and queue length, past which they get a clear 503 with
-  ``Retry-After``.
-* **Tokens**: the access token's JWT ``exp`` is read when it is stored; within
-  ``REFRESH_MARGIN`` of expiry, or once after an upstream 401, it is refreshed through the
-  session token. An account whose refresh fails is marked unhealthy with the reason; one that
-  has a session token is tried again (by refreshing) ``RETRY_UNHEALTHY_AFTER`` later.
-* **Cooldown**: an upstream 429 cools the account down for its ``Retry-After`` (or
-  ``default_cooldown``); when every account is cooling down the caller gets 503 +
-  ``Retry-After``.
+A ChatGPT web follow-up goes to the account that started the conversation; otherwise the
+least-busy healthy account not cooling down is taken. A lease holds the account's lock
+(:class:`AccountLocks`, in-process or Redis) for the whole answer, waiters queue within bounds
+or get a 503 with ``Retry-After``. Tokens are refreshed through the session token near expiry
+or after a 401 (a failed refresh marks the account unhealthy, retried later); an upstream 429
+cools the account down.
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
 """One access-log line per request, in Apache's combined format (as the seed's morgan wrote).
 
-``127.0.0.1 - - [26/Nov/2026:13:58:33 +0000] "POST /send_message HTTP/1.1" 200 97 "-" "curl/8.0"``
-
-Every query value of a logged URL (the request target and the Referer) is replaced by
-``[REDACTED]``, except the values of the few harmless parameter names in
-:data:`~chatgpt_api.api.log_fields.HARMLESS_QUERY_NAMES`, whatever the other names are — a
-secret in a URL never reaches the log. Client-chosen text (method, target, Referer, User-Agent)
-is escaped as nginx escapes it: ``"``, ``\\``, control characters and bytes above 126 become
-``\\xHH``, so no client can forge or split a field (see :mod:`chatgpt_api.api.log_fields`). A
-request whose client went away before an answer was sent is logged with status and length
-``-``.
-
-With ``structured=True`` (``log_format=json``) the line is a short message (``POST /path 200``)
-and the record carries an ``access`` dict — method, path, status (499 when the client went away,
-null when nothing was answered), bytes, duration_ms, client, referer, user_agent — that
-:class:`~chatgpt_api.observability.logformat.JsonFormatter` writes as fields (redacted there;
-JSON escaping keeps quotes and control characters inside their field; query values are
-redacted as in the text line).
-The request id is on every record (see :mod:`chatgpt_api.logs`).
+Query values of logged URLs are ``[REDACTED]`` except a few harmless names, and client-chosen
+text is escaped as nginx does (:mod:`chatgpt_api.api.log_fields`), so a secret never reaches the
+log and no client can forge a field. A client gone before the answer is logged with ``-``. With
+``structured=True`` (``log_format=json``) the record carries an ``access`` dict written as JSON
+fields by :class:`~chatgpt_api.observability.logformat.JsonFormatter`.
 """
 
 from __future__ import annotations

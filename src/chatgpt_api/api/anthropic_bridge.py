@@ -1,22 +1,11 @@
 """An Anthropic Messages request as a chat completions turn (:class:`TurnInput`).
 
-The chat completions message is the gateway's canonical form (:mod:`chatgpt_api.messages`);
-the content is converted by :mod:`.anthropic_content`.
-
-Parameters, per backend (resolved from the registry first). OpenAI-style backends get a chat
-completions passthrough: ``tools`` → function tools, ``tool_choice`` (auto / any → required /
-tool → a named function / none; ``disable_parallel_tool_use`` → ``parallel_tool_calls:
-false``), ``max_tokens`` → ``max_completion_tokens`` (``openai``) or ``max_tokens``
-(``openai-compatible``: local servers know that one), ``stop_sequences`` → ``stop``,
-``temperature``, ``top_p``, ``top_k`` (``openai-compatible`` only: the OpenAI API has none),
-``metadata.user_id`` → ``user``, ``thinking`` (``enabled``: its budget → ``reasoning_effort``
-low < 4096 ≤ medium < 16384 ≤ high; ``adaptive``: the upstream's default) and
-``output_config`` (``effort`` → ``reasoning_effort``, ``format`` → a ``json_schema``
-``response_format``). The ChatGPT web backend takes text, base64 images and documents
-(uploaded through the web file flow); tools, url sources, sampling parameters, ``top_k``,
-``thinking`` (enabled) and ``output_config`` are refused with a 400 naming the parameter;
-``max_tokens`` and ``stop_sequences`` are enforced by the gateway
-(:class:`chatgpt_api.api.anthropic_render.TextLimiter`).
+Content is converted by :mod:`.anthropic_content`. OpenAI-style backends get the parameters as
+a chat completions passthrough (tools and ``tool_choice``, ``max_tokens``, ``stop_sequences``,
+sampling, ``metadata.user_id``, ``thinking`` and ``output_config`` as ``reasoning_effort`` /
+``response_format``). The ChatGPT web backend takes text, base64 images and documents; what it
+cannot honour is a 400 naming the parameter, and ``max_tokens`` / ``stop_sequences`` are
+enforced by the gateway (:class:`~chatgpt_api.api.anthropic_render.TextLimiter`).
 """
 
 from __future__ import annotations

@@ -1,27 +1,11 @@
 """Anthropic message content as chat completions messages, and the prompt's size estimate.
 
-* ``system`` (a string or text blocks) → a ``system`` message;
-* user text / image / document blocks → content parts (``text``; ``image_url`` with the URL,
-  or a ``data:`` URL for a base64 source; a base64 PDF → a ``file`` part, a plain-text
-  document → a ``text`` part); ``tool_result`` blocks → ``tool`` messages (placed first, as the
-  chat format wants them right after the assistant's calls; ``is_error`` marks the content
-  with ``[tool error]``);
-* assistant text → ``content``, ``tool_use`` → ``tool_calls`` (``input`` as JSON
-  ``arguments``); ``thinking`` / ``redacted_thinking`` blocks handed back are accepted and not
-  sent, as Anthropic's API itself drops earlier turns' thinking from the context;
-* tool ids: our ``toolu_<id>`` is the upstream's ``<id>`` (:func:`anthropic_tool_id`,
-  :func:`upstream_tool_id`), so a ``tool_result`` for a ``tool_use`` we gave reaches the
-  upstream with the ``tool_call_id`` it issued.
-
-On the ChatGPT web backend (``web``) base64 images and PDFs are uploaded through the web file
-flow (issue 12 item 1); tool blocks and url sources are refused with a 400 naming the block.
-A final ``assistant`` message (Anthropic's *prefill*) is refused: a chat completions upstream
-would answer it with a new message instead of continuing it.
-
-The estimate (:func:`estimate_input_tokens`, ``count_tokens``): about four characters per token
-of text, tool definitions and calls as their JSON, :data:`MESSAGE_OVERHEAD_TOKENS` per message,
-:data:`ATTACHMENT_TOKENS` per image or document — no tokenizer is downloaded, and the
-upstreams' tokenizers differ anyway.
+``system`` becomes a system message; text, image and document blocks become content parts;
+``tool_result`` blocks become ``tool`` messages and ``tool_use`` blocks ``tool_calls`` (our
+``toolu_<id>`` is the upstream's ``<id>``); handed-back thinking is accepted and not sent. On
+the ChatGPT web backend base64 images and PDFs are uploaded, tool blocks and url sources are a
+400. A final assistant message (prefill) is refused. :func:`estimate_input_tokens` counts about
+four characters a token plus fixed costs per message and attachment (no tokenizer).
 """
 
 from __future__ import annotations

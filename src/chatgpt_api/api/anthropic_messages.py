@@ -1,22 +1,11 @@
 """The Anthropic Messages surface: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``.
 
-Any model of the registry, on any backend: the request is bridged into a chat completions
-turn (:mod:`.anthropic_bridge`), run by the one turn runner (keys, limits, metrics, storage in
-the conversation tree) and its answer rendered in Anthropic's shapes (:mod:`.anthropic_render`);
-errors have Anthropic's shape (:mod:`.anthropic_errors`). Every response carries a
-``request-id`` header.
-
-Headers: the gateway key (or, while keys are not required, the upstream credential) as
-``x-api-key`` or ``Authorization: Bearer`` (:func:`chatgpt_api.keys.gate.authenticate`).
-``anthropic-version`` is accepted, whatever its value, and not required. ``anthropic-beta`` is
-accepted too: the betas add request fields or block types, and every field or block this
-gateway does not implement is refused with a 400 naming it — so no beta feature is dropped
-silently.
-
-``count_tokens`` estimates (about four characters per token, see
-:func:`~chatgpt_api.api.anthropic_bridge.estimate_input_tokens`): no tokenizer is downloaded,
-and the upstreams' tokenizers differ anyway. It needs a model the registry routes (404
-otherwise) but sends nothing upstream.
+Any model of the registry, on any backend: the request is bridged into a chat completions turn
+(:mod:`.anthropic_bridge`), run by the one turn runner and rendered in Anthropic's shapes
+(:mod:`.anthropic_render`, errors :mod:`.anthropic_errors`); every response has a ``request-id``.
+The key comes as ``x-api-key`` or ``Authorization: Bearer``; ``anthropic-version`` and
+``anthropic-beta`` are accepted, and every field this gateway does not implement is a 400 naming
+it. ``count_tokens`` estimates (about four characters a token) and sends nothing upstream.
 """
 
 from __future__ import annotations

@@ -1,28 +1,12 @@
 """Answers in the Anthropic Messages API's shapes: the ``message`` object and its event stream.
 
-From the assembled chat completions answer (:class:`~chatgpt_api.messages.Finished`): a
-``thinking`` block for ``reasoning_content`` (signature ``""``: the upstreams here sign
-nothing), a ``text`` block, then a ``tool_use`` block per tool call (``input`` the parsed
-arguments). ``stop_reason``: ``tool_calls`` → ``tool_use``, ``length`` → ``max_tokens``,
-``content_filter`` → ``refusal``, anything else → ``end_turn`` — or ``stop_sequence`` when the
-upstream names the matched sequence in the choice's ``stop_reason`` (vLLM does; OpenAI does
-not, so ``stop_sequence`` stays null there). Usage is
-the upstream's, else estimated at about four characters per token; ``cache_*`` are 0.
-
-The stream: ``message_start``, one ``ping``, then per block ``content_block_start``,
-``content_block_delta`` (``text_delta``, ``thinking_delta``, ``input_json_delta`` with the
-upstream's argument fragments as they arrive) and ``content_block_stop``, then
-``message_delta`` (``stop_reason``, ``stop_sequence``, ``usage``) and ``message_stop``. A
-failure after the start is one ``event: error`` frame.
-
-On the ChatGPT web backend (text only) the gateway enforces ``max_tokens`` and
-``stop_sequences`` itself (:class:`TextLimiter`): the answer shown ends before the first stop
-sequence (``stop_reason`` ``stop_sequence``) or at ``max_tokens`` × 4 characters
-(``max_tokens``). The upstream's answer is still read to its end and stored whole — the
-upstream conversation holds it, so a follow-up continues from there.
-
-Extension fields (as on chat completions): ``conversation_id`` and ``message_id`` — on the
-message object, and on ``message_delta`` in a stream — continue the stored conversation.
+From the assembled answer: a ``thinking`` block, a ``text`` block and a ``tool_use`` block per
+tool call, with ``stop_reason`` mapped from the finish reason; usage is the upstream's or
+estimated (about four characters a token). The stream is Anthropic's event sequence, arguments
+relayed as they arrive; a failure after the start is one ``event: error`` frame. On the ChatGPT
+web backend :class:`TextLimiter` enforces ``max_tokens`` and ``stop_sequences`` on what is shown
+(the upstream's whole answer is still stored). ``conversation_id`` and ``message_id`` are
+extension fields for a follow-up.
 """
 
 from __future__ import annotations

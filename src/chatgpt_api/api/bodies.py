@@ -1,19 +1,10 @@
 """Request bodies → a flat dict of fields, for form-urlencoded, JSON and multipart bodies.
 
-The seed parsed only form bodies; we also take JSON objects (its users' top complaint) and
-multipart forms — without files, except through :func:`read_form`, which also returns the
-files of one named field (``/send_message``'s ``file``, repeatable; issue 12 item 1), each
-within a size limit. Every problem is a clear :class:`RequestError`:
-
-* a body over the size limit → ``request entity too large`` (checked against Content-Length
-  first, then while reading, so a huge body is never held in memory);
-* more than 1,000 fields → ``too many parameters``; a charset other than UTF-8 →
-  ``unsupported charset "X"`` (the seed's strings);
-* bytes that are not UTF-8, JSON that does not parse or is not an object, a field given twice,
-  an unknown content type → a message naming the problem.
-
-JSON ``null`` means "absent". Values are ``str`` from forms, or any JSON scalar from JSON; the
-routes check each field's type.
+The seed parsed only forms; JSON objects and multipart forms are taken too, and
+:func:`read_form` also returns the files of one named field (``/send_message``'s ``file``).
+Every problem is a clear :class:`RequestError`: a body over the size limit (checked before and
+while reading), too many fields, a charset other than UTF-8, bad UTF-8 or JSON, a repeated
+field, an unknown content type. JSON ``null`` means absent; the routes check each field's type.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """The OpenAI-compatible surface: ``POST /v1/chat/completions``, ``GET /v1/models``.
 
-Responses and stream chunks have the exact OpenAI shapes (``chat.completion``,
-``chat.completion.chunk``, ``data: [DONE]``), so the official SDKs work unchanged. Two
-extension fields ride along: ``conversation_id`` and ``message_id`` (on the completion object,
-and on the final chunk of a stream) — pass them back as ``conversation_id`` /
-``parent_message_id`` to continue the server-side conversation tree.
-
+Responses and chunks have OpenAI's exact shapes, so the official SDKs work unchanged; the
+extension fields ``conversation_id`` and ``message_id`` continue the server-side conversation.
 What the client sent reaches an OpenAI-style upstream unchanged and its answer comes back
-unchanged (:mod:`chatgpt_api.api.chat_render`); a backend that cannot honour a field refuses it
-with a 400 naming it (:mod:`chatgpt_api.capabilities`). A stream that fails after it began ends
-with one ``data: {"error": {...}}`` event, as OpenAI's does.
-
-``Authorization: Bearer`` is checked by :func:`chatgpt_api.keys.gate.authenticate` first on every
-route: a gateway key identifies the caller (and owner) and never goes upstream; any other value
-is passed through as the upstream credential only while keys are not required.
+unchanged (:mod:`.chat_render`); a backend that cannot honour a field refuses it
+(:mod:`chatgpt_api.capabilities`). A stream failing after it began ends with one error event.
 """
 
 from __future__ import annotations

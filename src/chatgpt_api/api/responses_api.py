@@ -2,18 +2,11 @@
 /v1/responses/{id}``, ``GET /v1/responses/{id}/input_items``.
 
 Every backend serves it, bridged through chat completions (:mod:`.responses_input`,
-:mod:`.responses_output`, :mod:`.responses_render`) and run by the one turn runner
-(:func:`chatgpt_api.api.turns.run_turn`: keys, limits, storage, errors as everywhere).
-
-State lives in the conversation tree: a stored response is a record pointing at its answer's
-node (:mod:`chatgpt_api.store.responses`); ``previous_response_id`` continues the conversation
-from that node — a stateless upstream gets the replayed history (tool calls and their outputs
-included), ChatGPT web continues its upstream conversation. ``conversation`` (a conversation of
-the Conversations API, :mod:`.conversations_openai`, or any of the caller's) continues from its
-tip and moves it to the new answer. ``store: false`` keeps nothing: the
-turn is not written to the tree and no record is made. Responses are owned by the caller's
-gateway key, like conversations: another owner's id answers the 404 of a missing one. A model
-whose route says ``responses = "native"`` is forwarded as it is (:mod:`.responses_native`).
+:mod:`.responses_render`) and run by the one turn runner. A stored response points at its
+answer's node in the conversation tree (:mod:`chatgpt_api.store.responses`);
+``previous_response_id`` and ``conversation`` continue from there; ``store: false`` keeps
+nothing. Responses are owned by the caller's key. Routes with ``responses = "native"`` are
+forwarded as they are (:mod:`.responses_native`).
 """
 
 from __future__ import annotations

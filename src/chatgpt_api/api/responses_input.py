@@ -1,27 +1,12 @@
 """Responses API request → chat completions: input items to messages, fields to passthrough.
 
-Input items become chat messages (the canonical internal form, :class:`Message` with ``raw``):
-
-* ``message`` (or an item with only ``role``/``content``): ``input_text`` → a ``text`` part,
-  ``input_image`` (``image_url``: a URL or data URL) → an ``image_url`` part, ``input_file``
-  (``file_data``, ``filename``) → a ``file`` part; an assistant's ``output_text`` / ``refusal``
-  → its ``content`` / ``refusal``;
-* ``function_call`` → a ``tool_calls`` entry of the assistant message (consecutive calls, and a
-  call right after an assistant message, share one message), ``function_call_output`` → a
-  ``tool`` message;
-* ``instructions`` become a leading system message, sent on this turn only (not stored, so a
-  follow-up does not carry them over, as the Responses API specifies);
-* a ``compaction`` item (made by ``POST /v1/responses/compact``) → a system message holding the
-  summary it stands for;
-* ``reasoning`` items handed back are accepted and kept with the response's input items, but a
-  chat completions upstream takes no reasoning input: they are not sent (natively forwarded
-  routes keep them, see :mod:`.responses_native`).
-
-Request fields map onto chat completions fields (``max_output_tokens`` → ``max_completion_tokens``,
-``text.format`` → ``response_format``, ``reasoning.effort`` → ``reasoning_effort``, function
-``tools`` / ``tool_choice`` reshaped…). What has no chat completions equivalent (file ids, hosted
-tools, ``background``, ``prompt`` templates, ``max_tool_calls``, reasoning summaries…) is a 400
-naming the field; so is a field the ChatGPT web backend cannot honour.
+Items become :class:`Message` values with ``raw``: ``message`` parts (text, image, file,
+output text, refusal), ``function_call`` → the assistant's ``tool_calls``,
+``function_call_output`` → a ``tool`` message, a ``compaction`` item → a system message with
+its summary; ``instructions`` lead this turn only; handed-back ``reasoning`` items are kept, not
+sent. Request fields map onto their chat completions twins (``max_output_tokens``,
+``text.format``, ``reasoning.effort``, tools); what has no equivalent, or that the ChatGPT web
+backend cannot honour, is a 400 naming the field.
 """
 
 from __future__ import annotations

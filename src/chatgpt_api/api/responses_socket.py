@@ -1,25 +1,12 @@
 """WebSocket mode of the Responses API: many responses, one after another, on one socket.
 
-``ws://…/v1/responses`` (``Authorization: Bearer`` as on HTTP; a refused key is the HTTP 401 of
-the upgrade). Each turn starts with a client message ``{"type": "response.create", …}`` holding
-a ``POST /v1/responses`` body without ``stream``, ``stream_options`` and ``background`` (refused:
-the socket always streams); the server answers with the same events as the HTTP stream, one JSON
-message each, ending with ``response.completed`` / ``.incomplete`` / ``.failed``. Keys, rate
-limits, storage and ownership are those of HTTP (:func:`chatgpt_api.api.turns.run_turn`).
-
-Continuation. ``previous_response_id`` names a stored response of the caller, or the socket's
-most recent response even when it was made with ``store: false``: the socket keeps that one in
-memory (the messages so far on a stateless upstream, the upstream's ids on ChatGPT web). Any
-other id — an older ``store: false`` response, or one from a socket that was closed — is the
-error ``previous_response_not_found``: reconnecting after ``store: false`` means sending the
-whole context again.
-
-Errors are messages ``{"type": "error", "status", "error": {type, code, message, param}}`` (the
-Open Responses WebSocket shape; ``code``, ``message`` and ``param`` also at the top, as the
-OpenAI SDK reads them); the socket stays open. Documented codes: ``previous_response_not_found``,
-``response_already_in_flight`` (a ``response.create`` while one is running: one at a time),
-``invalid_event`` (not JSON, or not a ``response.create``), ``websocket_connection_limit_reached``
-(after :data:`CONNECTION_SECONDS`, the socket is then closed), and every HTTP error.
+``ws://…/v1/responses``: each ``{"type": "response.create", …}`` message holds a
+``POST /v1/responses`` body (always streamed) and is answered with the HTTP stream's events, one
+JSON message each; keys, limits and storage are those of HTTP. ``previous_response_id`` may also
+name the socket's latest ``store: false`` response, kept in memory. Errors are ``{"type":
+"error", ...}`` messages and the socket stays open (``previous_response_not_found``,
+``response_already_in_flight``, ``invalid_event``, ``websocket_connection_limit_reached`` after
+:data:`CONNECTION_SECONDS`, and every HTTP error).
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
 """The seed's routes: ``POST /send_message`` and ``POST /get_access_token``.
 
-Fields, defaults, validation order and messages are the original's (see docs/seed-api.md,
-"Differences from zhuweiyou/chatgpt-api", for what we changed on purpose):
-
-1. ``access_token`` and ``prompt`` must be non-empty → ``invalid [access_token] or [prompt]``;
-2. ``conversation_id`` and ``parent_message_id`` come together, each an 8-4-4-4-12 hex id;
-3. ``timeout`` is milliseconds coerced like JavaScript's ``Number()``; 0, NaN or Infinity
-   mean no timeout, a negative value is refused before anything is sent upstream.
-
-Every failure is HTTP 500 ``{"message": ...}``, except a missing or invalid gateway API key
-(an ``api_key`` field or ``Authorization: Bearer``; see :mod:`chatgpt_api.keys.gate`), which is
-HTTP 401 ``{"message": "invalid or missing API key"}``. The key is checked after the body is
-read and before any other validation; the caller's key owns the conversation.
-
-Both routes then pass the caller's rate limits (:func:`~chatgpt_api.api.admission.admit`: 429
-``{"message"}`` with ``Retry-After``) before any upstream is reached, the login service
-included; ``/send_message`` also checks the request limits
+Fields, defaults, validation order and messages are the original's (docs/seed-api.md lists what
+changed on purpose). Every failure is HTTP 500 ``{"message": ...}``, except the gateway's own
+refusals: a missing or invalid API key (401, checked right after the body is read), a rate limit
+(429 with ``Retry-After``, :func:`~chatgpt_api.api.admission.admit`) and a busy pool (503).
+``/send_message`` also checks the request limits
 (:func:`~chatgpt_api.api.request_limits.check_request_size`).
 """
 

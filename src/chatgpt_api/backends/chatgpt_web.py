@@ -1,30 +1,11 @@
 """The ChatGPT web backend: one turn on the ``backend-api/conversation`` protocol.
 
-The request is what the seed sent, plus ``author: {"role": "user"}`` beside the top-level
-``role`` (modern backends want the former, 2023 proxies the latter)::
-
-    POST <reverse proxy URL, verbatim>
-    Authorization: Bearer <access token>
-    Accept: text/event-stream
-    Content-Type: application/json
-
-    {"action":"next","messages":[{"id":..,"author":{"role":"user"},"role":"user",
-     "content":{"content_type":"text","parts":[prompt]}}],"model":..,
-     "parent_message_id":..,"conversation_id":.. (follow-ups only)}
-
-Images and files of the new message (``image_url`` / ``file`` parts, see
-:mod:`chatgpt_api.web_media`) are uploaded first through the web file flow
-(:mod:`chatgpt_api.backends.web_files`) and referenced from the message: ``multimodal_text``
-content with ``image_asset_pointer`` parts, and ``metadata.attachments``.
-
-The answer is read by :class:`~chatgpt_api.backends.web_answer.WebAnswerReader`. A 2xx reply
-whose body is a JSON object instead of an event stream is an error at once (the seed waited for
-its timeout). The connection is closed as soon as the answer is complete or the consumer stops.
-
-Every error carrying the upstream's text is redacted against the request's secrets (the access
-token, the URL's password; see :func:`~chatgpt_api.backends._http.request_secrets`). The answer
-is charged to an :class:`~chatgpt_api.backends.budget.AnswerBudget` (``max_answer_size``): past
-it the stream ends with :class:`~chatgpt_api.errors.AnswerTooLarge` and the connection closes.
+The request is the seed's (``action: next``, one user message, ``parent_message_id``,
+``conversation_id`` on follow-ups), POSTed verbatim to the reverse proxy URL with the access
+token; images and files are uploaded first (:mod:`.web_files`). The answer is read by
+:class:`~chatgpt_api.backends.web_answer.WebAnswerReader` and charged to an
+:class:`~chatgpt_api.backends.budget.AnswerBudget`; a 2xx JSON body is an error at once. Errors
+carrying upstream text are redacted against the request's secrets.
 """
 
 from __future__ import annotations

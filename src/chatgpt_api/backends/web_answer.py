@@ -1,21 +1,11 @@
-"""Reading the answer out of a ChatGPT web conversation stream (legacy and delta "v1").
+"""Reading the answer out of a ChatGPT web conversation stream (legacy and delta encodings).
 
-:class:`WebAnswerReader` is fed the ``data`` of each SSE event and returns our own events. It
-holds no I/O, so every rule below is unit-testable:
-
-* ``[DONE]`` ends the answer; so does a clean end of stream (:meth:`finish`).
-* Only messages written by the assistant for the user (``author.role == "assistant"``,
-  ``recipient`` absent or ``"all"``) count: a user echo, a system message or tool traffic never
-  becomes the answer. Legacy events carry the whole text so far; delta events patch documents
-  (:mod:`chatgpt_api.backends.delta_v1`); both end up as text compared with what was already
-  emitted, so callers get deltas either way.
-* A truthy ``error`` string in an event is an error, whatever text came before it; its text is
-  redacted against the request's ``secrets`` (and the generic patterns) before it goes on.
-* With a ``budget``, delta events that leave the answer's text as it was (patches to other
-  documents, metadata) are charged to it: what the documents hold stays bounded too.
-* Text is taken from string parts only: a multimodal part never becomes a non-string answer.
-* The conversation id is the last truthy ``conversation_id`` seen (typed events included),
-  starting from the request's; the answer id is the assistant message's id.
+:class:`WebAnswerReader` is fed each SSE event's ``data`` and returns our events, without I/O.
+Only the assistant's messages to the user count; legacy full texts and delta patches
+(:mod:`.delta_v1`) both become text deltas. ``[DONE]`` or a clean end finishes the answer; an
+``error`` string is an error, redacted against the request's secrets. With a ``budget``,
+patches that do not change the text are charged too. The conversation id is the last one seen,
+the answer id the assistant message's.
 """
 
 from __future__ import annotations

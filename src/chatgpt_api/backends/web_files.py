@@ -1,27 +1,12 @@
 """The ChatGPT web file upload flow: create the file entry, upload the bytes, confirm.
 
-For each image or file of a turn (:class:`~chatgpt_api.web_media.MediaInput`), under the
-conversation URL's base (``.../backend-api/conversation`` → ``.../backend-api``)::
-
-    POST {base}/files                      Authorization: Bearer <token>
-         {"file_name", "file_size", "use_case": "multimodal" | "my_files"}
-      →  {"status": "success", "file_id": "file-...", "upload_url": "https://..."}
-    PUT  <upload_url>                      no Authorization (the URL is signed)
-         Content-Type: <mime>, x-ms-blob-type: BlockBlob, x-ms-version: 2020-04-08
-      →  201
-    POST {base}/files/{file_id}/uploaded   Authorization: Bearer <token>, body {}
-      →  {"status": "success", ...}
-
-The result, an :class:`UploadedFile`, is referenced from the conversation message
-(:func:`multimodal_content`, :func:`attachment`). Every step that fails raises at once with a
-message naming the step (create, upload, confirm) — nothing is dropped: a turn whose file could
-not be uploaded is not sent. Upstream text in errors is redacted against the request's secrets,
-and the upload URL is never shown whole (its query is a signature). The decisions are written
-down in docs/chatgpt-web-files.md.
-
-:class:`UploadCache` remembers confirmed uploads per upstream and account (a hash of the files
-URL and the credential) and content SHA-256, in process, bounded (LRU) and for a limited time,
-so a follow-up carrying the same image does not upload it again.
+For each image or file of a turn: ``POST {base}/files``, ``PUT <signed upload_url>`` (no
+Authorization), ``POST {base}/files/{id}/uploaded``; the :class:`UploadedFile` is then referenced
+from the message (:func:`multimodal_content`, :func:`attachment`). A failing step raises at once,
+naming it; upstream text is redacted and the signed URL never shown whole (see
+docs/chatgpt-web-files.md).
+:class:`UploadCache` remembers confirmed uploads per upstream, account and content hash (bounded,
+for a limited time), so a follow-up with the same image does not upload it again.
 """
 
 from __future__ import annotations

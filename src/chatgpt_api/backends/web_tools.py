@@ -1,20 +1,11 @@
 """Tool calling and structured output on ChatGPT web, by emulation (opt-in per model).
 
-:class:`WebToolEmulation` wraps the web backend for the routes with ``emulate_tools = true``.
-A request without tools to offer and without an answer format goes through unchanged. Otherwise
-the protocol's instructions (:mod:`.web_tool_prompt`) go in front of the prompt, and the reply
-is read as it streams (:mod:`.web_tool_answer`):
-
-* text is held back only while the reply may still be a tool call (or until the end when the
-  reply must be a call or JSON); plain text then streams as usual;
-* a tool call comes out as an OpenAI upstream would send it: ``TextDelta`` events whose ``raw``
-  is a ``chat.completion.chunk`` (role, each call's id and name, its arguments, the finish
-  chunk with ``finish_reason: "tool_calls"``, the usage chunk when asked), then ``Finished``
-  with the assistant message (``content: null``, ``tool_calls``) as its choice;
-* structured output comes out as the JSON text, checked against the schema;
-* a reply that breaks the protocol gets one repair turn in the same upstream conversation
-  (what was wrong, the instructions again); a second bad reply is a 502
-  (:class:`~.web_tool_answer.ToolEmulationFailed`) naming the tool and the problem.
+:class:`WebToolEmulation` wraps the web backend for routes with ``emulate_tools = true``. With
+tools or an answer format, the protocol's instructions (:mod:`.web_tool_prompt`) go in front of
+the prompt and the reply is read as it streams (:mod:`.web_tool_answer`): text is held back only
+while it may be a call; a call comes out as an OpenAI upstream would send it; structured output
+is checked against its schema. A reply that breaks the protocol gets one repair turn; a second
+is a 502 (:class:`~.web_tool_answer.ToolEmulationFailed`).
 """
 
 from __future__ import annotations

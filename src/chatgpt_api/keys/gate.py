@@ -1,29 +1,11 @@
 """The one check every route makes: who is calling, and which upstream credential they bring.
 
-``caller = await authenticate(request, field_value=...)`` (``field_value`` is the ``api_key``
-field of a seed route's body; None elsewhere). The presented key is the ``api_key`` field if
-given, else the ``Authorization: Bearer`` value, else the ``x-api-key`` header (the Anthropic
-SDKs' way; treated exactly as a Bearer value). Rules:
-
-* A valid gateway key authenticates the caller: ``caller.owner`` is the key's id (the owner of
-  the conversations it makes) and the key is never forwarded upstream
-  (``caller.upstream_credential`` is None; the upstream credential then comes from
-  configuration or, on ``/send_message``, the ``access_token`` field).
-* Anything shaped like a gateway key (``cak-...``) that does not verify — unknown, revoked,
-  malformed — and an ``api_key`` field that does not verify are refused with
-  :class:`~chatgpt_api.errors.InvalidAPIKey` (401), whether keys are required or not: such a
-  value must never reach an upstream.
-* Keys are required when ``require_api_key`` is True, or when it is unset (None) and the
-  database says so (the cached :meth:`KeyPolicy.required
-  <chatgpt_api.keys.key_policy.KeyPolicy.required>`): from the moment the first key is created
-  until the operator runs ``chatgpt-api keys require off`` — revoking every key does not open
-  the service again. Then a request without a valid key is refused; in particular a Bearer
-  value that is not a gateway key is refused rather than passed through.
-* Keys not required and no key presented: ``owner`` is None (anonymous) and a Bearer value is
-  today's pass-through upstream credential (a ChatGPT access token or an OpenAI key on /v1).
-
-Without a key store (``store=False``) keys are not available: every presented gateway key is
-refused, and ``require_api_key=True`` is refused at start-up (:func:`check_key_settings`).
+The presented key is the seed's ``api_key`` field, else ``Authorization: Bearer``, else
+``x-api-key``. A valid gateway key makes its id the caller's ``owner`` and is never forwarded
+upstream; anything shaped like a key (``cak-...``) that does not verify is a 401, required or
+not. Keys are required when ``require_api_key`` is true, or unset while the database says so
+(from the first key created until ``keys require off``). Otherwise an anonymous caller's Bearer
+value passes through as the upstream credential. Without a store every key is refused.
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
 """``KeyStore``: gateway API keys in the ``api_keys`` table, with a short-lived verify cache.
 
-Works on the conversation store's SQLAlchemy engine (SQLite or PostgreSQL, one code path).
-Rows hold the key's id, its unique name, its visible prefix and the SHA-256 of the whole key —
-never the key itself, which :meth:`KeyStore.create` returns once.
-
-Creating the first key also records, in the same transaction, that keys are now required
-(:mod:`chatgpt_api.keys.key_policy`, reached as :attr:`KeyStore.policy`): revoking keys never
-undoes that, only ``chatgpt-api keys require off`` does.
-
-Hot path. :meth:`KeyStore.verify` and :meth:`KeyStore.count_active` answer from an in-process
-cache whose entries live ``cache_ttl`` seconds (the ``api_key_cache_ttl`` setting, 5 s by
-default). A revoke made anywhere — another instance, the CLI — therefore takes effect on every
-instance within ``cache_ttl`` seconds; a revoke made through this object takes effect at once
-here. Misses are cached too (so a flood of wrong keys does not reach the database), and
-concurrent misses for one key share a single query. Strings that are not shaped like a key are
-refused without any lookup.
-
-Lookup is by the indexed prefix; the stored hash is then compared in constant time.
-``last_used_at`` is written in the background at most once per ``touch_interval`` (60 s) per
-key and instance, and the UPDATE itself skips rows touched within that interval, so N
-instances do not multiply the writes.
+Rows hold a key's id, name, visible prefix and SHA-256 — never the key, which
+:meth:`KeyStore.create` returns once; creating the first key also records that keys are required
+(:mod:`chatgpt_api.keys.key_policy`). :meth:`KeyStore.verify` answers from an in-process cache
+(``api_key_cache_ttl``; misses cached too, concurrent misses share one query), so a revoke made
+elsewhere takes effect within that time. Lookup is by the indexed prefix, the hash compared in
+constant time; ``last_used_at`` is written at most once per ``touch_interval`` per key.
 """
 
 from __future__ import annotations

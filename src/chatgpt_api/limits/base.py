@@ -1,22 +1,11 @@
 """The two seams: :class:`RateLimiter` (per gateway key) and :class:`AccountLocks` (per account).
 
-Rate limits use an exact sliding window of one minute, kept as 600 buckets of 1/600 of the window
-(100 ms). A request is admitted when, counting every bucket that may still hold an event from the
-last minute, ``requests + 1 <= requests_per_minute`` and ``chars + chars <= chars_per_minute``.
-A bucket leaves the window only once its *last possible* instant is a full window old, so the
-limit is never exceeded in any 60-second span (it may be stricter by at most one bucket).
-``retry_after`` is the time until enough buckets leave the window for the same request to pass.
-
-Characters are charged up front (the prompt, say); :meth:`RateLimiter.adjust` later charges the
-real count (prompt + answer), and :meth:`RateLimiter.release` refunds a request that never ran.
-
-Concurrent streams are leases: ``async with limiter.stream_slot(key, n):`` holds one of ``n``
-slots or raises :class:`RateLimited`. Account locks are a mutex per upstream account with a
-bounded queue: ``async with locks.hold(account, max_wait=..., max_queue=...):`` or
-:class:`PoolBusy`. ``busy(account)`` is holders + waiters, for least-busy scheduling.
-
-Wiring is one call per request: ``await enforce(limiter, key, requests_per_minute=...,
-chars_per_minute=..., chars=...)`` returns the :class:`Decision` or raises :class:`RateLimited`.
+Rate limits use an exact one-minute sliding window of 600 buckets: the limit is never exceeded
+in any 60-second span, and ``retry_after`` is when the same request would pass. Characters are
+charged up front, corrected by :meth:`RateLimiter.adjust` and refunded by
+:meth:`RateLimiter.release`. Concurrent streams are leases (``stream_slot``); account locks are
+a mutex per account with a bounded queue (``hold``, else :class:`PoolBusy`). One call per
+request: :func:`enforce` returns the :class:`Decision` or raises :class:`RateLimited`.
 """
 
 from __future__ import annotations

@@ -1,34 +1,13 @@
 """The per-request upstream policy: which client-given URLs the service may connect to.
 
-Only URLs that come from a client (the seed's ``reverse_proxy`` field) are checked; configured
-upstreams are the operator's and are trusted. A client URL is refused when per-request upstreams
-are turned off, or when its host is, or resolves to, an address that :func:`classify` refuses
-(loopback, private, link-local and cloud metadata, CGNAT, multicast, reserved, ...) — if *any*
-resolved address is refused, so a name cannot mix a public and a private answer — unless the
-host name, the address or a network containing it is on the :class:`Allowlist`.
-
-The check is split in two, along the line the connection follows:
-
-* :meth:`UpstreamPolicy.check_url` runs before the request. It applies the off switch and checks
-  IP-literal hosts, parsed as a resolver would (``2130706433``, ``0177.0.0.1``, ``127.1``,
-  ``[::ffff:127.0.0.1]``, ...), and rewrites them to the canonical address that was checked, so
-  the connector cannot read them differently.
-* :meth:`UpstreamPolicy.vet_name` runs *inside* the connection: the dedicated session's resolver
-  (:mod:`chatgpt_api.netpolicy.session`) calls it for a name, and the connection is made to
-  exactly the addresses it returned. There is one lookup per connection, and it is the checked
-  one, so DNS rebinding (a public answer at check time, 127.0.0.1 at connect time) has no second
-  lookup to slip into.
-
-Messages name the host and the address, never the URL (its userinfo may hold a password)::
-
-    reverse_proxy refused: 127.0.0.1 is a loopback address (allow it with CHATGPT_API_UPSTREAM_ALLOWLIST)
-    reverse_proxy refused: localhost resolves to ::1, a loopback address (allow it with ...)
-
-Userinfo (``https://user:pass@proxy/``) is refused: the upstream request always carries
-``Authorization: Bearer <token>``, so URL credentials could never be sent (aiohttp refuses to
-combine the two), and ``trusted.example@10.0.0.1`` spellings exist only to disguise the real
-host. The refusal, like every message, never repeats the userinfo.
-"""  # noqa: E501
+Only client URLs (the seed's ``reverse_proxy`` field) are checked; configured upstreams are
+trusted. A client URL is refused when per-request upstreams are off, or when any address its
+host is or resolves to is refused by :func:`classify` (loopback, private, link-local, metadata,
+...), unless the :class:`Allowlist` opens it. :meth:`UpstreamPolicy.check_url` checks IP-literal
+hosts before the request; :meth:`UpstreamPolicy.vet_name` checks names inside the connection's
+own resolver, so DNS rebinding has no second lookup to slip into. URL userinfo is refused, and
+messages name the host and address, never the URL.
+"""
 
 from __future__ import annotations
 

@@ -1,24 +1,11 @@
 """The dedicated client session for client-given upstream URLs, pinned to checked addresses.
 
-Why a second session: the shared session (``http_session.create_session``) pools connections
-and caches DNS answers for the trusted, configured upstreams. A client URL naming the same host
-could otherwise reuse a connection or a cached answer that was never checked. This session has
-its own connector, whose resolver is :class:`VettingResolver`:
-
-* aiohttp asks the resolver once for each new connection (its DNS cache is off), and connects
-  to exactly the addresses the resolver returns — the ones :meth:`UpstreamPolicy.vet_name` just
-  resolved and checked. No other lookup happens, so a rebinding DNS server has nothing to
-  rebind. TLS still verifies the certificate against the URL's host name (SNI and ``Host`` are
-  unchanged), because the connection is pinned at the resolver, not by rewriting the URL.
-* IP-literal hosts never reach a resolver; :meth:`UpstreamPolicy.check_url` checks them and
-  rewrites them to the canonical address before the request.
-* Pooled keep-alive connections are keyed by host and port, and every one was made to a checked
-  address, so reuse is safe. Redirects are never followed (``allow_redirects=False`` in
-  ``_http.open_stream``), and proxies from the environment are ignored (``trust_env=False``).
-
-:class:`RequestUpstreams` bundles the policy with this session (created on first use, closed
-with the :class:`~chatgpt_api.backends.pool.BackendPool` by the app's lifespan); backends call
-:func:`pinned` for a client-given URL.
+The shared session pools connections and caches DNS for the configured upstreams; a client URL
+must reuse neither. This session's connector resolves through :class:`VettingResolver` (DNS
+cache off), which returns exactly the addresses :meth:`UpstreamPolicy.vet_name` checked, so a
+rebinding DNS server has nothing to rebind; TLS still verifies the URL's host name. Redirects are
+not followed and environment proxies ignored. :class:`RequestUpstreams` bundles the policy with
+this session; backends call :func:`pinned` for a client-given URL.
 """
 
 from __future__ import annotations

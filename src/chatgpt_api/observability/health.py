@@ -1,23 +1,11 @@
 """``GET /healthz`` (liveness) and ``GET /readyz`` (readiness).
 
-``/healthz`` answers ``200 {"status": "ok"}`` whenever the process serves HTTP; it touches
-nothing else, so a slow database never gets a healthy process restarted.
-
-``/readyz`` runs every registered check concurrently, each within :data:`CHECK_TIMEOUT`
-seconds::
-
-    200 {"status": "ready", "checks": {"store": "ok", "redis": "disabled"}}
-    200 {"status": "ready", "checks": {..., "upstream": "not_configured"},
-         "notes": {"upstream": "none: use --demo ..."}}
-    503 {"status": "unavailable", "checks": {"store": "error", "redis": "ok"},
-         "errors": {"store": "the conversation store is unavailable: ..."}}
-
-A check is an ``async`` callable that returns when its dependency answers and raises otherwise;
-``None`` in place of a check means "disabled" (the dependency is not configured). The app
-registers ``store`` (:meth:`ConversationStore.ping`) and ``redis`` (a ``PING``); other parts may
-add theirs with :meth:`ReadinessChecks.add` during start-up. Reasons are redacted and short.
-A *note* (:meth:`ReadinessChecks.note`) is a fixed fact worth telling that does not make the
-instance unready, such as "no upstream is configured" (requests may still bring their own).
+``/healthz`` answers ``200 {"status": "ok"}`` whenever the process serves, touching nothing
+else. ``/readyz`` runs every registered check concurrently within :data:`CHECK_TIMEOUT`: 200
+``ready`` or 503 ``unavailable`` with ``checks`` (``ok`` / ``error`` / ``disabled``), short
+redacted ``errors`` and ``notes``. A check is an async callable that raises when its dependency
+fails (None: disabled); the app registers ``store`` and ``redis``. A note
+(:meth:`ReadinessChecks.note`, e.g. no upstream configured) does not make the instance unready.
 """
 
 from __future__ import annotations

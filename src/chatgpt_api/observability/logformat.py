@@ -1,20 +1,10 @@
 """Log records as JSON lines, and the request id on every record.
 
-:class:`RequestIdFilter` (on every handler) sets ``record.request_id`` to the id of the request
-being answered, or ``None`` outside a request.
-
-:class:`JsonFormatter` writes one JSON object per line::
-
-    {"ts": "2026-11-26T13:58:33.123Z", "level": "info", "logger": "chatgpt_api.access",
-     "message": "POST /send_message 200", "request_id": "5f0c…",
-     "method": "POST", "path": "/send_message", "status": 200, "bytes": 97,
-     "duration_ms": 12.3, "client": "127.0.0.1", "referer": null, "user_agent": "curl/8.0"}
-
-Access records (those with an ``access`` attribute, see
-:mod:`chatgpt_api.api.access_log`) add the fields from ``method`` on; others may add
-``exception`` (the redacted traceback). The message and traceback are redacted by
-:class:`~chatgpt_api.redact.RedactingFilter`; the access fields that carry client text (path,
-referer, user agent) are redacted here, before serialisation, so a line is always valid JSON.
+:class:`RequestIdFilter` (on every handler) sets ``record.request_id`` (None outside a request).
+:class:`JsonFormatter` writes one JSON object per line — ``ts``, ``level``, ``logger``,
+``message``, ``request_id``, plus an access record's fields (:mod:`chatgpt_api.api.access_log`)
+or a redacted ``exception``. Messages are redacted by :class:`~chatgpt_api.redact.RedactingFilter`;
+access fields carrying client text are redacted here, so a line is always valid JSON.
 """
 
 from __future__ import annotations

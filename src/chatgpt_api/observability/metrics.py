@@ -1,28 +1,10 @@
 """The Prometheus instruments of one app, and ``GET /metrics``.
 
-Every app owns its :class:`~prometheus_client.CollectorRegistry` (two apps in one process, as
-in the tests, never share counts). Names and labels:
-
-=====================================================  =========================================
-``chatgpt_api_requests_total``                         route, method, backend, model, status
-``chatgpt_api_errors_total``                           route, backend, model, status, error
-``chatgpt_api_request_duration_seconds`` (histogram)   route, backend, model
-``chatgpt_api_time_to_first_token_seconds`` (hist.)    route, backend, model
-``chatgpt_api_active_streams`` (gauge)                 backend
-``chatgpt_api_store_operation_seconds`` (histogram)    operation
-``chatgpt_api_pool_accounts`` (gauge, at scrape time)  backend, state (healthy/unhealthy/cooling)
-=====================================================  =========================================
-
-plus the client library's ``process_*`` and ``python_gc_*`` collectors.
-
-Cardinality is bounded: ``route`` is the route template (``/v1/conversations/{id}``, never the
-raw path; ``unmatched`` for unknown paths); ``backend`` is one of the registry's kinds (``none``
-when the request reached no backend); ``model`` is a model name of the registry or the default
-model, any other name a client sends is ``other``; ``error`` is the class of the error answered
-(``ClientDisconnected`` for 499s, ``http`` for a 4xx/5xx that came with no service error).
-An error is a response with status >= 400 or a stream that ended with an error event.
-
-With several worker processes each has its own registry: a scrape sees one worker.
+Each app owns its registry (two apps in one process never share counts): requests, errors,
+request duration and time to first token by route, backend and model; active streams by backend;
+store operation time; pool accounts by state (docs/operations.md lists them). Cardinality is
+bounded: ``route`` is the route template (``unmatched`` otherwise), ``model`` a registry name or
+``other``, ``error`` the class answered. With several workers a scrape sees one worker.
 """
 
 from __future__ import annotations

@@ -1,24 +1,12 @@
 """Database URLs and engines: one async SQLAlchemy engine for SQLite or PostgreSQL.
 
-Accepted URLs: ``sqlite+aiosqlite:///path/to/file.db`` (``sqlite:///`` is accepted too;
-``sqlite+aiosqlite://`` alone is a private in-memory database, handy in tests) and
-``postgresql+asyncpg://user:password@host:port/database`` (``postgresql://`` and
-``postgres://`` are accepted too). Anything else is a :class:`ConfigurationError` whose message
-never shows the password.
-
-Every SQLite connection gets, when it opens: ``busy_timeout`` (wait for a lock instead of
-failing at once), ``journal_mode=WAL`` (readers never block the writer), ``synchronous=NORMAL``
-and ``foreign_keys=ON``. The sqlite3 module's own transaction handling is switched off and the
-engine emits ``BEGIN`` itself, so DDL is transactional too; connections obtained from
-:func:`writer` begin with ``BEGIN IMMEDIATE``, taking SQLite's single write lock up front (a
-deferred transaction that later tries to write can fail with "database is locked" without
-waiting). PostgreSQL connections get a connect timeout and ``pool_pre_ping``, so a connection
-the server dropped is replaced at the next checkout (SQLite has no server to drop one: no ping,
-which saves a round trip through aiosqlite's thread per checkout).
-
-:func:`sqlite_thread_engine` makes the synchronous engine (plain ``sqlite3``, same pragmas) that
-the store's own threads use on a SQLite file: its reader threads, and its writer thread for
-batched turns (through :func:`sync_writer`, ``BEGIN IMMEDIATE``).
+URLs: ``sqlite+aiosqlite:///file.db`` (``sqlite:///`` too; no path: in memory) and
+``postgresql+asyncpg://user:password@host/db`` (``postgresql://``, ``postgres://`` too); anything
+else is a :class:`ConfigurationError` that never shows the password. SQLite connections get
+``busy_timeout``, WAL, ``synchronous=NORMAL`` and foreign keys, and the engine emits ``BEGIN``
+itself (:func:`writer` takes ``BEGIN IMMEDIATE``); PostgreSQL gets a connect timeout and
+``pool_pre_ping``. :func:`sqlite_thread_engine` is the synchronous twin used by the store's
+own threads on a SQLite file.
 """
 
 from __future__ import annotations

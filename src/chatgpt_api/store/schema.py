@@ -1,18 +1,11 @@
 """The tables as the running code sees them (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
-The DDL history lives in ``migrations/``; ``tests/test_store_contract.py`` checks that a
-migrated database matches this metadata. Two column types smooth over the databases:
-
-* :class:`UTCDateTime` — timezone-aware UTC datetimes in and out (SQLite stores naive UTC text
-  with microseconds, which also sorts correctly; PostgreSQL uses ``timestamptz``).
-* :class:`UsageJSON` — :class:`chatgpt_api.messages.Usage` ↔ a JSON object
-  ``{"prompt_tokens": int, "completion_tokens": int}``; None is SQL NULL.
-
-``messages.position`` orders the messages of a conversation by creation (a turn's messages share
-one ``created_at``). ``(conversation_id, parent_id)`` references ``(conversation_id, id)``, so
-the database itself refuses a parent from another conversation. ``conversations.current_node`` is
-deliberately not a foreign key (it would make the two tables reference each other); the store
-only ever sets it to a message of the conversation.
+The DDL history lives in ``migrations/`` (tests check a migrated database matches). Column
+types :class:`UTCDateTime` (aware UTC datetimes on both databases) and :class:`UsageJSON`
+(:class:`~chatgpt_api.messages.Usage` as JSON) smooth over the differences.
+``messages.position`` orders a conversation's messages; ``(conversation_id, parent_id)``
+references ``(conversation_id, id)``, so a parent from another conversation is refused by the
+database. ``conversations.current_node`` is deliberately not a foreign key.
 """
 
 from __future__ import annotations

@@ -1,24 +1,11 @@
 """The upstream emulator: a real HTTP server playing the ChatGPT web backend and auth services.
 
-Routes (see the package docstring for the full contract):
-
-* ``POST /backend-api/conversation``, ``POST /api/conversation``, ``POST /conversation`` — the
-  dynamic demo backend (:mod:`.demo`), or a canned fixture (:mod:`.fixtures`) when the request
-  has the header ``X-Emulator-Fixture: <name>``;
-* ``/fixtures/<name>/<anything>`` (any method) — always the fixture ``<name>``;
-* ``GET /api/auth/session``, ``POST /api``, ``POST /auth``, ``/api-broken``, ``/api-nomessage``
-  — the fake auth services (:mod:`.auth`);
-* ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and the same under
-  ``/openai-faults/<fault>/v1/...`` — an OpenAI-style API
-  (:mod:`.openai_emulator`; the header ``X-Emulator-Fixture`` names a fault there);
-* ``POST {base}/files``, ``PUT /blob/<id>``, ``POST {base}/files/<id>/uploaded`` — the web file
-  upload flow (:mod:`.web_files`; faults under ``/upload-faults/<step>/backend-api/...``); a
-  conversation message referencing a file that was not uploaded and confirmed is a 400;
-* ``GET`` / ``DELETE /_emulator/requests`` — the recorded requests; ``GET /_emulator/fixtures``;
-  ``DELETE /_emulator/files`` — the files service forgets every uploaded file.
-
-Per-request headers: ``X-Emulator-Delay-Ms`` (pause between body chunks) and
-``X-Emulator-Stall-Ms`` (pause before the status line and headers).
+The conversation routes (``/backend-api/conversation`` and its aliases) serve the demo backend
+(:mod:`.demo`) or, with ``X-Emulator-Fixture: <name>`` or under ``/fixtures/<name>/``, a canned
+fixture (:mod:`.fixtures`). Beside them: the fake auth services (:mod:`.auth`), an OpenAI-style
+API (:mod:`.openai_emulator`), the web file upload flow (:mod:`.web_files`) and
+``/_emulator/requests`` (the recorded requests). ``X-Emulator-Delay-Ms`` and
+``X-Emulator-Stall-Ms`` slow a reply down.
 """
 
 from __future__ import annotations

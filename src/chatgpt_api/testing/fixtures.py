@@ -1,25 +1,10 @@
 """Conformance fixtures for the upstream emulator (protocol reference, part 5).
 
-Every fixture is a canned upstream reply: HTTP status, content type, extra headers, the body as
-a list of byte chunks (each chunk is one separate write on the wire) and an *ending* that says
-what happens after the last chunk:
-
-``close``
-    the body ends normally (chunked terminator or complete ``Content-Length`` body);
-``reset``
-    the TCP connection is reset (``SO_LINGER(1, 0)`` + abort): no chunked terminator;
-``never-ends``
-    a ``: ping`` comment every 100 ms until the client goes away (capped at 10 minutes);
-``stall``
-    nothing more is sent until the client goes away (capped at 10 minutes);
-``stall-headers``
-    not even the status line and headers are sent (capped at 10 minutes);
-``reset-headers``
-    the TCP connection is reset before the status line (the request was read).
-
-The SSE bodies are byte-exact copies of the reference: the JSON of each event is produced by
-``json.dumps`` with its default separators (``", "`` and ``": "``), which is exactly the
-spacing the reference uses.
+Every fixture is a canned upstream reply: status, content type, headers, the body as byte chunks
+(one write each) and an *ending*: ``close`` (normal end), ``reset`` (TCP reset, no chunked
+terminator), ``never-ends`` (a ``: ping`` every 100 ms), ``stall`` (silence), ``stall-headers``
+(not even the status line) or ``reset-headers`` (reset before the status line); the waiting
+endings are capped at 10 minutes. The SSE bodies are byte-exact copies of the reference.
 """
 
 from __future__ import annotations

@@ -1,22 +1,10 @@
 """A deterministic value for a JSON schema: the emulator's tool arguments and structured outputs.
 
-:func:`value_for_schema` walks a schema as OpenAI's function ``parameters`` and
-``response_format.json_schema.schema`` carry them (pydantic's ``model_json_schema()`` included)
-and builds one value that validates against it:
-
-* objects get their ``required`` properties (every property when the schema lists none);
-* arrays get one item (or ``minItems`` items); ``prefixItems`` one item per position;
-* ``enum`` / ``const`` give a listed value; ``anyOf`` / ``oneOf`` / a list of types take the
-  first branch that is not ``null`` (``null`` once nesting is deep, so recursive models end);
-* ``$ref`` to ``#/$defs/...`` or ``#/definitions/...`` is resolved against the root schema;
-  ``allOf`` branches are merged;
-* strings, numbers and integers honour ``format``, ``minLength`` / ``maxLength`` and
-  ``minimum`` / ``maximum`` (exclusive bounds too); booleans are ``true``.
-
-:class:`Hints` carries values taken from the user's text, used where they fit: the quoted
-strings (``"Paris"``, ``'Paris'``, ``“Paris”``) fill plain string properties in order, the
-numbers fill numeric properties in order (when within bounds), and an ``enum`` value that the
-text names (as a whole word, any case) is chosen over the first one.
+:func:`value_for_schema` builds one value valid against a function's ``parameters`` or a
+``json_schema`` response format (pydantic's schemas included): required properties, one array
+item, the first listed or non-null branch, ``$ref`` / ``allOf`` resolved, bounds and formats
+honoured. :class:`Hints` carries values from the user's text — quoted strings, numbers, named
+enum values — used where they fit.
 """
 
 from __future__ import annotations

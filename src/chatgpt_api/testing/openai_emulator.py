@@ -1,41 +1,11 @@
-"""OpenAI-style chat completions routes of the emulator (for ``openai`` SDK / LiteLLM clients).
+"""OpenAI-style routes of the emulator (``base_url = f"{emu.url}/v1"`` for the ``openai`` SDK).
 
-Routes (``base_url = f"{emu.url}/v1"`` for the ``openai`` SDK):
-
-* ``GET /v1/models``, ``GET /v1/models/<id>`` — the models of ``EmulatorOptions.openai_models``;
-* ``POST /v1/chat/completions`` — a deterministic answer (:mod:`.openai_protocol`: text, tool
-  calls, structured output, a description of images, ``n`` choices, logprobs), as one
-  ``chat.completion`` object or, with ``"stream": true``, as ``chat.completion.chunk`` SSE
-  events ending with ``data: [DONE]``;
-* ``POST /v1/embeddings`` — deterministic vectors (:mod:`.openai_embeddings`);
-* the same routes under ``/openai-faults/<fault>/v1/...`` answer with the fault ``<fault>``
-  (``base_url = f"{emu.url}/openai-faults/429/v1"``); the per-request header
-  ``X-Emulator-Fixture: <fault>`` selects a fault on the plain routes too.
-
-Faults (:data:`OPENAI_FAULTS`):
-
-``429``, ``500``, ``502``
-    answered at once, before authentication and validation, on every route: a rate-limit
-    error with ``Retry-After: 7``, an OpenAI ``server_error``, a plain-text ``Bad Gateway``;
-``drop``
-    a streamed answer stops after the role chunk and two content chunks and the TCP
-    connection is reset (a non-streamed answer: half of the JSON body, then the reset);
-``stall``
-    the status line and headers, then nothing until the client goes away;
-``garbage``
-    ``200 text/event-stream`` with a valid role chunk, a data line that is not JSON, then
-    ``data: [DONE]``;
-``slow``
-    the normal answer with 100 ms between two chunks.
-
-On ``/v1/embeddings`` (a JSON answer) ``drop`` sends half the body then resets, ``garbage``
-sends half the body as a complete response, ``stall`` and ``slow`` behave as above.
-
-Except for the status faults, the request is authenticated and validated first; the models
-routes serve a normal answer for these. Missing bearer token → 401, keys ``sk-expired`` and
-``bad-key`` → 401 ``invalid_api_key``, malformed body → 400, unknown model → 404
-``model_not_found`` (all with OpenAI error bodies). ``X-Emulator-Delay-Ms`` and
-``X-Emulator-Stall-Ms`` work as on the ChatGPT routes.
+``GET /v1/models[/<id>]``, ``POST /v1/chat/completions`` (deterministic answers from
+:mod:`.openai_protocol`, whole or streamed) and ``POST /v1/embeddings``. The same routes under
+``/openai-faults/<fault>/v1`` (or with ``X-Emulator-Fixture: <fault>``) answer with one of
+:data:`OPENAI_FAULTS`: ``429``, ``500``, ``502`` at once; ``drop`` (cut and reset), ``stall``,
+``garbage`` (a non-JSON data line) and ``slow`` (100 ms between chunks). Requests are
+authenticated and validated like the real API (401, 400, 404 with OpenAI error bodies).
 """
 
 from __future__ import annotations

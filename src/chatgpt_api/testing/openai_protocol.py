@@ -1,24 +1,11 @@
-"""The OpenAI chat completions protocol as the emulator plays it: answers and objects.
+"""The OpenAI chat completions protocol as the emulator plays it: answers and objects (no I/O).
 
-Nothing here does I/O; :mod:`.openai_emulator` serves these objects over HTTP, and
-:mod:`.openai_chat_request` validates the request. The answer is deterministic:
-
-* Text: ``You said: "<last user message>". This is turn N of this conversation.`` where N is
-  the number of user messages in the request (so a history rebuilt by a gateway is visible in
-  the answer), followed by the description of the last user message's images, audio and files
-  (:mod:`.openai_media`) and, after tool results, ``The tool NAME returned: RESULT.`` for each
-  (:mod:`.openai_tools`). With ``n`` > 1 each choice ends with `` (choice I of N)``.
-* Tool calls when the request's tools and ``tool_choice`` call for them (:mod:`.openai_tools`):
-  ``content: null``, ``tool_calls`` and finish reason ``tool_calls`` (``function_call`` for the
-  legacy ``functions``).
-* ``response_format`` ``json_schema``: JSON generated from the schema
-  (:mod:`.json_schema_values`); ``json_object``: ``{"you_said": ..., "turn": N}``.
-
-``stop`` cuts a text at the first stop string (finish reason ``stop``), ``max_tokens`` /
-``max_completion_tokens`` keep that many words (finish reason ``length``). Tokens are counted
-as whitespace-separated words. ``logprobs`` come from :mod:`.openai_logprobs`; ``usage`` carries
-OpenAI's token details; ``service_tier`` echoes the request's (``default`` for none or
-``auto``) and ``system_fingerprint`` is ``fp_`` + a hash of the model.
+The answer is deterministic: ``You said: "<last user message>". This is turn N of this
+conversation.`` (N the number of user messages), plus descriptions of media (:mod:`.openai_media`)
+and tool results; tool calls when the tools call for them (:mod:`.openai_tools`); JSON for
+``response_format`` (:mod:`.json_schema_values`). ``stop``, ``max_tokens`` (words), ``n``,
+``logprobs`` (:mod:`.openai_logprobs`), ``usage``, ``service_tier`` and ``system_fingerprint``
+behave like the real API.
 """
 
 from __future__ import annotations

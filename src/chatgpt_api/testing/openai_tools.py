@@ -1,28 +1,11 @@
 """Tool calling as the emulator plays it: the request's tools, which to call, and with what.
 
-Request fields (validated like the real API): ``tools`` (``{"type": "function", "function":
-{name, description, parameters, strict}}``; other tool types are accepted and never called),
-``tool_choice`` (``"none"``, ``"auto"``, ``"required"`` or ``{"type": "function", "function":
-{"name": ...}}``), ``parallel_tool_calls`` (default true), and the legacy ``functions`` /
-``function_call``.
-
-Which tools are called (:func:`plan_calls`), deterministically:
-
-* ``tool_choice`` ``"none"`` (or no tools): none.
-* A forced function: that function, always.
-* Otherwise only when the last message is the user's. A tool is *mentioned* when the user's
-  text contains, as a whole word in any case, its name, its name with ``_`` / ``-`` read as
-  spaces, or a *keyword*: a word of at least 5 letters of its name or description (common words
-  such as "which" or "return" excepted). ``"auto"`` calls the mentioned tools; ``"required"``
-  calls them too, or the first tool when none is mentioned.
-* After tool results (the last message is a ``tool`` / ``function`` message) ``"auto"`` calls
-  nothing: the answer quotes the results (:func:`tool_results_text`). ``"required"`` calls the
-  first tool not called yet in the conversation (e.g. pydantic-ai's ``final_result``), or the
-  first tool when all were.
-* ``parallel_tool_calls: false`` and the legacy ``functions`` keep only the first call.
-
-Arguments come from the function's ``parameters`` schema (:mod:`.json_schema_values`), filled
-with values from the user's last message where they fit (quoted strings, numbers, enum words).
+:func:`plan_calls` decides deterministically: none for ``tool_choice: "none"``; a forced
+function always; otherwise, after a user message, the tools the text *mentions* (name or a
+keyword of at least 5 letters), or with ``"required"`` the first tool. After tool results
+``"auto"`` answers by quoting them (:func:`tool_results_text`). ``parallel_tool_calls: false``
+and the legacy ``functions`` keep one call. Arguments are built from the ``parameters`` schema
+(:mod:`.json_schema_values`), filled from the user's words where they fit.
 """
 
 from __future__ import annotations

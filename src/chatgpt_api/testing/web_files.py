@@ -1,27 +1,11 @@
 """The emulator's ChatGPT web file upload flow (see docs/chatgpt-web-files.md).
 
-Routes, under every conversation base (``/backend-api``, ``/api``, the root) and under
-``/upload-faults/<step>/backend-api`` (a step of the flow fails there):
-
-* ``POST {base}/files`` ``{"file_name", "file_size", "use_case"}`` → ``{"status": "success",
-  "file_id", "upload_url"}``; the upload URL is on the emulator itself
-  (``/blob/<file_id>?sig=...``), absolute, signed;
-* ``PUT /blob/<file_id>?sig=...`` — the bytes, like Azure Blob Storage: the signature must
-  match, ``x-ms-blob-type: BlockBlob`` is required, the size must be the announced one, and an
-  ``Authorization`` header is refused (a signed URL never takes the account's token) → 201;
-* ``POST {base}/files/<file_id>/uploaded`` → ``{"status": "success", "download_url"}``.
-
-Files belong to the bearer token that created them. :meth:`FileStore.referenced` checks every
-reference of a conversation message (``image_asset_pointer`` parts, ``metadata.attachments``):
-a file that is unknown, another account's, not uploaded or not confirmed makes the turn a 400
-``{"detail": {"message", "code": "file_not_found"}}``. The demo backend then describes what it
-received (``I see 1 image: image/png 1x1.``).
-
-Faults (``/upload-faults/<step>/...``): ``create`` → the create call answers 500, quoting the
-request's ``Authorization`` header; ``upload`` → the PUT answers 500; ``confirm`` → like
-``create``, on the confirm call; ``elsewhere`` → the upload URL
-names another loopback address, ``127.0.0.2`` (network-policy tests: a client's reverse proxy
-must not send the gateway there).
+``POST {base}/files`` (→ a signed upload URL on the emulator), ``PUT /blob/<id>?sig=...`` (the
+bytes, like Azure Blob Storage) and ``POST {base}/files/<id>/uploaded``, under every conversation
+base. Files belong to the bearer token that created them; :meth:`FileStore.referenced` refuses a
+turn referring to an unknown, foreign or unconfirmed file (400 ``file_not_found``). Under
+``/upload-faults/<step>/backend-api`` a step fails: ``create``, ``upload``, ``confirm``, or
+``elsewhere`` (the upload URL names ``127.0.0.2``, for the network-policy tests).
 """
 
 from __future__ import annotations

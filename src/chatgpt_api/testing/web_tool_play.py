@@ -1,23 +1,11 @@
 """The demo web backend playing along with the gateway's tool protocol (docs/chatgpt-web-tools.md).
 
-A prompt that carries the protocol's instructions (the line ``=== Conversation ===`` after
-them, or a repair turn opening with ``Your previous reply could not be used:``) is answered as
-a model following the protocol would, deterministically, with the same rules as the OpenAI
-endpoint (:mod:`.openai_tools`):
-
-* the tools are read from the ``<tools>`` block, the tool choice from its sentences, the answer
-  schema from the ``<schema>`` block; the conversation is read back from the folded transcript
-  (``User:``, ``Assistant (tool calls): {...}``, ``Tool result (ID, NAME): ...``);
-* a tool the user's last message names is called: ``{"tool_calls":[{"name","arguments"}]}``
-  with arguments built from its schema and the user's text; after tool results the answer
-  quotes them (``The tool NAME returned: RESULT.``);
-* with an answer schema, the answer is a JSON value matching it (``json_object``: an object);
-* a repair turn is answered from the conversation's earlier protocol prompt.
-
-Faults, chosen by the upstream model name (a registry route's ``upstream_model``): a name that
-contains ``tools-malformed-once`` answers a malformed call (arguments missing a required
-property, or cut-off JSON) or malformed JSON, then follows the protocol in the repair turn;
-``tools-malformed-always`` answers malformed every time.
+A prompt carrying the protocol's instructions is answered as a model following them would,
+deterministically and by the rules of :mod:`.openai_tools`: tools, tool choice and answer schema
+are read from the prompt, the conversation from its folded transcript; a named tool is called
+with arguments from its schema, tool results are quoted, a schema gets a matching JSON value.
+Faults by upstream model name: ``tools-malformed-once`` answers malformed once, then repairs;
+``tools-malformed-always`` never does.
 """
 
 from __future__ import annotations
