@@ -1,4 +1,4 @@
-"""Refusing a client's credential that cannot be sent in an HTTP header (issue 13, item 10).
+"""Refusing a client's credential that cannot be sent in an HTTP header.
 
 A token with a NUL, CR, LF or another control character would make the upstream request fail
 inside the HTTP client ("fetch failed") after the turn was opened; worse, CR/LF is how headers

@@ -1,4 +1,4 @@
-"""Giving large buffers back to the system as soon as they are freed (issue 13, item 4).
+"""Giving large buffers back to the system as soon as they are freed.
 
 glibc's malloc serves big blocks with ``mmap`` — returned to the system on ``free`` — but after
 each such free it raises its threshold to that block's size, so the next, slightly bigger

@@ -1,18 +1,11 @@
 """Chat completions in OpenAI's shapes: the ``chat.completion`` object and the chunk stream.
 
-Relayed answers (OpenAI-style upstreams) are forwarded as they came: each upstream chunk as it
-arrives, or the upstream's whole ``chat.completion``. Only two things are changed: the extension
-fields ``conversation_id`` and ``message_id`` (plus ``message_ids``, one per choice, when there
-are several) are added on the completion object and on the last chunk before ``[DONE]``; and
-when the registry maps a public model name to another upstream name (an alias), a ``model``
-equal to that upstream name is shown as the public name the client asked for. To put them
-there, the chunks that end the answer (a ``finish_reason`` or ``usage``) are held until the
-answer is stored; every other chunk goes out at once.
-
-Answers of other backends (ChatGPT web) are rendered here: a role chunk, content deltas (a
-rewrite that does not extend what was sent cannot be taken back and is skipped), a finish chunk
-with the ids, the usage chunk when ``stream_options.include_usage`` asked for it. When a
-backend reports no usage, it is estimated at about four characters per token.
+Relayed answers (OpenAI-style upstreams) go out as they came, chunk by chunk, with two changes:
+the extension fields ``conversation_id`` / ``message_id`` (``message_ids`` for several choices)
+are added to the object or the last chunk, and an aliased upstream model name is shown as the
+public one; the closing chunks are held until the answer is stored. Other backends' answers
+(ChatGPT web) are rendered here: role chunk, content deltas, finish chunk, usage when asked
+(estimated at about four characters a token when the backend reports none).
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
-"""The conversation API: list, read (tree + current path), rename, delete, export.
+"""The conversation API: list, read (tree + current path), rename, delete, export, attachments.
 
-``GET /v1/conversations?limit=&offset=`` (newest first), ``GET /v1/conversations/{id}``,
-``PATCH /v1/conversations/{id}`` (``{"title": ...}``), ``DELETE /v1/conversations/{id}``,
-``GET /v1/conversations/{id}/export`` (the whole conversation as a JSON download),
-``GET /v1/conversations/{id}/attachments/{sha256}`` (an image or file of the conversation).
-
-A message's ``message`` field is its OpenAI chat form when it has more than text (tool calls, a
-tool result with its ``tool_call_id``, content parts, a name); inline images and files in it
-appear as ``attachment:sha256:<hex>`` references, fetched from the attachments route.
-
-A conversation that does not exist and one that belongs to another owner both answer the same
-404: nothing is revealed about other owners' conversations. The owner is the caller's gateway
-key (:func:`chatgpt_api.keys.gate.authenticate`; None for anonymous callers when keys are not
-required). Errors are OpenAI-style bodies.
+Routes under ``/v1/conversations``. A message's ``message`` field is its OpenAI chat form when
+it has more than text; inline images and files appear as ``attachment:sha256:<hex>``
+references, served by the attachments route. A missing conversation and another owner's answer
+the same 404; the owner is the caller's gateway key (None for anonymous callers).
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """The Conversations API in OpenAI's shapes, on the same conversations as ``/v1/conversations``.
 
-``POST /v1/conversations`` (``items``, ``metadata``) creates a conversation;
-``POST /v1/conversations/{id}`` replaces its ``metadata``; ``GET /v1/conversations/{id}/items``
-(``limit``, ``order``, ``after``) and ``GET .../items/{item_id}`` read the items of its current
-path (:mod:`.conversation_items`); ``POST .../items`` appends items to it;
-``DELETE .../items/{item_id}`` takes one out. ``GET`` / ``DELETE /v1/conversations/{id}`` are the
-existing routes (:mod:`.conversations`), whose objects carry ``metadata`` too — the tree, paging,
-branches, rename and export stay as extensions of the same conversation.
-
-The tree keeps every message ever written, so deleting an item is a new branch: the messages
-after it are copied (with new ids) under its parent, and the conversation's tip moves to the end
-of that branch; the old branch is still in the tree. Deleting a function call removes it from
-its assistant message the same way. Ownership is the caller's gateway key, as everywhere.
+Create with ``items`` and ``metadata``, replace ``metadata``, list, read, append and delete the
+items of the current path (:mod:`.conversation_items`); ``GET`` / ``DELETE`` are the existing
+routes (:mod:`.conversations`). The tree keeps every message ever written, so deleting an item
+makes a new branch: the messages after it are copied under its parent and the tip moves there.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """Turning an OpenAI ``POST /v1/chat/completions`` body into a :class:`TurnInput`.
 
-The body is validated by the typed models (:func:`~chatgpt_api.api.chat_models.
-parse_chat_request`, straight from the bytes: a 400 naming the parameter for any problem).
-Nothing is dropped: each message keeps its OpenAI form (``Message.raw``: content parts, tool
-calls, ``tool_call_id``, ``name``, unknown keys), and every field other than ``model``,
-``messages`` and the gateway's extensions ``conversation_id`` / ``parent_message_id`` is the
-turn's ``passthrough``, relayed as it is by OpenAI-style backends (a backend that cannot honour a
-field refuses it: :mod:`chatgpt_api.capabilities`).
-
-A message's plain text (what a text-only upstream gets) is its string content, or its ``text``
-and ``refusal`` parts joined with newlines. The legacy ``function`` role is kept as it is in
-``raw`` and stored as a ``tool`` message.
+The body is validated by the typed models (a 400 naming the parameter). Nothing is dropped: each
+message keeps its OpenAI form in ``Message.raw``, and every field but ``model``, ``messages``
+and the extensions ``conversation_id`` / ``parent_message_id`` is the turn's ``passthrough``. A
+message's plain text is its string content, or its text and refusal parts joined; the legacy
+``function`` role is stored as a ``tool`` message.
 """
 
 from __future__ import annotations

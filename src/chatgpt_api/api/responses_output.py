@@ -1,18 +1,10 @@
 """Chat completions answers → Responses API output items and semantic stream events.
 
-:class:`OutputBuilder` takes an answer as it arrives — the fragments of ``chat.completion.chunk``
-deltas (text, refusal, reasoning, tool-call fragments), plain text (ChatGPT web), or a whole
-assistant message — and opens, extends and closes output items, returning for each step the
-events the Responses stream sends (``response.output_item.added``,
-``response.content_part.added``, ``response.output_text.delta``, …, ``response.output_item.done``).
-The whole (non-streamed) answer goes through the same builder, so both forms have the same items.
-
-Items: ``reasoning`` (a ``reasoning_text`` part, from ``reasoning_content`` / ``reasoning``),
-``message`` (``output_text`` parts with ``annotations`` and ``logprobs``, ``refusal`` parts),
-``function_call`` (``call_id``, ``name``, ``arguments``; a call to a tool outside
-``tool_choice.allowed_tools`` fails the response with ``tool_not_allowed``). Reasoning text
-streams as the Open Responses specification names it (``response.reasoning.delta`` /
-``.done``).
+:class:`OutputBuilder` takes an answer as it arrives — chunk deltas, plain text (ChatGPT web) or
+a whole message — and opens, extends and closes output items (``reasoning``, ``message`` with
+``output_text`` / ``refusal`` parts, ``function_call``), returning the stream events of each
+step. A whole answer goes through the same builder, so both forms have the same items. A call to
+a tool outside ``tool_choice.allowed_tools`` fails the response (``tool_not_allowed``).
 """
 
 from __future__ import annotations

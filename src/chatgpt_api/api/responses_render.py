@@ -1,18 +1,10 @@
 """The Responses API's ``response`` object and its semantic event stream, from a finished turn.
 
-The object carries every field of the OpenAI API / Open Responses specification: what the
-request set (``instructions``, ``tools``, ``tool_choice``, ``text``, sampling, ``metadata``…)
-echoed back with the documented defaults, the output items, ``usage`` (the upstream's counts;
-estimated at about four characters per token when a backend reports none), ``status``
-(``incomplete`` with ``incomplete_details.reason`` when the answer was cut at
-``max_output_tokens`` or by a content filter) and ``error``.
-
-The stream (:func:`response_frames`): ``response.created``, ``response.in_progress``, the
-builder's item events (:mod:`.responses_output`), then ``response.completed`` /
-``response.incomplete``; a failure after the start is an ``error`` event (its fields both flat,
-as the OpenAI SDK reads them, and under ``error``, as the Open Responses specification puts
-them) then ``response.failed``. Every event has a ``sequence_number`` counting from 0; the
-stream ends with ``data: [DONE]``, as the Open Responses specification requires.
+The object echoes what the request set with the documented defaults, plus the output items,
+``usage`` (estimated when the backend reports none), ``status`` (``incomplete`` with its reason)
+and ``error``. The stream (:func:`response_frames`): ``response.created``, ``in_progress``, the
+item events (:mod:`.responses_output`), then ``completed`` / ``incomplete``, or an ``error``
+event and ``response.failed``; every event has a ``sequence_number``, and ``[DONE]`` ends it.
 """
 
 from __future__ import annotations

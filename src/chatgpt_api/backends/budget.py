@@ -1,4 +1,4 @@
-"""How much answer one turn may take from its upstream (issue 13, item 4).
+"""How much answer one turn may take from its upstream.
 
 An :class:`AnswerBudget` is made per upstream request from ``max_answer_size`` and charged with
 everything the answer grows by, in UTF-8 bytes: the text (:meth:`AnswerBudget.observe` on each

@@ -1,17 +1,10 @@
 """Rebuilding documents from the ChatGPT web "v1" delta encoding.
 
-With delta encoding each ``delta`` event patches one of several JSON documents (numbered by
-``c``: system message, user echo, assistant answer, ...). An event may omit ``p`` (path) and
-``o`` (operation): they default to the previous event's. Operations:
-
-* a dict value holding ``message`` at path ``""`` (``add``, or no operation) starts a document;
-* ``append`` concatenates to a string, extends a list or merges into an object;
-* ``replace`` / ``add`` set a value, ``remove`` deletes it, ``truncate`` cuts a string or list;
-* ``patch`` applies a list of ``{p, o, v}`` operations in order.
-
-Paths are JSON pointers from the document root (``/message/content/parts/0``). A patch that
-does not fit the document (bad path, wrong type) is ignored: a malformed delta never crashes
-the reader, and the text seen so far stays intact.
+Each ``delta`` event patches one of several JSON documents (numbered by ``c``) at a JSON-pointer
+path ``p`` with an operation ``o`` (both defaulting to the previous event's): a ``message`` at
+``""`` starts a document; ``append``, ``replace`` / ``add``, ``remove``, ``truncate`` and
+``patch`` (a list of operations) edit it. A patch that does not fit the document is ignored: a
+malformed delta never crashes the reader, and the text so far stays intact.
 """
 
 from __future__ import annotations

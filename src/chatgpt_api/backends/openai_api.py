@@ -1,18 +1,12 @@
 """The OpenAI chat completions backend, for the OpenAI API and any compatible server.
 
-``POST {base_url}/chat/completions``. A request from the chat completions surface goes upstream
-as the client sent it (passthrough: every field, unknown ones included, ``stream`` as asked);
-from the other surfaces it is streamed, with ``stream_options.include_usage`` unless the route
-turns it off. Each ``chat.completion.chunk`` becomes a :class:`~chatgpt_api.messages.TextDelta`
-carrying the chunk itself; the choices are assembled (:mod:`.openai_chunks`) into
-:class:`~chatgpt_api.messages.Finished`. A JSON ``chat.completion`` (asked for, or sent by a
-server that ignores ``stream``) is accepted too and handed on whole. Upstream errors keep
-their status, message, code, param and ``Retry-After``
-(see :class:`~chatgpt_api.errors.UpstreamStatusError`), their text redacted against the
-request's secrets. Every part of the answer (text, refusals, reasoning, tool-call arguments) is
-charged to an :class:`~chatgpt_api.backends.budget.AnswerBudget` (``max_answer_size``), and a
-non-streamed reply body is read up to ``max_upstream_body_size``: past either,
-``AnswerTooLarge``.
+``POST {base_url}/chat/completions``: a chat completions request goes upstream as the client
+sent it; other surfaces' requests are streamed (with ``include_usage`` unless the route turns it
+off). Each chunk becomes a :class:`~chatgpt_api.messages.TextDelta` carrying it, and the choices
+are assembled (:mod:`.openai_chunks`) into :class:`~chatgpt_api.messages.Finished`; a JSON
+``chat.completion`` is accepted too. Upstream errors keep their status, code and
+``Retry-After``, redacted; the answer is charged to an
+:class:`~chatgpt_api.backends.budget.AnswerBudget`.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """Assembling OpenAI ``chat.completion.chunk`` streams into whole choices, losing nothing.
 
-The chunks themselves are forwarded to a chat completions client as they came; this module
-builds the *parsed* view the store and the other surfaces need: for each choice index, the
-assistant message (``content``, ``refusal``, ``tool_calls`` with their argument fragments joined,
-reasoning fields, annotations, audio, and any field a compatible server adds), its
-``finish_reason`` and its ``logprobs``.
-
-Merging rule for a delta's fields: strings are concatenated, lists extended, objects merged
-with the same rule, except identity fields (``id``, ``type``, ``name``, ``index``,
-``expires_at``, ``role``), which are set once. ``tool_calls`` fragments are merged by their
-``index``. Strings are gathered as lists of pieces (:class:`_Pieces`) and joined once, when the
-choices are read: a long answer costs linear time, not quadratic.
+The chunks are forwarded as they came; this builds the parsed view the store and the other
+surfaces need: per choice index, the assistant message (every field, tool-call fragments merged
+by ``index``), its ``finish_reason`` and ``logprobs``. Strings are concatenated, lists extended,
+objects merged, identity fields set once; pieces are joined once at the end, so a long answer
+costs linear time.
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """The CLI's in-process client: the service built from the settings, no server needed.
 
-:meth:`LocalClient.open` builds the app with :func:`chatgpt_api.server.build_app` and enters its
-lifespan, so the backends, the account pool and the conversation store are exactly those of
-``chatgpt-api serve`` with the same ``CHATGPT_API_*`` settings (conversations persist in the
-configured store). Turns go through the one turn runner, :func:`chatgpt_api.api.turns.run_turn`,
-streamed; the conversation commands go through the app's own ``/v1/conversations`` routes, in
-memory.
-
-The API key is checked with the service's rules (:func:`chatgpt_api.keys.gate.identify`): a
-gateway key names the owner of the conversations, any other value is the upstream credential.
-
-Everything runs on one :class:`asyncio.Runner`, one ``run`` per operation: Ctrl-C during an
-answer cancels that answer (stored as ``partial``) and surfaces as ``KeyboardInterrupt``; the
-client stays usable for the next turn.
+:meth:`LocalClient.open` builds the app (:func:`chatgpt_api.server.build_app`) and enters its
+lifespan, so backends, pool and store are those of ``chatgpt-api serve`` with the same settings.
+Turns go through the one turn runner, streamed (httpx's ASGI transport would buffer them); the
+conversation commands go through the app's own routes. The key is checked by the service's
+rules. One :class:`asyncio.Runner` runs every operation: Ctrl-C cancels the answer in progress
+(stored as ``partial``) and the client stays usable.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """Whether gateway keys are required, as the database says (``require_api_key`` unset).
 
-The answer is the ``require_api_key`` row of the ``gateway_settings`` table:
-
-* ``on`` — written when the first key is created (in the same transaction), so once keys are in
-  use they stay required: revoking every key then leaves only the routes that are open by design
-  (status page, /openapi.json, /playground, /healthz, /readyz, /metrics) reachable;
-* ``off`` — written only by the operator (``chatgpt-api keys require off``): anonymous callers
-  are admitted again, a valid key still identifies its owner;
-* no row — no key was ever created through this version: required when any key row exists
-  (a database whose keys predate the flag), otherwise not.
-
-The settings ``require_api_key=true|false`` override the database on the instance that sets
-them. :meth:`KeyPolicy.required` is cached for ``cache_ttl`` seconds, like key checks, so a
-change made anywhere takes effect on every instance within that time.
+The answer is the ``require_api_key`` row of ``gateway_settings``: ``on`` is written with the
+first key (so revoking every key keeps them required), ``off`` only by ``chatgpt-api keys require
+off``; with no row, keys are required when any key exists. The ``require_api_key`` setting
+overrides the database on its instance. :meth:`KeyPolicy.required` is cached for ``cache_ttl``
+seconds, so a change takes effect everywhere within that time.
 """
 
 from __future__ import annotations

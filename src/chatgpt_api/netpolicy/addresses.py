@@ -1,17 +1,10 @@
 """IP addresses: parsing hosts the way resolvers do, and which addresses are not public.
 
-:func:`parse_host_address` turns a URL host into the address it stands for, following the URL
-standard's host parser (the one browsers and Node's fetch use, and a superset of what the C
-library's ``inet_aton`` accepts): IPv4 in one to four parts, each decimal, octal (``0177``) or
-hex (``0x7f``), the last part filling the remaining bytes (``127.1``, ``2130706433``); one
-trailing dot ignored; IPv6 literals with an optional zone id (``fe80::1%eth0``, or ``%25`` as
-written in URLs). A host whose last label is numeric but that is not a valid address is
-:class:`InvalidAddress`; any other host is a name (``None``).
-
-:func:`classify` returns why an address is refused as an upstream (``"a loopback address"``),
-or ``None`` for a public address. IPv4 addresses embedded in IPv6 ones (IPv4-mapped
-``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``)
-are classified like the IPv4 address they carry.
+:func:`parse_host_address` follows the URL standard's host parser (IPv4 in one to four decimal,
+octal or hex parts such as ``127.1`` or ``2130706433``; IPv6 with an optional zone id); a host
+whose last label is numeric but invalid is :class:`InvalidAddress`, any other host a name.
+:func:`classify` says why an address is refused as an upstream (``"a loopback address"``), or
+None; IPv4 addresses embedded in IPv6 ones are classified like the address they carry.
 """
 
 from __future__ import annotations

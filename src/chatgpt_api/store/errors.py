@@ -1,21 +1,11 @@
 """Errors raised by the conversation store, and the one place that classifies driver errors.
 
-Every store error is a :class:`chatgpt_api.errors.ServiceError`, so the API layer renders it
-like any other::
-
-    ServiceError
-    ├── StoreUnavailable       the database is locked, full, unreachable or lost (503)
-    └── RequestError
-        ├── InvalidParent      the parent message is not in this conversation (400)
-        ├── ConversationNotFound                                             (404)
-        ├── MessageNotFound                                                  (404)
-        └── DuplicateId        a conversation or message with this id exists (409)
-
-:func:`translate_errors` turns SQLAlchemy / driver / OS errors that mean "the database cannot
-serve us right now" into :class:`StoreUnavailable` with a short reason. Messages never carry a
-database URL or its password: only the driver's own short message, passed through
-:func:`chatgpt_api.redact.redact_text`. Anything else (a bug: bad SQL, a type error) propagates
-unchanged.
+Every store error is a :class:`~chatgpt_api.errors.ServiceError`: :class:`StoreUnavailable`
+(503: the database is locked, full, unreachable or lost) or a request error
+(:class:`InvalidParent` 400, :class:`ConversationNotFound` / :class:`MessageNotFound` 404,
+:class:`DuplicateId` 409). :func:`translate_errors` turns driver and OS errors that mean "the
+database cannot serve us now" into :class:`StoreUnavailable` with a short redacted reason (never
+a URL); anything else (a bug) propagates unchanged.
 """
 
 from __future__ import annotations

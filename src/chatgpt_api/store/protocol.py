@@ -1,26 +1,12 @@
 """The :class:`ConversationStore` seam: what the service needs from a conversation store.
 
-Contract (checked for every implementation by ``tests/test_store_contract.py``):
-
-* Owner scoping: ``owner`` is the gateway key owning a conversation (None = anonymous, a
-  separate "owner" of its own). Methods taking ``owner`` treat a conversation of another owner
-  exactly like a missing one (None / False / 0), revealing nothing about it. Methods without
-  ``owner`` are for the service, after it has checked ownership.
-* A turn is a chain of messages written atomically: each message's parent is the previous one,
-  the first's is ``parent_id`` (None or a message of the same conversation, else
-  :class:`InvalidParent`). Adding from a message that is not the tip makes a sibling branch. The
-  conversation's ``current_node`` moves to the turn's last message and ``updated_at`` is bumped.
-  On any error nothing of the turn is written.
-* ``record_turn`` is the one write of a finished turn: get-or-create the conversation, check
-  the parent, append the chain and move the tip, atomically. An existing conversation of
-  another owner is not appended to: it is created under ``create.id``, which then fails with
-  :class:`DuplicateId` if that id is taken. Concurrent calls may share a transaction (batched on
-  SQLite), but each caller gets its own result or error, only after its turn was committed; a
-  turn whose caller is cancelled is written whole or not at all.
-* ``updated_at`` tracks activity (new turns); ``rename``, ``set_current_node`` and
-  ``set_upstream_conversation_id`` leave it alone, so renaming does not reorder the list.
-* Failures of the database itself raise :class:`StoreUnavailable` (HTTP 503); the store
-  recovers by itself once the database is back.
+Contract (tests/test_store_contract.py checks every implementation): another owner's
+conversation is treated exactly like a missing one. A turn is a chain of messages written
+atomically under ``parent_id`` (a non-tip parent makes a sibling branch) and moves
+``current_node``. ``record_turn`` is the one write of a finished turn (get-or-create, append,
+move the tip); concurrent calls may share a transaction, each caller getting its own result
+after commit. ``updated_at`` tracks new turns only. Database failures raise
+:class:`StoreUnavailable` (503) and the store recovers by itself.
 """
 
 from __future__ import annotations

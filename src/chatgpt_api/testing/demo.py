@@ -1,16 +1,10 @@
 """The dynamic "demo" ChatGPT web backend of the emulator.
 
-It answers ``POST .../conversation`` like the real service: a deterministic answer
-(``You said: "<prompt>". This is turn N of this conversation.``, or, for a prompt under the
-gateway's tool protocol, a tool call, JSON or the tool results: :mod:`.web_tool_play`)
-streamed in the legacy cumulative format (reference 2.4, like fixture F2) or, when the request
-body carries ``"supported_encodings": ["v1"]``, in delta encoding v1 (reference 2.5, like
-fixture F3).
-
-Conversations are kept in memory as trees (message id -> parent id) so follow-ups that give
-``conversation_id`` and ``parent_message_id`` work. Like the real service it is lenient about an
-unknown ``parent_message_id`` inside a known conversation: the turn hangs under the
-conversation's current node. An unknown ``conversation_id`` is a 404.
+It answers ``POST .../conversation`` like the real service, deterministically (``You said:
+"<prompt>". This is turn N of this conversation.``, or the tool protocol's answers,
+:mod:`.web_tool_play`), in the legacy cumulative format or, when asked, the delta encoding.
+Conversations are trees in memory, so follow-ups work; an unknown parent inside a known
+conversation hangs under its current node, an unknown ``conversation_id`` is a 404.
 """
 
 from __future__ import annotations
