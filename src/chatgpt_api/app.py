@@ -18,7 +18,6 @@ from starlette.routing import Route
 from chatgpt_api.accounts.pool import AccountPool, PoolSettings
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import load_secret_box
-from chatgpt_api.api.access_log import AccessLogMiddleware
 from chatgpt_api.api.anthropic_messages import count_message_tokens, create_message
 from chatgpt_api.api.conversations import (
     delete_conversation,
@@ -30,9 +29,9 @@ from chatgpt_api.api.conversations import (
 )
 from chatgpt_api.api.conversations_openai import conversations_api_routes
 from chatgpt_api.api.embeddings import embeddings
-from chatgpt_api.api.graceful_shutdown import InFlight, InFlightMiddleware
-from chatgpt_api.api.header_limits import HeaderLimitMiddleware
+from chatgpt_api.api.graceful_shutdown import InFlight
 from chatgpt_api.api.home import home_page, not_found
+from chatgpt_api.api.lifecycle import RequestLifecycle
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
 from chatgpt_api.api.openapi import openapi_route
 from chatgpt_api.api.responses_api import responses_routes
@@ -48,7 +47,6 @@ from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
 from chatgpt_api.observability.metrics import Metrics, metrics_route
-from chatgpt_api.observability.middleware import ObservabilityMiddleware
 from chatgpt_api.observability.store import TimedStore
 from chatgpt_api.playground import routes as playground_routes
 from chatgpt_api.reference import routes as reference_routes
@@ -145,14 +143,13 @@ def create_app(settings: Settings) -> Starlette:
             stack.push_async_callback(in_flight.wait_idle)
             yield
 
-    middleware = [
-        Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_size),
-        Middleware(InFlightMiddleware, in_flight=in_flight),
-        Middleware(ObservabilityMiddleware, metrics=metrics),
-    ]
-    if settings.access_log:
-        structured = settings.log_format == "json"
-        middleware.append(Middleware(AccessLogMiddleware, structured=structured))
+    lifecycle = Middleware(
+        RequestLifecycle,
+        metrics=metrics,
+        in_flight=in_flight,
+        max_header_bytes=settings.max_header_size,
+        access_log=settings.log_format if settings.access_log else None,
+    )
     return Starlette(
         routes=[
             Route("/", home_page, methods=["GET"]),
@@ -184,7 +181,7 @@ def create_app(settings: Settings) -> Starlette:
             *playground_routes(),
             *reference_routes(),
         ],
-        middleware=middleware,
+        middleware=[lifecycle],
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
     )

@@ -1,9 +1,9 @@
 """The per-request context: the request id, and what the routes learn while they answer.
 
-:class:`ObservabilityMiddleware <chatgpt_api.observability.middleware.ObservabilityMiddleware>`
-sets one :class:`RequestContext` per request in a context variable. Routes and the service fill
-it in through the hooks below, each a context-variable read and an attribute store, called at
-most a few times per request (never per chunk). Outside a request (the CLI's in-process
+The request-lifecycle middleware (:mod:`chatgpt_api.api.lifecycle`) sets one
+:class:`RequestContext` per request in a context variable. Routes and the service fill it in
+through the hooks below, each a context-variable read and an attribute store, called at most a
+few times per request (never per chunk). Outside a request (the CLI's in-process
 client, background work) the hooks do nothing.
 
 Request ids: an incoming ``X-Request-ID`` is kept when it is a sane token (1-128 characters of
