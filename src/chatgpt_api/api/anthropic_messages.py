@@ -25,7 +25,6 @@ import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from chatgpt_api.api.anthropic_bridge import bridge_messages, parse_body
 from chatgpt_api.api.anthropic_content import count_tokens
@@ -43,23 +42,6 @@ from chatgpt_api.api.turns import run_turn
 from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.service import deadline_after
-
-
-class _WithHeader:
-    """An ASGI response with one more header on its start message."""
-
-    def __init__(self, response: EventStreamResponse, name: str, value: str) -> None:
-        self._response = response
-        self._header = (name.encode(), value.encode())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def with_header(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                message = {**message, "headers": [*headers, self._header]}
-            await send(message)
-
-        await self._response(scope, receive, with_header)  # type: ignore[arg-type]
 
 
 async def create_message(request: Request) -> Response:
@@ -86,8 +68,8 @@ async def create_message(request: Request) -> Response:
         if turn.answer is None:
             assert turn.first is not None
             frames = message_frames(turn.first, turn.events, meta, request_id, deadline)
-            stream = EventStreamResponse(frames, anthropic_shutdown_frame(request_id))
-            return _WithHeader(stream, "request-id", request_id)  # type: ignore[return-value]
+            cut_off = anthropic_shutdown_frame(request_id)
+            return EventStreamResponse(frames, cut_off, headers={"request-id": request_id})
         return JSONResponse(message_object(turn.answer, meta), headers={"request-id": request_id})
     except Exception as exc:
         return anthropic_error_response(exc, request_id)

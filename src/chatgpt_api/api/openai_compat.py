@@ -100,7 +100,7 @@ async def chat_completions(request: Request) -> Response:
             frames = completion_frames(
                 turn.first, turn.events, meta, parsed.include_usage, deadline
             )
-            return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
+            return EventStreamResponse(frames, openai_shutdown_frame())
     except Exception as exc:
         return openai_error_response(exc)
     return JSONResponse(completion_object(turn.answer, meta))

@@ -224,7 +224,7 @@ async def create_response(request: Request) -> Response:
         if running.answer is None:
             assert running.first is not None
             frames = response_frames(prepared.meta, running.first, running.events, save, deadline)
-            return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
+            return EventStreamResponse(frames, openai_shutdown_frame())
         obj = whole_object(prepared.meta, running.answer)
         await save(obj, running.answer)
     except Exception as exc:

@@ -194,7 +194,7 @@ async def send_message(request: Request) -> Response:
         if turn.answer is None:
             assert turn.first is not None
             frames = seed_frames(turn.first, turn.events, deadline)
-            return EventStreamResponse(frames, seed_shutdown_frame())  # type: ignore[return-value]
+            return EventStreamResponse(frames, seed_shutdown_frame())
     except Exception as exc:
         return seed_error_response(exc)
     return JSONResponse(seed_answer_object(turn.answer))
