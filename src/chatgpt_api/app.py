@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from chatgpt_api.accounts.pool import AccountPool, PoolSettings
 from chatgpt_api.accounts.repository import AccountRepository
@@ -29,6 +31,7 @@ from chatgpt_api.api.conversations import (
 )
 from chatgpt_api.api.conversations_openai import conversations_api_routes
 from chatgpt_api.api.embeddings import embeddings
+from chatgpt_api.api.error_handlers import surface_error
 from chatgpt_api.api.graceful_shutdown import InFlight
 from chatgpt_api.api.home import home_page, not_found
 from chatgpt_api.api.lifecycle import RequestLifecycle
@@ -76,6 +79,19 @@ def backend_options(settings: Settings) -> BackendOptions:
         upstream_allowlist=settings.upstream_allowlist,
         connect_timeout=settings.connect_timeout,
     )
+
+
+class Gateway(Starlette):
+    """Starlette with the request-lifecycle middleware outermost, in place of Starlette's
+    ``ServerErrorMiddleware`` (it answers the plain 500 itself), so an ``Exception`` handler
+    (the surfaces' error shapes, :mod:`chatgpt_api.api.error_handlers`) runs inside it, in
+    the request's context, like every other handler."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=self.exception_handlers)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -150,7 +166,7 @@ def create_app(settings: Settings) -> Starlette:
         max_header_bytes=settings.max_header_size,
         access_log=settings.log_format if settings.access_log else None,
     )
-    return Starlette(
+    return Gateway(
         routes=[
             Route("/", home_page, methods=["GET"]),
             Route("/openapi.json", openapi_route, methods=["GET"]),
@@ -182,7 +198,7 @@ def create_app(settings: Settings) -> Starlette:
             *reference_routes(),
         ],
         middleware=[lifecycle],
-        exception_handlers={404: not_found, 405: not_found},
+        exception_handlers={404: not_found, 405: not_found, Exception: surface_error},
         lifespan=lifespan,
     )
 
