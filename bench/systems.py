@@ -84,18 +84,17 @@ DEFAULT_LIMITS = ("--rate-limit-rpm", "10000000", "--rate-limit-cpm", "100000000
 DEFAULT_LIMITS += ("--rate-limit-streams", "100000")
 
 
-def start_service_default(up: Upstreams) -> Proc:
+def start_service_default(up: Upstreams, name: str = "service-default") -> Proc:
     """The service as a user starts it by default: store on (SQLite), access log and metrics on
     (info level), a gateway key created and so required, per-key rate limits (in-process)."""
     port = free_port()
-    home = WORK / "home-default"
+    home = WORK / f"home-{name}"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     create = [str(VENV_BIN / "chatgpt-api"), "keys", "create", "--name", "bench"]
     created = subprocess.run(
         [*create, "--home", str(home)], capture_output=True, text=True, check=True, timeout=120
     )
-    name = "service-default"
     GATEWAY_KEYS[name] = created.stdout.strip().splitlines()[-1]
     argv = [str(VENV_BIN / "chatgpt-api"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--models-file", str(models_file(up)), "--home", str(home)]
