@@ -41,6 +41,7 @@ FULL: list[tuple[str, tuple[str, ...], tuple[int, ...]]] = [
     ("service-1w", ALL_ROUTES, ALL_C),
     ("ref-starlette_aiohttp", ALL_ROUTES, ALL_C),
     ("service-1w-store", ALL_ROUTES, (CPU_C,)),
+    ("service-default", ALL_ROUTES, (CPU_C,)),
     ("litellm", ("chat", "chat-stream"), ALL_C),
     ("ref-starlette_httpx", ("send", "chat", "chat-stream"), (CPU_C,)),
     ("ref-aioweb_aiohttp", ("send", "chat", "chat-stream"), (CPU_C,)),
@@ -140,6 +141,8 @@ def start_system(name: str, up: systems.Upstreams) -> Proc:
         return systems.start_service(up, workers=2)
     if name == "service-1w-store":
         return systems.start_service(up, store=True)
+    if name == "service-default":
+        return systems.start_service_default(up)
     if name == "litellm":
         return systems.start_litellm(up)
     return systems.start_reference(up, name.removeprefix("ref-"))
@@ -263,11 +266,13 @@ def run_quick() -> int:
         up = systems.Upstreams(systems.base_url(fast), systems.base_url(fast))
         bench = Bench(up, {"fast": fast, "slow": fast}, 3)
         common: dict[str, Any] = {"ns_seconds": 1, "stream_seconds": 1, "use_wrk": False}
-        common["deadline"] = t0 + 60
+        common["deadline"] = t0 + 90
         bench.measure("direct", None, ("send",), (1,), **common)
         with started(lambda: systems.start_service(up)) as svc:
             bench.measure("service-1w", svc, ("send",), (1, 16), **common)
             bench.measure("service-1w", svc, ("chat", "chat-stream"), (16,), **common)
+        with started(lambda: systems.start_service_default(up)) as svc:
+            bench.measure("service-default", svc, ("send", "chat", "chat-stream"), (16,), **common)
         with started(lambda: systems.start_reference(up, "starlette_aiohttp")) as ref:
             bench.measure("ref-starlette_aiohttp", ref, ("send",), (1, 16), **common)
             bench.measure("ref-starlette_aiohttp", ref, ("chat", "chat-stream"), (16,), **common)
@@ -301,6 +306,20 @@ def quick_verdict(points: dict[str, Any]) -> int:
     )
     if direct is not None:
         print(f"bench-quick: service latency p50 vs direct, send c=1: {direct:.2f}× (information)")
+    for route in ("send", "chat", "chat-stream"):
+        default = report.med(points, k("service-default", route, 16), "cpu_ms_per_req")
+        for name, other, goal in (
+            ("reference", "ref-starlette_aiohttp", 1.5),
+            ("store off (service-1w)", "service-1w", 1.2),
+        ):
+            ratio = report._ratio(
+                default, report.med(points, k(other, route, 16), "cpu_ms_per_req")
+            )
+            shown = "not measured" if ratio is None else f"{ratio:.2f}×"
+            print(
+                f"bench-quick: default configuration CPU/request vs {name}, {route} c=16: "
+                f"{shown} (goal {goal}×; information)"
+            )
     failed = False
     for name, ratio in checks.items():
         ok = ratio is not None and ratio <= 3.0

@@ -1,9 +1,10 @@
-"""``python -m bench.profile ROUTE [SECONDS]``: where the service spends its CPU under load.
+"""``python -m bench.profile ROUTE [SECONDS] [default]``: where the service spends its CPU.
 
 Starts the fast emulator and the service (as ``make bench`` does), drives ROUTE (send,
 send-stream, chat or chat-stream, streams against the fast emulator too) at concurrency 64 with
 the asyncio client while py-spy (installed into ``bench/.work/tools-venv``) samples the service,
 then prints the functions with the most samples, by own time and by inclusive time.
+``default``: profile the default configuration (``service-default``) instead of ``--no-store``.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ def main() -> None:
     svc = None
     try:
         up = systems.Upstreams(url, url)
-        svc = systems.start_service(up)
+        default = sys.argv[3:4] == ["default"]
+        svc = systems.start_service_default(up) if default else systems.start_service(up)
         kind, stream = route.split("-")[0], route.endswith("stream")
-        load = systems.load_for("service", systems.base_url(svc), up, kind, stream)
+        load = systems.load_for(svc.name, systems.base_url(svc), up, kind, stream)
         out = WORK / f"profile-{route}.txt"
         rec = [str(spy), "record", "-p", str(svc.pid), "-d", str(int(seconds)), "-r", "250"]
         rec += ["--nonblocking", "-f", "raw", "-o", str(out)]

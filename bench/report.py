@@ -100,6 +100,14 @@ def targets(points: dict[str, Any], extra: dict[str, Any], cpu_c: int) -> list[d
 
     routes = ("send", "send-stream", "chat", "chat-stream")
     for route in routes:
+        default = med(points, key("service-default", route, cpu_c), "cpu_ms_per_req")
+        ref = med(points, key("ref-starlette_aiohttp", route, cpu_c), "cpu_ms_per_req")
+        add(
+            f"default configuration CPU vs bare reference proxy, {route} (×)",
+            _ratio(default, ref),
+            1.5,
+        )
+    for route in routes:
         svc = med(points, key("service-1w", route, cpu_c), "cpu_ms_per_req")
         ref = med(points, key("ref-starlette_aiohttp", route, cpu_c), "cpu_ms_per_req")
         add(f"CPU ms/request, {route} (c={cpu_c})", svc, 0.6)

@@ -77,6 +77,33 @@ def start_service(up: Upstreams, *, workers: int = 1, store: bool = False) -> Pr
     return Proc(name, argv, cpus=SERVICE_CPU, log=WORK / f"{name}.log", env=env, port=port)
 
 
+#: The gateway key each started service-default requires (by system name).
+GATEWAY_KEYS: dict[str, str] = {}
+#: Per-key limits of service-default: generous, so no request of the bench is refused.
+DEFAULT_LIMITS = ("--rate-limit-rpm", "10000000", "--rate-limit-cpm", "1000000000")
+DEFAULT_LIMITS += ("--rate-limit-streams", "100000")
+
+
+def start_service_default(up: Upstreams, name: str = "service-default") -> Proc:
+    """The service as a user starts it by default: store on (SQLite), access log and metrics on
+    (info level), a gateway key created and so required, per-key rate limits (in-process)."""
+    port = free_port()
+    home = WORK / f"home-{name}"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    create = [str(VENV_BIN / "chatgpt-api"), "keys", "create", "--name", "bench"]
+    created = subprocess.run(
+        [*create, "--home", str(home)], capture_output=True, text=True, check=True, timeout=120
+    )
+    GATEWAY_KEYS[name] = created.stdout.strip().splitlines()[-1]
+    argv = [str(VENV_BIN / "chatgpt-api"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--models-file", str(models_file(up)), "--home", str(home)]
+    argv += ["--reverse-proxy", f"{up.fast}/backend-api/conversation", *DEFAULT_LIMITS]
+    argv += ["--max-connections-per-client", "0", "--max-connections", "65536"]
+    env = {"CHATGPT_API_UPSTREAM_ALLOWLIST": "127.0.0.1"}
+    return Proc(name, argv, cpus=SERVICE_CPU, log=WORK / f"{name}.log", env=env, port=port)
+
+
 def _ref_env(up: Upstreams) -> dict[str, str]:
     return {
         "REF_WEB_URL": f"{up.fast}/backend-api/conversation",
@@ -148,7 +175,8 @@ def start_litellm(up: Upstreams) -> Proc:
 
 def load_for(system: str, base: str, up: Upstreams, route: str, stream: bool) -> Load:
     """The request for ``route`` (send | chat) on ``system`` (direct | anything else)."""
-    auth = f"Authorization: Bearer {LITELLM_KEY if system == 'litellm' else 'x'}"
+    key = LITELLM_KEY if system == "litellm" else GATEWAY_KEYS.get(system, "x")
+    auth = f"Authorization: Bearer {key}"
     if system == "direct":
         upstream = up.slow if stream else up.fast
         if route == "send":
@@ -173,6 +201,8 @@ def load_for(system: str, base: str, up: Upstreams, route: str, stream: bool) ->
         return Load(f"{upstream}/v1/chat/completions", body, (auth, _JSON), stream)
     if route == "send":
         fields = {"access_token": "x", "prompt": PROMPT}
+        if system in GATEWAY_KEYS:
+            fields["api_key"] = GATEWAY_KEYS[system]
         if stream:
             fields["stream"] = "true"
             fields["reverse_proxy"] = f"{up.slow}/backend-api/conversation"

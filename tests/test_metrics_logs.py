@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from chatgpt_api.api.lifecycle import RequestLifecycle
 from chatgpt_api.observability.context import accept_request_id
 from chatgpt_api.observability.metrics import Metrics
-from chatgpt_api.observability.middleware import ObservabilityMiddleware
 from tests.servers import ServiceThread
 
 CLI = [sys.executable, "-m", "chatgpt_api.cli"]
@@ -72,7 +72,7 @@ def test_unhandled_exception_still_answers_with_the_id() -> None:
         return {"type": "http.request", "body": b""}
 
     metrics = Metrics()
-    app = ObservabilityMiddleware(broken, metrics)
+    app = RequestLifecycle(broken, metrics)
     scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"r1")]}
     with pytest.raises(RuntimeError):
         asyncio.run(app(scope, receive, send))

@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from chatgpt_api.accounts.pool import AccountPool, PoolSettings
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import load_secret_box
-from chatgpt_api.api.access_log import AccessLogMiddleware
 from chatgpt_api.api.anthropic_messages import count_message_tokens, create_message
 from chatgpt_api.api.conversations import (
     delete_conversation,
@@ -31,9 +32,10 @@ from chatgpt_api.api.conversations import (
 )
 from chatgpt_api.api.conversations_openai import conversations_api_routes
 from chatgpt_api.api.embeddings import embeddings
-from chatgpt_api.api.graceful_shutdown import InFlight, InFlightMiddleware
-from chatgpt_api.api.header_limits import HeaderLimitMiddleware
+from chatgpt_api.api.error_handlers import surface_error
+from chatgpt_api.api.graceful_shutdown import InFlight
 from chatgpt_api.api.home import home_page, not_found
+from chatgpt_api.api.lifecycle import RequestLifecycle
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
 from chatgpt_api.api.openapi import openapi_route
 from chatgpt_api.api.responses_api import responses_routes
@@ -49,7 +51,6 @@ from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
 from chatgpt_api.observability.metrics import Metrics, metrics_route
-from chatgpt_api.observability.middleware import ObservabilityMiddleware
 from chatgpt_api.observability.store import TimedStore
 from chatgpt_api.playground import routes as playground_routes
 from chatgpt_api.reference import routes as reference_routes
@@ -86,6 +87,19 @@ def backend_options(settings: Settings) -> BackendOptions:
         upstream_allowlist=settings.upstream_allowlist,
         connect_timeout=settings.connect_timeout,
     )
+
+
+class Gateway(Starlette):
+    """Starlette with the request-lifecycle middleware outermost, in place of Starlette's
+    ``ServerErrorMiddleware`` (it answers the plain 500 itself), so an ``Exception`` handler
+    (the surfaces' error shapes, :mod:`chatgpt_api.api.error_handlers`) runs inside it, in
+    the request's context, like every other handler."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=self.exception_handlers)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(settings: Settings, *, start_upstream: StartUpstream | None = None) -> Starlette:
@@ -160,15 +174,14 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
             stack.push_async_callback(in_flight.wait_idle)
             yield
 
-    middleware = [
-        Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_size),
-        Middleware(InFlightMiddleware, in_flight=in_flight),
-        Middleware(ObservabilityMiddleware, metrics=metrics),
-    ]
-    if settings.access_log:
-        structured = settings.log_format == "json"
-        middleware.append(Middleware(AccessLogMiddleware, structured=structured))
-    return Starlette(
+    lifecycle = Middleware(
+        RequestLifecycle,
+        metrics=metrics,
+        in_flight=in_flight,
+        max_header_bytes=settings.max_header_size,
+        access_log=settings.log_format if settings.access_log else None,
+    )
+    return Gateway(
         routes=[
             Route("/", home_page, methods=["GET"]),
             Route("/openapi.json", openapi_route, methods=["GET"]),
@@ -199,8 +212,8 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
             *playground_routes(),
             *reference_routes(),
         ],
-        middleware=middleware,
-        exception_handlers={404: not_found, 405: not_found},
+        middleware=[lifecycle],
+        exception_handlers={404: not_found, 405: not_found, Exception: surface_error},
         lifespan=lifespan,
     )
 

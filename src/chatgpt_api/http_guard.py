@@ -16,7 +16,7 @@ Design:
   closed, without the bytes ever reaching the parser. The exact counting holds for the usual
   case; when a pipelined head begins inside the read that finished the previous request, that
   one read goes to the parser uncounted (at most one read: 256 KiB), and the ASGI
-  :class:`~chatgpt_api.api.header_limits.HeaderLimitMiddleware` stays as the second line.
+  :mod:`~chatgpt_api.api.header_limits` stays as the second line.
 * **Deadlines.** A new connection must start a request within ``idle_timeout`` seconds; once a
   head's first bytes arrive it must be complete within ``header_timeout`` seconds (one
   deadline for the whole head: trickling bytes does not extend it). Between requests uvicorn's

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from chatgpt_api.api.log_fields import clean_field, redact_url
 from chatgpt_api.logs import ACCESS_LOGGER
@@ -20,34 +20,16 @@ from chatgpt_api.logs import ACCESS_LOGGER
 log = logging.getLogger(ACCESS_LOGGER)
 
 
-class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp, structured: bool = False) -> None:
-        self.app = app
-        self.structured = structured
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status: int | None = None
-        length = 0
-
-        async def logged_send(message: Message) -> None:
-            nonlocal status, length
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                length += len(message.get("body", b""))
-            await send(message)
-
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, logged_send)
-        finally:
-            if self.structured:
-                _log_structured(scope, status, length, time.perf_counter() - started)
-            else:
-                log.info(_line(scope, status, length))
+def log_access(
+    scope: Scope, status: int | None, length: int, seconds: float, structured: bool
+) -> None:
+    """Write the request's access-log line (called by :mod:`.lifecycle` once it has ended)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    if structured:
+        _log_structured(scope, status, length, seconds)
+    else:
+        log.info(_line(scope, status, length))
 
 
 _stamp: tuple[int, str] = (-1, "")

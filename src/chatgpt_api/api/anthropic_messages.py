@@ -14,12 +14,10 @@ import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from chatgpt_api.api.anthropic_bridge import bridge_messages, parse_body
 from chatgpt_api.api.anthropic_content import count_tokens
 from chatgpt_api.api.anthropic_errors import (
-    anthropic_error_response,
     anthropic_shutdown_frame,
     new_request_id,
 )
@@ -34,63 +32,40 @@ from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.service import deadline_after
 
 
-class _WithHeader:
-    """An ASGI response with one more header on its start message."""
-
-    def __init__(self, response: EventStreamResponse, name: str, value: str) -> None:
-        self._response = response
-        self._header = (name.encode(), value.encode())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def with_header(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                message = {**message, "headers": [*headers, self._header]}
-            await send(message)
-
-        await self._response(scope, receive, with_header)  # type: ignore[arg-type]
-
-
 async def create_message(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     deadline = deadline_after(state.settings.upstream_timeout)
     request_id = new_request_id()
-    try:
-        caller = await authenticate(request)
-        body = await read_json_object(request, state.settings.max_body_size)
-        parsed = parse_body(MessagesBody, body)
-        route = state.service.registry.resolve(parsed.model)
-        bridged = bridge_messages(
-            parsed, route, credential=caller.upstream_credential, owner=caller.owner
-        )
-        turn = await run_turn(
-            state,
-            bridged.turn,
-            stream=bridged.stream,
-            deadline=deadline,
-            request=request,
-            caller=caller,
-        )
-        meta = MessageMeta(f"msg_{uuid.uuid4().hex}", bridged)
-        if turn.answer is None:
-            assert turn.first is not None
-            frames = message_frames(turn.first, turn.events, meta, request_id, deadline)
-            stream = EventStreamResponse(frames, anthropic_shutdown_frame(request_id))
-            return _WithHeader(stream, "request-id", request_id)  # type: ignore[return-value]
-        return JSONResponse(message_object(turn.answer, meta), headers={"request-id": request_id})
-    except Exception as exc:
-        return anthropic_error_response(exc, request_id)
+    caller = await authenticate(request)
+    body = await read_json_object(request, state.settings.max_body_size)
+    parsed = parse_body(MessagesBody, body)
+    route = state.service.registry.resolve(parsed.model)
+    bridged = bridge_messages(
+        parsed, route, credential=caller.upstream_credential, owner=caller.owner
+    )
+    turn = await run_turn(
+        state,
+        bridged.turn,
+        stream=bridged.stream,
+        deadline=deadline,
+        request=request,
+        caller=caller,
+    )
+    meta = MessageMeta(f"msg_{uuid.uuid4().hex}", bridged)
+    if turn.answer is None:
+        assert turn.first is not None
+        frames = message_frames(turn.first, turn.events, meta, request_id, deadline)
+        cut_off = anthropic_shutdown_frame(request_id)
+        return EventStreamResponse(frames, cut_off, headers={"request-id": request_id})
+    return JSONResponse(message_object(turn.answer, meta), headers={"request-id": request_id})
 
 
 async def count_message_tokens(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     request_id = new_request_id()
-    try:
-        await authenticate(request)
-        body = await read_json_object(request, state.settings.max_body_size)
-        parsed = parse_body(CountTokensBody, body)
-        state.service.registry.resolve(parsed.model)
-        tokens = count_tokens(parsed)
-    except Exception as exc:
-        return anthropic_error_response(exc, request_id)
+    await authenticate(request)
+    body = await read_json_object(request, state.settings.max_body_size)
+    parsed = parse_body(CountTokensBody, body)
+    state.service.registry.resolve(parsed.model)
+    tokens = count_tokens(parsed)
     return JSONResponse({"input_tokens": tokens}, headers={"request-id": request_id})

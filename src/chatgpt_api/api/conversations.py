@@ -13,7 +13,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.state import AppState
 from chatgpt_api.errors import NotFound, RequestError
@@ -110,19 +109,16 @@ async def _owned(request: Request, owner: str | None) -> tuple[ConversationStore
 
 
 async def list_conversations(request: Request) -> Response:
-    try:
-        owner = await _owner(request)
-        limit = _int(request, "limit", 20, MAX_PAGE)
-        offset = _int(request, "offset", 0, 10**9)
-        state: AppState = request.app.state.chatgpt
-        if state.store is None:
-            items: list[Conversation] = []
-            total = 0
-        else:
-            items = await state.store.list_conversations(owner=owner, limit=limit, offset=offset)
-            total = await state.store.count_conversations(owner=owner)
-    except Exception as exc:
-        return openai_error_response(exc)
+    owner = await _owner(request)
+    limit = _int(request, "limit", 20, MAX_PAGE)
+    offset = _int(request, "offset", 0, 10**9)
+    state: AppState = request.app.state.chatgpt
+    if state.store is None:
+        items: list[Conversation] = []
+        total = 0
+    else:
+        items = await state.store.list_conversations(owner=owner, limit=limit, offset=offset)
+        total = await state.store.count_conversations(owner=owner)
     return JSONResponse(
         {
             "object": "list",
@@ -136,24 +132,18 @@ async def list_conversations(request: Request) -> Response:
 
 
 async def get_conversation(request: Request) -> Response:
-    try:
-        store, conversation = await _owned(request, await _owner(request))
-        messages = await store.messages_of(conversation.id)
-        tree = _tree(conversation, messages)
-        responses = request.app.state.chatgpt.responses
-        # The Conversations API's field (chatgpt_api.api.conversations_openai).
-        tree["metadata"] = await responses.metadata(conversation.id) if responses else {}
-    except Exception as exc:
-        return openai_error_response(exc)
+    store, conversation = await _owned(request, await _owner(request))
+    messages = await store.messages_of(conversation.id)
+    tree = _tree(conversation, messages)
+    responses = request.app.state.chatgpt.responses
+    # The Conversations API's field (chatgpt_api.api.conversations_openai).
+    tree["metadata"] = await responses.metadata(conversation.id) if responses else {}
     return JSONResponse(tree)
 
 
 async def export_conversation(request: Request) -> Response:
-    try:
-        store, conversation = await _owned(request, await _owner(request))
-        messages = await store.messages_of(conversation.id)
-    except Exception as exc:
-        return openai_error_response(exc)
+    store, conversation = await _owned(request, await _owner(request))
+    messages = await store.messages_of(conversation.id)
     filename = f"conversation-{conversation.id}.json"
     return JSONResponse(
         _tree(conversation, messages),
@@ -163,17 +153,14 @@ async def export_conversation(request: Request) -> Response:
 
 async def get_attachment(request: Request) -> Response:
     """An attachment that a message of the caller's conversation refers to."""
-    try:
-        store, conversation = await _owned(request, await _owner(request))
-        sha = request.path_params["sha256"]
-        messages = await store.messages_of(conversation.id)
-        if not any(m.payload is not None and sha in references(m.payload) for m in messages):
-            raise NotFound("attachment not found in this conversation", param="sha256")
-        found = (await store.attachments([sha])).get(sha)
-        if found is None:
-            raise NotFound("attachment not found in this conversation", param="sha256")
-    except Exception as exc:
-        return openai_error_response(exc)
+    store, conversation = await _owned(request, await _owner(request))
+    sha = request.path_params["sha256"]
+    messages = await store.messages_of(conversation.id)
+    if not any(m.payload is not None and sha in references(m.payload) for m in messages):
+        raise NotFound("attachment not found in this conversation", param="sha256")
+    found = (await store.attachments([sha])).get(sha)
+    if found is None:
+        raise NotFound("attachment not found in this conversation", param="sha256")
     # The media type is the client's word: never let the browser run it on our origin.
     headers = {
         "Cache-Control": "private, max-age=31536000, immutable",
@@ -186,31 +173,25 @@ async def get_attachment(request: Request) -> Response:
 
 
 async def rename_conversation(request: Request) -> Response:
-    try:
-        owner = await _owner(request)
-        state, store = _store(request)
-        body = await read_json_object(request, state.settings.max_body_size)
-        title = body.get("title")
-        if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
-            raise RequestError(
-                f"Invalid 'title': expected a non-empty string of at most {MAX_TITLE} characters.",
-                param="title",
-            )
-        if not await store.rename(request.path_params["id"], title.strip(), owner=owner):
-            raise NotFound("conversation not found", param="id")
-        _, conversation = await _owned(request, owner)
-    except Exception as exc:
-        return openai_error_response(exc)
+    owner = await _owner(request)
+    state, store = _store(request)
+    body = await read_json_object(request, state.settings.max_body_size)
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
+        raise RequestError(
+            f"Invalid 'title': expected a non-empty string of at most {MAX_TITLE} characters.",
+            param="title",
+        )
+    if not await store.rename(request.path_params["id"], title.strip(), owner=owner):
+        raise NotFound("conversation not found", param="id")
+    _, conversation = await _owned(request, owner)
     return JSONResponse(conversation_object(conversation))
 
 
 async def delete_conversation(request: Request) -> Response:
-    try:
-        owner = await _owner(request)
-        _, store = _store(request)
-        conversation_id = request.path_params["id"]
-        if not await store.delete_conversation(conversation_id, owner=owner):
-            raise NotFound("conversation not found", param="id")
-    except Exception as exc:
-        return openai_error_response(exc)
+    owner = await _owner(request)
+    _, store = _store(request)
+    conversation_id = request.path_params["id"]
+    if not await store.delete_conversation(conversation_id, owner=owner):
+        raise NotFound("conversation not found", param="id")
     return JSONResponse({"id": conversation_id, "object": "conversation.deleted", "deleted": True})

@@ -22,7 +22,6 @@ from chatgpt_api.api.conversation_items import (
     resolved_path,
 )
 from chatgpt_api.api.conversations import conversation_object
-from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.responses_input import item_messages, normalized_items
 from chatgpt_api.api.responses_models import check_metadata
@@ -113,22 +112,19 @@ async def _append(
 
 
 async def create_conversation(request: Request) -> Response:
-    try:
-        owner = (await authenticate(request)).owner
-        state, store, records = _stores(request)
-        body = await read_json_object(request, state.settings.max_body_size)
-        metadata = _metadata_param(body) or {}
-        messages = new_messages(item_messages(_items_param(body, required=False), "items"))
-        conversation = await store.create_conversation(
-            backend="", model="", owner=owner, title=_title(messages)
-        )
-        if messages:
-            await _append(store, conversation, messages)
-        await records.set_metadata(conversation.id, metadata)
-        conversation = await store.get_conversation(conversation.id, owner=owner) or conversation
-        obj = await openai_conversation(records, conversation)
-    except Exception as exc:
-        return openai_error_response(exc)
+    owner = (await authenticate(request)).owner
+    state, store, records = _stores(request)
+    body = await read_json_object(request, state.settings.max_body_size)
+    metadata = _metadata_param(body) or {}
+    messages = new_messages(item_messages(_items_param(body, required=False), "items"))
+    conversation = await store.create_conversation(
+        backend="", model="", owner=owner, title=_title(messages)
+    )
+    if messages:
+        await _append(store, conversation, messages)
+    await records.set_metadata(conversation.id, metadata)
+    conversation = await store.get_conversation(conversation.id, owner=owner) or conversation
+    obj = await openai_conversation(records, conversation)
     return JSONResponse(obj)
 
 
@@ -141,17 +137,14 @@ def _title(messages: list[NewMessage]) -> str | None:
 
 
 async def update_conversation(request: Request) -> Response:
-    try:
-        _, records, conversation = await _owned(request)
-        state: AppState = request.app.state.chatgpt
-        body = await read_json_object(request, state.settings.max_body_size)
-        metadata = _metadata_param(body)
-        if metadata is None:
-            raise RequestError("'metadata' is required.", param="metadata")
-        await records.set_metadata(conversation.id, metadata)
-        obj = await openai_conversation(records, conversation)
-    except Exception as exc:
-        return openai_error_response(exc)
+    _, records, conversation = await _owned(request)
+    state: AppState = request.app.state.chatgpt
+    body = await read_json_object(request, state.settings.max_body_size)
+    metadata = _metadata_param(body)
+    if metadata is None:
+        raise RequestError("'metadata' is required.", param="metadata")
+    await records.set_metadata(conversation.id, metadata)
+    obj = await openai_conversation(records, conversation)
     return JSONResponse(obj)
 
 
@@ -184,23 +177,17 @@ def _page(request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def list_items(request: Request) -> Response:
-    try:
-        store, _, conversation = await _owned(request)
-        page = _page(request, path_items(await _path(store, conversation)))
-    except Exception as exc:
-        return openai_error_response(exc)
+    store, _, conversation = await _owned(request)
+    page = _page(request, path_items(await _path(store, conversation)))
     return JSONResponse(page)
 
 
 async def add_items(request: Request) -> Response:
-    try:
-        store, _, conversation = await _owned(request)
-        state: AppState = request.app.state.chatgpt
-        body = await read_json_object(request, state.settings.max_body_size)
-        messages = new_messages(item_messages(_items_param(body, required=True), "items"))
-        added = path_items(await _append(store, conversation, messages))
-    except Exception as exc:
-        return openai_error_response(exc)
+    store, _, conversation = await _owned(request)
+    state: AppState = request.app.state.chatgpt
+    body = await read_json_object(request, state.settings.max_body_size)
+    messages = new_messages(item_messages(_items_param(body, required=True), "items"))
+    added = path_items(await _append(store, conversation, messages))
     return JSONResponse(
         {
             "object": "list",
@@ -213,28 +200,22 @@ async def add_items(request: Request) -> Response:
 
 
 async def get_item(request: Request) -> Response:
-    try:
-        store, _, conversation = await _owned(request)
-        item_id = request.path_params["item_id"]
-        items = path_items(await _path(store, conversation))
-        found = next((item for item in items if item["id"] == item_id), None)
-        if found is None:
-            raise NotFound(f"Item with id '{item_id}' not found.", param="item_id")
-    except Exception as exc:
-        return openai_error_response(exc)
+    store, _, conversation = await _owned(request)
+    item_id = request.path_params["item_id"]
+    items = path_items(await _path(store, conversation))
+    found = next((item for item in items if item["id"] == item_id), None)
+    if found is None:
+        raise NotFound(f"Item with id '{item_id}' not found.", param="item_id")
     return JSONResponse(found)
 
 
 async def delete_item(request: Request) -> Response:
-    try:
-        store, records, conversation = await _owned(request)
-        item_id = request.path_params["item_id"]
-        path = await store.path_to(conversation.current_node or "", conversation_id=conversation.id)
-        await _branch_without(store, conversation, path, item_id)
-        updated = await store.get_conversation(conversation.id, owner=conversation.owner)
-        obj = await openai_conversation(records, updated or conversation)
-    except Exception as exc:
-        return openai_error_response(exc)
+    store, records, conversation = await _owned(request)
+    item_id = request.path_params["item_id"]
+    path = await store.path_to(conversation.current_node or "", conversation_id=conversation.id)
+    await _branch_without(store, conversation, path, item_id)
+    updated = await store.get_conversation(conversation.id, owner=conversation.owner)
+    obj = await openai_conversation(records, updated or conversation)
     return JSONResponse(obj)
 
 

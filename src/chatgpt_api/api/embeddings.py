@@ -20,7 +20,6 @@ from starlette.responses import Response
 
 from chatgpt_api.api.admission import admit
 from chatgpt_api.api.disconnect import cancel_on_disconnect
-from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.state import AppState
 from chatgpt_api.backends.openai_embeddings import create_embeddings
@@ -73,29 +72,26 @@ def _embeddings_route(state: AppState, model: str) -> ModelRoute:
 async def embeddings(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     settings = state.settings
+    caller = await authenticate(request)
+    body = _checked(await read_json_object(request, settings.max_body_size))
+    route = _embeddings_route(state, body["model"])
+    admission = await admit(state, request, caller, input_chars(body["input"]))
     try:
-        caller = await authenticate(request)
-        body = _checked(await read_json_object(request, settings.max_body_size))
-        route = _embeddings_route(state, body["model"])
-        admission = await admit(state, request, caller, input_chars(body["input"]))
+        call = create_embeddings(
+            state.http,
+            base_url=route.base_url or "",
+            credential=route.api_key or caller.upstream_credential or "",
+            body=body,
+            upstream_model=route.upstream_model,
+            max_response_size=settings.max_embeddings_response_size,
+        )
         try:
-            call = create_embeddings(
-                state.http,
-                base_url=route.base_url or "",
-                credential=route.api_key or caller.upstream_credential or "",
-                body=body,
-                upstream_model=route.upstream_model,
-                max_response_size=settings.max_embeddings_response_size,
-            )
-            try:
-                async with asyncio.timeout(settings.upstream_timeout):
-                    answer = await cancel_on_disconnect(request.receive, call)
-            except TimeoutError:
-                raise UpstreamTimeout() from None
-        finally:
-            if admission is not None:
-                await admission.release()
-        note_first_token(stream=False)
-    except Exception as exc:
-        return openai_error_response(exc)
+            async with asyncio.timeout(settings.upstream_timeout):
+                answer = await cancel_on_disconnect(request.receive, call)
+        except TimeoutError:
+            raise UpstreamTimeout() from None
+    finally:
+        if admission is not None:
+            await admission.release()
+    note_first_token(stream=False)
     return Response(answer, media_type="application/json")

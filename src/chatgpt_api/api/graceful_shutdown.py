@@ -11,7 +11,7 @@ cancellation a clean end instead of a cut connection and a traceback:
   with its surface's error frame (:func:`seed_shutdown_frame`, :func:`openai_shutdown_frame`)
   and a proper end of the body; the turn is stored as ``partial`` on the way out;
 * a request not answered yet gets a 503 (seed routes ``{"message": ...}``, ``/v1`` routes an
-  OpenAI error body with code ``shutting_down``) — see :class:`InFlightMiddleware`;
+  OpenAI error body with code ``shutting_down``) — see :mod:`chatgpt_api.api.lifecycle`;
 * the lifespan waits (up to :data:`END_SECONDS`) for every request to end before it closes the
   store, so the partial turns are written before the database goes away.
 
@@ -25,7 +25,7 @@ import logging
 from typing import Final
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 log = logging.getLogger("chatgpt_api.shutdown")
 
@@ -91,40 +91,8 @@ class InFlight:
             log.warning("%d request(s) still running at shutdown", self.count)
 
 
-class InFlightMiddleware:
-    """The outermost middleware: counts requests and answers a cancelled one with a 503."""
-
-    def __init__(self, app: ASGIApp, in_flight: InFlight) -> None:
-        self.app = app
-        self.in_flight = in_flight
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        self.in_flight.enter()
-        try:
-            await self.app(scope, receive, tracked_send)
-        except asyncio.CancelledError:
-            # Only uvicorn cancels a request task (a client that goes away is handled inside):
-            # the grace period is over. A response already under way cannot be answered again.
-            if started:
-                raise
-            swallow_cancellation()
-            await _refuse(scope, send)
-        finally:
-            self.in_flight.leave()
-
-
-async def _refuse(scope: Scope, send: Send) -> None:
+async def refuse_cut_off(scope: Scope, send: Send) -> None:
+    """Answer a request cancelled before it answered with a 503 (given :data:`SEND_SECONDS`)."""
     body: dict[str, object] = {"message": SHUTDOWN_MESSAGE}
     if str(scope.get("path", "")).startswith("/v1/"):
         body = {"error": body | {"type": "server_error", "param": None, "code": "shutting_down"}}

@@ -61,39 +61,34 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 async def chat_completions(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     deadline = deadline_after(state.settings.upstream_timeout)
-    try:
-        caller = await authenticate(request)
-        body = await read_request_body(request, state.settings.max_body_size)
-        parsed = parse_completion_request(
-            body,
-            default_model=state.settings.model,
-            credential=caller.upstream_credential,
-            owner=caller.owner,
-        )
-        turn = await run_turn(
-            state,
-            parsed.turn,
-            stream=parsed.stream,
-            deadline=deadline,
-            request=request,
-            caller=caller,
-        )
-        route = turn.route
-        meta = CompletionMeta(
-            f"chatcmpl-{uuid.uuid4().hex}",
-            int(time.time()),
-            parsed.turn.model,
-            parsed.turn.messages,
-            route.upstream_model if route.upstream_model != parsed.turn.model else None,
-        )
-        if turn.answer is None:
-            assert turn.first is not None
-            frames = completion_frames(
-                turn.first, turn.events, meta, parsed.include_usage, deadline
-            )
-            return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
-    except Exception as exc:
-        return openai_error_response(exc)
+    caller = await authenticate(request)
+    body = await read_request_body(request, state.settings.max_body_size)
+    parsed = parse_completion_request(
+        body,
+        default_model=state.settings.model,
+        credential=caller.upstream_credential,
+        owner=caller.owner,
+    )
+    turn = await run_turn(
+        state,
+        parsed.turn,
+        stream=parsed.stream,
+        deadline=deadline,
+        request=request,
+        caller=caller,
+    )
+    route = turn.route
+    meta = CompletionMeta(
+        f"chatcmpl-{uuid.uuid4().hex}",
+        int(time.time()),
+        parsed.turn.model,
+        parsed.turn.messages,
+        route.upstream_model if route.upstream_model != parsed.turn.model else None,
+    )
+    if turn.answer is None:
+        assert turn.first is not None
+        frames = completion_frames(turn.first, turn.events, meta, parsed.include_usage, deadline)
+        return EventStreamResponse(frames, openai_shutdown_frame())
     return JSONResponse(completion_object(turn.answer, meta))
 
 
@@ -124,20 +119,14 @@ def _models(state: AppState) -> dict[str, dict[str, Any]]:
 
 async def list_models(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
-    try:
-        await authenticate(request)
-    except Exception as exc:
-        return openai_error_response(exc)
+    await authenticate(request)
     return JSONResponse({"object": "list", "data": list(_models(state).values())})
 
 
 async def get_model(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     name = request.path_params["model"]
-    try:
-        await authenticate(request)
-    except Exception as exc:
-        return openai_error_response(exc)
+    await authenticate(request)
     model = _models(state).get(name)
     if model is None:
         return openai_error_response(ModelNotFound(name))

@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chatgpt_api.api.errors import openai_error_response
 from chatgpt_api.api.graceful_shutdown import openai_shutdown_frame
 from chatgpt_api.api.openai_compat import read_json_object
 from chatgpt_api.api.responses_compact import compact_response
@@ -197,31 +196,28 @@ async def save_response(
 async def create_response(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
     deadline = deadline_after(state.settings.upstream_timeout)
-    try:
-        caller = await authenticate(request)
-        body = await read_json_object(request, state.settings.max_body_size)
-        native = _native_route(state, body)
-        if native is not None:
-            return await forward_response(state, request, caller, native, body, deadline)
-        parsed = parse_responses_request(body)
-        previous = await stored_continuation(state, parsed, caller.owner)
-        stream = bool(parsed.stream)
-        prepared = await prepare_response(state, caller, parsed, previous, stream=stream)
-        running = await run_turn(
-            state, prepared.turn, stream=stream, deadline=deadline, request=request, caller=caller
-        )
+    caller = await authenticate(request)
+    body = await read_json_object(request, state.settings.max_body_size)
+    native = _native_route(state, body)
+    if native is not None:
+        return await forward_response(state, request, caller, native, body, deadline)
+    parsed = parse_responses_request(body)
+    previous = await stored_continuation(state, parsed, caller.owner)
+    stream = bool(parsed.stream)
+    prepared = await prepare_response(state, caller, parsed, previous, stream=stream)
+    running = await run_turn(
+        state, prepared.turn, stream=stream, deadline=deadline, request=request, caller=caller
+    )
 
-        async def save(obj: dict[str, Any], answer: Finished) -> None:
-            await save_response(state, caller, prepared, obj, answer)
+    async def save(obj: dict[str, Any], answer: Finished) -> None:
+        await save_response(state, caller, prepared, obj, answer)
 
-        if running.answer is None:
-            assert running.first is not None
-            frames = response_frames(prepared.meta, running.first, running.events, save, deadline)
-            return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
-        obj = whole_object(prepared.meta, running.answer)
-        await save(obj, running.answer)
-    except Exception as exc:
-        return openai_error_response(exc)
+    if running.answer is None:
+        assert running.first is not None
+        frames = response_frames(prepared.meta, running.first, running.events, save, deadline)
+        return EventStreamResponse(frames, openai_shutdown_frame())
+    obj = whole_object(prepared.meta, running.answer)
+    await save(obj, running.answer)
     return JSONResponse(obj)
 
 
@@ -259,19 +255,13 @@ async def _owned(request: Request) -> tuple[ResponseStore, ResponseRecord, str |
 
 
 async def get_response(request: Request) -> Response:
-    try:
-        _, record, _ = await _owned(request)
-    except Exception as exc:
-        return openai_error_response(exc)
+    _, record, _ = await _owned(request)
     return JSONResponse(record.body)
 
 
 async def delete_response(request: Request) -> Response:
-    try:
-        records, record, owner = await _owned(request)
-        await records.delete(record.id, owner=owner)
-    except Exception as exc:
-        return openai_error_response(exc)
+    records, record, owner = await _owned(request)
+    await records.delete(record.id, owner=owner)
     return JSONResponse({"id": record.id, "object": "response.deleted", "deleted": True})
 
 
@@ -286,23 +276,20 @@ def _limit(request: Request) -> int:
 
 async def list_input_items(request: Request) -> Response:
     """The response's input items, newest first unless ``order=asc``; ``after``/``limit`` page."""
-    try:
-        _, record, _ = await _owned(request)
-        limit = _limit(request)
-        order = request.query_params.get("order", "desc")
-        if order not in ("asc", "desc"):
-            raise RequestError("Invalid 'order': expected asc or desc.", param="order")
-        items = list(record.input_items)
-        if order == "desc":
-            items.reverse()
-        after = request.query_params.get("after")
-        if after is not None:
-            ids = [item.get("id") for item in items]
-            if after not in ids:
-                raise RequestError(f"Invalid 'after': no input item '{after}'.", param="after")
-            items = items[ids.index(after) + 1 :]
-    except Exception as exc:
-        return openai_error_response(exc)
+    _, record, _ = await _owned(request)
+    limit = _limit(request)
+    order = request.query_params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise RequestError("Invalid 'order': expected asc or desc.", param="order")
+    items = list(record.input_items)
+    if order == "desc":
+        items.reverse()
+    after = request.query_params.get("after")
+    if after is not None:
+        ids = [item.get("id") for item in items]
+        if after not in ids:
+            raise RequestError(f"Invalid 'after': no input item '{after}'.", param="after")
+        items = items[ids.index(after) + 1 :]
     page = items[:limit]
     return JSONResponse(
         {

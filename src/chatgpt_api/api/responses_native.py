@@ -81,7 +81,7 @@ async def forward_response(
             if "text/event-stream" in upstream.headers.get("Content-Type", ""):
                 frames = _relayed(upstream, admission, deadline)
                 admission = None  # released by the stream
-                return EventStreamResponse(frames, openai_shutdown_frame())  # type: ignore[return-value]
+                return EventStreamResponse(frames, openai_shutdown_frame())
             answer = await _whole(upstream)
     except TimeoutError:
         raise UpstreamTimeout() from None

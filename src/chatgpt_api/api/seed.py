@@ -22,7 +22,6 @@ from chatgpt_api.api.admission import admit
 from chatgpt_api.api.bodies import Fields, FileField, FormFile, read_fields, read_form
 from chatgpt_api.api.coerce import is_message_id, js_number, js_number_text, parse_flag
 from chatgpt_api.api.disconnect import cancel_on_disconnect
-from chatgpt_api.api.errors import seed_error_response
 from chatgpt_api.api.graceful_shutdown import seed_shutdown_frame
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse, seed_answer_object, seed_frames
@@ -157,35 +156,32 @@ def _file_field(state: AppState) -> FileField:
 
 async def send_message(request: Request) -> Response:
     state: AppState = request.app.state.chatgpt
-    try:
-        fields, files = await read_form(request, state.settings.max_body_size, _file_field(state))
-        caller = await authenticate(request, field_value=text_field(fields, "api_key"))
-        pool = state.pool
-        token_optional = (
-            not fields.get("access_token") and pool is not None and await pool.has_accounts()
-        )
-        params = parse_send_message(
-            fields,
-            state.settings.model,
-            token_optional=token_optional,
-            owner=caller.owner,
-            files=files,
-        )
-        deadline = deadline_after(params.timeout_seconds)
-        turn = await run_turn(
-            state,
-            params.turn,
-            stream=params.stream,
-            deadline=deadline,
-            request=request,
-            caller=caller,
-        )
-        if turn.answer is None:
-            assert turn.first is not None
-            frames = seed_frames(turn.first, turn.events, deadline)
-            return EventStreamResponse(frames, seed_shutdown_frame())  # type: ignore[return-value]
-    except Exception as exc:
-        return seed_error_response(exc)
+    fields, files = await read_form(request, state.settings.max_body_size, _file_field(state))
+    caller = await authenticate(request, field_value=text_field(fields, "api_key"))
+    pool = state.pool
+    token_optional = (
+        not fields.get("access_token") and pool is not None and await pool.has_accounts()
+    )
+    params = parse_send_message(
+        fields,
+        state.settings.model,
+        token_optional=token_optional,
+        owner=caller.owner,
+        files=files,
+    )
+    deadline = deadline_after(params.timeout_seconds)
+    turn = await run_turn(
+        state,
+        params.turn,
+        stream=params.stream,
+        deadline=deadline,
+        request=request,
+        caller=caller,
+    )
+    if turn.answer is None:
+        assert turn.first is not None
+        frames = seed_frames(turn.first, turn.events, deadline)
+        return EventStreamResponse(frames, seed_shutdown_frame())
     return JSONResponse(seed_answer_object(turn.answer))
 
 
@@ -244,16 +240,13 @@ async def get_access_token(request: Request) -> Response:
     (requests per minute, answers in progress) before the login service is reached, so the
     route cannot relay a password-guessing run."""
     state: AppState = request.app.state.chatgpt
+    fields = await read_fields(request, state.settings.max_body_size)
+    caller = await authenticate(request, field_value=text_field(fields, "api_key"))
+    ask = parse_token_request(fields)
+    admission = await admit(state, request, caller, 0)
     try:
-        fields = await read_fields(request, state.settings.max_body_size)
-        caller = await authenticate(request, field_value=text_field(fields, "api_key"))
-        ask = parse_token_request(fields)
-        admission = await admit(state, request, caller, 0)
-        try:
-            body = await fetch_token(state, request, ask)
-        finally:
-            if admission is not None:
-                await admission.release()
-    except Exception as exc:
-        return seed_error_response(exc)
+        body = await fetch_token(state, request, ask)
+    finally:
+        if admission is not None:
+            await admission.release()
     return JSONResponse(body)

@@ -1,6 +1,6 @@
 """Server-Sent Events responses, and the seed route's stream format.
 
-:class:`EventStreamResponse` is a plain ASGI response that sends each chunk as soon as it is
+:class:`EventStreamResponse` is a Starlette response that sends each chunk as soon as it is
 produced (no buffering, no coalescing) and cancels the producer — and with it the upstream
 request — when the client disconnects.
 
@@ -20,10 +20,11 @@ So is a stream the server cuts off at shutdown, once the grace period is over (s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 
 import orjson
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from chatgpt_api.api.disconnect import DisconnectWatch
@@ -40,18 +41,34 @@ _HEADERS = [
 ]
 
 
-class EventStreamResponse:
-    """Streams ``frames`` as ``text/event-stream``; stops them if the client goes away."""
+class EventStreamResponse(Response):
+    """Streams ``frames`` as ``text/event-stream``; stops them if the client goes away.
+
+    ``headers``: more response headers (names in lower case).
+    """
+
+    media_type = "text/event-stream"
 
     def __init__(
-        self, frames: AsyncGenerator[bytes, None], cut_off_frame: bytes | None = None
+        self,
+        frames: AsyncGenerator[bytes, None],
+        cut_off_frame: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        # Response.__init__ is not called: there is no body to render or measure.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = list(_HEADERS)
+        if headers:
+            self.raw_headers += [
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+            ]
         self._frames = frames
-        #: Sent when the server cancels the stream at shutdown (see :mod:`.drain`).
+        #: Sent when the server cancels the stream at shutdown (see :mod:`.graceful_shutdown`).
         self._cut_off_frame = cut_off_frame
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         watch = DisconnectWatch(receive)
         try:
             async with aclosing(self._frames) as frames:

@@ -10,14 +10,15 @@ turns here too, without an HTTP request (no limits to charge, no client to watch
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable
+import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import TypeVar
 
 from starlette.requests import HTTPConnection, Request
 
 from chatgpt_api.api.admission import admit
-from chatgpt_api.api.disconnect import cancel_on_disconnect
+from chatgpt_api.api.disconnect import DisconnectWatch
+from chatgpt_api.api.errors import ClientDisconnected
 from chatgpt_api.api.request_limits import check_request_size
 from chatgpt_api.api.state import AppState
 from chatgpt_api.keys.gate import Caller
@@ -25,8 +26,6 @@ from chatgpt_api.messages import ChatEvent, Finished
 from chatgpt_api.observability.context import note_first_token
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import TurnInput, collect_answer, next_event
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -65,26 +64,28 @@ async def run_turn(
     if request is not None and caller is not None:
         chars = sum(len(m.content) for m in turn.messages)
         admission = await admit(state, request, caller, chars)
-    # A WebSocket's messages are its owner's to read: only an HTTP request is watched here.
-    watched = request if isinstance(request, Request) else None
+    # A WebSocket's messages are its owner's to read: only an HTTP request is watched here,
+    # by one watcher for the whole turn (opening it, then its first event or whole answer).
+    watch = DisconnectWatch(request.receive) if isinstance(request, Request) else None
     try:
-        opened = await _watched(watched, state.service.open_turn(turn))
-    except BaseException:
-        if admission is not None:
-            await admission.release()
+        try:
+            opened = await state.service.open_turn(turn)
+        except BaseException:
+            if admission is not None:
+                await admission.release()
+            raise
+        events = opened.events if admission is None else admission.wrap(opened.events)
+        if stream:
+            first = await next_event(events, deadline)
+            note_first_token(stream=True)
+            return RunningTurn(first, events, opened.route)
+        answer = await collect_answer(events, deadline)
+    except asyncio.CancelledError:
+        if watch is not None and watch.was_cancelled_by_disconnect():
+            raise ClientDisconnected() from None
         raise
-    events = opened.events if admission is None else admission.wrap(opened.events)
-    if stream:
-        first = await _watched(watched, next_event(events, deadline))
-        note_first_token(stream=True)
-        return RunningTurn(first, events, opened.route)
-    answer = await _watched(watched, collect_answer(events, deadline))
+    finally:
+        if watch is not None:
+            watch.stop()
     note_first_token(stream=False)
     return RunningTurn(None, events, opened.route, answer)
-
-
-async def _watched(request: Request | None, work: Awaitable[T]) -> T:
-    """``work``, cancelled if the HTTP client goes away meanwhile."""
-    if request is None:
-        return await work
-    return await cancel_on_disconnect(request.receive, work)

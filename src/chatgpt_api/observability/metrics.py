@@ -9,6 +9,7 @@ bounded: ``route`` is the route template (``unmatched`` otherwise), ``model`` a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
+
+from chatgpt_api.observability.context import RequestContext
 
 if TYPE_CHECKING:
     from chatgpt_api.accounts.records import Account
@@ -36,6 +40,8 @@ PREFIX = "chatgpt_api"
 NO_BACKEND = "none"
 OTHER_MODEL = "other"
 UNMATCHED_ROUTE = "unmatched"
+#: The status recorded for a request whose client went away before an answer was sent.
+CLIENT_CLOSED = 499
 ACCOUNT_STATES = ("healthy", "unhealthy", "cooling")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -162,6 +168,26 @@ class Metrics:
         children[1].observe(seconds)
         if first_token_seconds is not None:
             children[2].observe(first_token_seconds)
+
+    def record(self, scope: Scope, context: RequestContext, status: int | None) -> None:
+        """Count and time one ended HTTP request (``status`` None: the client went away)."""
+        ended = time.perf_counter()
+        route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+        backend = context.backend or NO_BACKEND
+        model = self.model_label(context.model, context.listed)
+        code = status or CLIENT_CLOSED
+        status_label = str(code)
+        first = context.first_token_at
+        self.record_request(
+            (route, scope["method"], backend, model, status_label),
+            ended - context.started,
+            None if first is None else first - context.started,
+        )
+        if context.streaming:
+            self.stream_ended(backend)
+        if code >= 400 or context.error is not None:
+            error = context.error or ("ClientDisconnected" if code == CLIENT_CLOSED else "http")
+            self.errors.labels(route, backend, model, status_label, error).inc()
 
     def stream_started(self, backend: str) -> None:
         self.active_streams.labels(backend).inc()
