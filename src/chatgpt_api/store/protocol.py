@@ -26,7 +26,7 @@ Contract (checked for every implementation by ``tests/test_store_contract.py``):
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from chatgpt_api.store.attachments import Attachment
 from chatgpt_api.store.values import (
@@ -35,6 +35,26 @@ from chatgpt_api.store.values import (
     NewMessage,
     RecordedTurn,
     StoredMessage,
+)
+
+#: The timed operations (``chatgpt_api_store_operation_seconds{operation=...}``).
+OPERATIONS: Final = (
+    "create_conversation",
+    "get_conversation",
+    "conversation_exists",
+    "list_conversations",
+    "count_conversations",
+    "add_turn",
+    "record_turn",
+    "get_message",
+    "path_to",
+    "messages_of",
+    "children_of",
+    "set_current_node",
+    "rename",
+    "set_upstream_conversation_id",
+    "delete_conversation",
+    "attachments",
 )
 
 
