@@ -69,7 +69,7 @@ class ConversationStore(Protocol):
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
     ) -> Conversation:
-        """A new, empty conversation (a uuid4 id unless ``conversation_id`` is given)."""
+        """A new, empty conversation (a new id unless ``conversation_id`` is given)."""
         ...
 
     async def get_conversation(
