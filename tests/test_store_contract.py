@@ -146,7 +146,7 @@ async def test_create_and_get(store: SQLStore) -> None:
     assert created.backend == "chatgpt-web" and created.model == "gpt-4o"
     assert created.title == "Hello" and created.owner == "key-1"
     assert created.current_node is None and created.upstream_conversation_id is None
-    assert uuid.UUID(created.id).version == 4
+    assert uuid.UUID(created.id).version == 7  # time-ordered: neighbours in the indexes
     assert created.created_at.tzinfo is not None and created.created_at >= before
     assert created.updated_at == created.created_at
 
