@@ -2,9 +2,10 @@
 
 Callers submit jobs (functions of a synchronous :class:`~sqlalchemy.engine.Connection`) and
 await their own outcome. The thread takes everything queued so far (up to ``max_batch``) and
-runs it in one ``BEGIN IMMEDIATE`` transaction, each job in a savepoint: a job that fails is
-rolled back alone and its caller gets the error; the others are committed together (group
-commit). Outcomes are handed back to the event loop once per batch, after the commit.
+runs it in one ``BEGIN IMMEDIATE`` transaction (group commit). A job that fails is rolled back
+alone and its caller gets the error (the batch is run again without it, the rest each in a
+savepoint); the others are committed together. Outcomes are handed back to the event loop
+once per batch, after the commit.
 
 A job whose caller was cancelled stays queued and runs exactly once (its error, if any, is
 logged). :meth:`WriterThread.close` runs what is queued, then stops the thread.
@@ -126,27 +127,36 @@ class WriterThread:
 
 
 def _write_batch(connection: Connection, jobs: Sequence[Job[Any]]) -> list[Any]:
-    """As few transactions as the jobs' errors allow; one outcome (result or error) per job."""
+    """As few transactions as the jobs' errors allow; one outcome (result or error) per job.
+
+    The first transaction runs the jobs one after the other; if one fails, it is rolled back
+    and the others run again, from then on each in a savepoint (a failing job is then rolled
+    back alone), so the common case costs no savepoint statements.
+    """
     outcomes: dict[int, Any] = {}
     todo = list(range(len(jobs)))
+    savepoints = False
     while todo:
         try:
-            outcomes.update(_attempt(connection, jobs, todo))
+            outcomes.update(_attempt(connection, jobs, todo, savepoints and len(todo) > 1))
             break
         except _Abort as abort:
             outcomes[abort.index] = job_error(abort.error)
             todo.remove(abort.index)
+            savepoints = True
     return [outcomes[i] for i in range(len(jobs))]
 
 
-def _attempt(connection: Connection, jobs: Sequence[Job[Any]], todo: list[int]) -> dict[int, Any]:
-    """One transaction over ``todo``; a job's error is rolled back to its savepoint."""
+def _attempt(
+    connection: Connection, jobs: Sequence[Job[Any]], todo: list[int], savepoints: bool
+) -> dict[int, Any]:
+    """One transaction over ``todo``; with ``savepoints`` a job's error is rolled back alone."""
     done: dict[int, Any] = {}
     raw = connection.connection.driver_connection
     assert raw is not None
     with connection.begin():
         for i in todo:
-            if len(todo) == 1:
+            if not savepoints:
                 try:
                     done[i] = jobs[i](connection)
                 except Exception as error:
@@ -156,7 +166,7 @@ def _attempt(connection: Connection, jobs: Sequence[Job[Any]], todo: list[int]) 
             try:
                 done[i] = jobs[i](connection)
             except Exception as error:
-                if not raw.in_transaction:
+                if not raw.in_transaction:  # SQLite rolled the whole transaction back
                     raise _Abort(i, error) from error
                 raw.execute("ROLLBACK TO job")
                 done[i] = job_error(error)
