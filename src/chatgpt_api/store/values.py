@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,9 +49,33 @@ def new_id() -> str:
     one after the other land next to each other in the indexes, so a batch of turns touches a
     few index pages instead of one per id and index (the main cost of a commit on SQLite).
     """
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(_random_bytes(10))
     text = f"{value & _UUID7_CLEAR | _UUID7_SET:032x}"  # version 7, variant 10
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+class _RandomPool:
+    """``os.urandom`` read 4 KiB at a time (one system call per ~400 ids), emptied in a
+    forked child so that no two processes hand out the same bytes."""
+
+    def __init__(self) -> None:
+        self.buffer, self.used = b"", 0
+        self.lock = threading.Lock()
+        os.register_at_fork(after_in_child=self.empty)
+
+    def empty(self) -> None:
+        self.buffer, self.used = b"", 0
+
+    def take(self, size: int) -> bytes:
+        with self.lock:
+            if self.used + size > len(self.buffer):
+                self.buffer, self.used = os.urandom(4096), 0
+            start = self.used
+            self.used = start + size
+            return self.buffer[start : start + size]
+
+
+_random_bytes = _RandomPool().take
 
 
 def usage_from_json(value: Mapping[str, object]) -> Usage:
