@@ -44,7 +44,6 @@ from chatgpt_api.store import (
 )
 from chatgpt_api.store.errors import translate_errors
 from chatgpt_api.store.schema import metadata
-from chatgpt_api.store.sql import _UNFINISHED
 
 pytestmark = pytest.mark.anyio
 
@@ -147,7 +146,7 @@ async def test_create_and_get(store: SQLStore) -> None:
     assert created.backend == "chatgpt-web" and created.model == "gpt-4o"
     assert created.title == "Hello" and created.owner == "key-1"
     assert created.current_node is None and created.upstream_conversation_id is None
-    assert uuid.UUID(created.id).version == 4
+    assert uuid.UUID(created.id).version == 7  # time-ordered: neighbours in the indexes
     assert created.created_at.tzinfo is not None and created.created_at >= before
     assert created.updated_at == created.created_at
 
@@ -474,10 +473,7 @@ async def test_cancelled_turns_are_whole_or_absent(store: SQLStore) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    for _ in range(500):  # the cancelled callers' writes finish in the background
-        if not _UNFINISHED:
-            break
-        await asyncio.sleep(0.01)
+    await store.flush()  # the cancelled callers' writes finish in the background
     stored = await store.messages_of(conversation.id)
     assert len(stored) == 40  # every started turn was written, each one whole
     await store.add_turn(conversation.id, parent_id=None, messages=[user("after")])
@@ -612,14 +608,11 @@ async def test_sqlite_disk_full_leaves_nothing_half_written(tmp_path: Path) -> N
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
     conversation = await new_conversation(store)
 
-    def limit_size(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA max_page_count = 40")  # a "disk" of about 160 KiB
-        cursor.close()
-
     try:
-        event.listen(store.engine.sync_engine, "connect", limit_size)
-        await store.engine.dispose()  # reconnect with the limit
+        # The writer's connection gets a "disk" of about 160 KiB.
+        await store.write(
+            lambda connection: connection.exec_driver_sql("PRAGMA max_page_count = 40")
+        )
         with pytest.raises(StoreUnavailable, match="full"):
             await store.add_turn(
                 conversation.id, parent_id=None, messages=[user(), assistant("x" * 1_000_000)]
@@ -883,10 +876,7 @@ async def test_record_turn_cancelled_callers_whole_or_absent(store: SQLStore) ->
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    for _ in range(500):  # PostgreSQL: the cancelled callers' writes finish in the background
-        if not _UNFINISHED:
-            break
-        await asyncio.sleep(0.01)
+    await store.flush()  # the cancelled callers' writes finish in the background
     # Queued after the cancelled ones (SQLite writes in order): once it is in, they are too.
     await store.record_turn(
         conversation.id, owner="key-1", create=None, parent_id=None, messages=[user("after")]
@@ -927,8 +917,8 @@ async def test_close_writes_the_queued_turns(backend: Backend, store: SQLStore) 
 async def test_sqlite_turns_share_transactions(tmp_path: Path) -> None:
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
     commits: list[int] = []
-    assert store._thread_engine is not None
-    event.listen(store._thread_engine, "commit", lambda _connection: commits.append(1))
+    assert store._write_engine is not None
+    event.listen(store._write_engine, "commit", lambda _connection: commits.append(1))
     try:
         await asyncio.gather(
             *(
@@ -948,14 +938,11 @@ async def test_sqlite_full_database_fails_only_the_big_turn(tmp_path: Path) -> N
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
     conversation = await new_conversation(store)
 
-    def limit_size(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA max_page_count = 60")  # a "disk" of about 240 KiB
-        cursor.close()
-
-    assert store._thread_engine is not None
-    event.listen(store._thread_engine, "connect", limit_size)
     try:
+        # The writer's connection gets a "disk" of about 240 KiB.
+        await store.write(
+            lambda connection: connection.exec_driver_sql("PRAGMA max_page_count = 60")
+        )
 
         async def turn(n: int) -> Any:
             content = "x" * 1_000_000 if n == 4 else f"small {n}"

@@ -51,7 +51,7 @@ from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
 from chatgpt_api.observability.metrics import Metrics, metrics_route
-from chatgpt_api.observability.store import TimedStore
+from chatgpt_api.observability.store import store_timer
 from chatgpt_api.playground import routes as playground_routes
 from chatgpt_api.reference import routes as reference_routes
 from chatgpt_api.registry import ModelRegistry
@@ -125,10 +125,11 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
             responses: ResponseStore | None = None
             if effective.store:
                 sql_store = await open_store(
-                    effective.database_url or default_database_url(effective.home)
+                    effective.database_url or default_database_url(effective.home),
+                    observe=store_timer(metrics.store_seconds),
                 )
                 stack.push_async_callback(sql_store.close)
-                store = TimedStore(sql_store, metrics.store_seconds)
+                store = sql_store
                 keys = KeyStore(sql_store.engine, cache_ttl=effective.api_key_cache_ttl)
                 stack.push_async_callback(keys.close)
                 responses = ResponseStore(sql_store)

@@ -7,6 +7,7 @@ account that holds the conversation.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -72,8 +73,7 @@ class AccountRepository:
             updated_at=now,
         )
         try:
-            async with self._store.writing() as connection:
-                await connection.execute(insert(upstream_accounts).values(**asdict(account)))
+            await self._store.execute(insert(upstream_accounts).values(**asdict(account)))
         except (IntegrityError, DuplicateId):
             raise RequestError(f"an account named {name!r} already exists") from None
         return account
@@ -82,39 +82,31 @@ class AccountRepository:
         query = select(upstream_accounts).order_by(upstream_accounts.c.created_at)
         if backend is not None:
             query = query.where(upstream_accounts.c.backend == backend)
-        async with self._store.reading() as connection:
-            rows = (await connection.execute(query)).all()
-        return [_account(row) for row in rows]
+        return [_account(row) for row in await self._store.rows(query)]
 
     async def get(self, account_id: str) -> Account | None:
         query = select(upstream_accounts).where(upstream_accounts.c.id == account_id)
-        async with self._store.reading() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else _account(row)
+        rows = await self._store.rows(query)
+        return _account(rows[0]) if rows else None
 
     async def find(self, name_or_id: str) -> Account | None:
         query = select(upstream_accounts).where(
             (upstream_accounts.c.name == name_or_id) | (upstream_accounts.c.id == name_or_id)
         )
-        async with self._store.reading() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else _account(row)
+        rows = await self._store.rows(query)
+        return _account(rows[0]) if rows else None
 
     async def remove(self, name_or_id: str) -> bool:
         table = upstream_accounts
-        async with self._store.writing() as connection:
-            result = await connection.execute(
-                delete(table).where((table.c.name == name_or_id) | (table.c.id == name_or_id))
-            )
-        return bool(result.rowcount)
+        query = delete(table).where((table.c.name == name_or_id) | (table.c.id == name_or_id))
+        return await self._store.execute(query) > 0
 
     async def _update(self, account_id: str, **values: Any) -> None:
-        async with self._store.writing() as connection:
-            await connection.execute(
-                update(upstream_accounts)
-                .where(upstream_accounts.c.id == account_id)
-                .values(updated_at=utcnow(), **values)
-            )
+        await self._store.execute(
+            update(upstream_accounts)
+            .where(upstream_accounts.c.id == account_id)
+            .values(updated_at=utcnow(), **values)
+        )
 
     async def set_access(
         self, account_id: str, access_secret: str, expires_at: datetime | None
@@ -134,20 +126,17 @@ class AccountRepository:
         await self._update(account_id, cooldown_until=until, reason=reason)
 
     async def remember_conversation(self, conversation_id: str, account_id: str) -> None:
-        try:
-            async with self._store.writing() as connection:
-                await connection.execute(
-                    insert(conversation_accounts).values(
-                        conversation_id=conversation_id, account_id=account_id, created_at=utcnow()
-                    )
+        # Already mapped: a follow-up, or another instance was first.
+        with contextlib.suppress(IntegrityError, DuplicateId):
+            await self._store.execute(
+                insert(conversation_accounts).values(
+                    conversation_id=conversation_id, account_id=account_id, created_at=utcnow()
                 )
-        except (IntegrityError, DuplicateId):
-            pass  # already mapped (a follow-up, or another instance was first)
+            )
 
     async def account_of_conversation(self, conversation_id: str) -> str | None:
         query = select(conversation_accounts.c.account_id).where(
             conversation_accounts.c.conversation_id == conversation_id
         )
-        async with self._store.reading() as connection:
-            value = (await connection.execute(query)).scalar_one_or_none()
-        return None if value is None else str(value)
+        rows = await self._store.rows(query)
+        return str(rows[0][0]) if rows else None

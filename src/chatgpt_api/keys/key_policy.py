@@ -9,6 +9,7 @@ seconds, so a change takes effect everywhere within that time.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -57,6 +58,8 @@ class KeyPolicy:
         self._ttl = cache_ttl
         self._clock = clock
         self._cached: tuple[bool, float] | None = None
+        self._refresh: asyncio.Future[bool] | None = None
+        self._generation = 0
 
     async def stored(self) -> StoredRequirement | None:
         """The stored value, or None when nothing was ever stored (not cached)."""
@@ -67,10 +70,25 @@ class KeyPolicy:
         return "on" if value == "on" else "off" if value == "off" else None
 
     async def required(self) -> bool:
-        """Whether a request needs a valid key (cached for ``cache_ttl`` seconds)."""
+        """Whether a request needs a valid key (cached for ``cache_ttl`` seconds; concurrent
+        callers after the cache expired share one look-up)."""
         now = self._clock()
         if self._cached is not None and self._cached[1] > now:
             return self._cached[0]
+        refresh = self._refresh
+        if refresh is None:
+            refresh = self._refresh = asyncio.ensure_future(self._look_up())
+            refresh.add_done_callback(self._looked_up)
+        return await asyncio.shield(refresh)
+
+    def _looked_up(self, refresh: asyncio.Future[bool]) -> None:
+        if self._refresh is refresh:
+            self._refresh = None
+        if not refresh.cancelled():
+            refresh.exception()  # retrieved here too, in case every caller went away
+
+    async def _look_up(self) -> bool:
+        generation = self._generation
         value = await self.stored()
         if value is None:
             with translate_errors():
@@ -79,7 +97,8 @@ class KeyPolicy:
             required = any_key
         else:
             required = value == "on"
-        self._cached = (required, self._clock() + self._ttl)
+        if generation == self._generation:  # not forgotten meanwhile
+            self._cached = (required, self._clock() + self._ttl)
         return required
 
     async def set(self, required: bool) -> None:
@@ -98,4 +117,5 @@ class KeyPolicy:
         await connection.execute(_write(connection, "on", overwrite=False))
 
     def forget(self) -> None:
-        self._cached = None
+        self._cached = self._refresh = None
+        self._generation += 1

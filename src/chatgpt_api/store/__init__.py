@@ -20,8 +20,8 @@ Usage::
 :func:`open_store` creates the directory of a SQLite file if needed and applies the schema
 migrations (safe when several processes start at once); :func:`upgrade_database` does only the
 latter (``chatgpt-api db upgrade``). The seam is :class:`ConversationStore` (contract in
-:mod:`.protocol`); :class:`SQLStore` implements it for SQLite (default) and PostgreSQL with one
-code path. Errors are drawn in :mod:`.errors`.
+:mod:`.protocol`); :class:`SQLStore` implements it for SQLite (default) and PostgreSQL. Errors
+are drawn in :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from chatgpt_api.store.errors import (
     StoreUnavailable,
 )
 from chatgpt_api.store.migrate import upgrade_database, upgrade_engine
-from chatgpt_api.store.protocol import ConversationStore
-from chatgpt_api.store.sql import SQLStore
+from chatgpt_api.store.protocol import OPERATIONS, ConversationStore
+from chatgpt_api.store.sql import Observe, SQLStore
 from chatgpt_api.store.values import (
     Conversation,
     MessageStatus,
@@ -54,6 +54,7 @@ from chatgpt_api.store.values import (
 )
 
 __all__ = [
+    "OPERATIONS",
     "Conversation",
     "ConversationNotFound",
     "ConversationStore",
@@ -64,6 +65,7 @@ __all__ = [
     "MessageStatus",
     "NewConversation",
     "NewMessage",
+    "Observe",
     "RecordedTurn",
     "SQLStore",
     "StoreUnavailable",
@@ -75,8 +77,11 @@ __all__ = [
 ]
 
 
-async def open_store(url: str, options: EngineOptions | None = None) -> SQLStore:
-    """A ready store on ``url``: directory created (SQLite), schema upgraded, pool open.
+async def open_store(
+    url: str, options: EngineOptions | None = None, *, observe: Observe | None = None
+) -> SQLStore:
+    """A ready store on ``url``: directory created (SQLite), schema upgraded, pool open;
+    ``observe(operation, seconds)`` times each operation when given.
 
     Raises :class:`StoreUnavailable` if the database cannot be reached or written, and
     :class:`chatgpt_api.errors.ConfigurationError` for an unsupported URL.
@@ -89,4 +94,4 @@ async def open_store(url: str, options: EngineOptions | None = None) -> SQLStore
     except BaseException:
         await engine.dispose()
         raise
-    return SQLStore(engine, options)
+    return SQLStore(engine, options, observe=observe)

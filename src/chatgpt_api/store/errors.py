@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -108,9 +109,8 @@ def _dbapi_reason(error: sa_exc.DBAPIError) -> str | None:
     orig: BaseException = error.orig if error.orig is not None else error
     if error.connection_invalidated:
         return "connection lost"
-    sqlite_code = getattr(orig, "sqlite_errorcode", None)
-    if isinstance(sqlite_code, int):
-        return short_reason(orig) if sqlite_code & 0xFF in _SQLITE_UNAVAILABLE else None
+    if isinstance(orig, sqlite3.Error):
+        return _sqlite_reason(orig)
     state = _sqlstate(orig)
     if state is not None:
         return short_reason(orig) if state[:2] in _PG_UNAVAILABLE_CLASSES else None
@@ -120,10 +120,20 @@ def _dbapi_reason(error: sa_exc.DBAPIError) -> str | None:
     return unavailable_reason(cause) if isinstance(cause, OSError) else None
 
 
+def _sqlite_reason(error: sqlite3.Error) -> str | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return short_reason(error) if code & 0xFF in _SQLITE_UNAVAILABLE else None
+    return short_reason(error) if isinstance(error, sqlite3.OperationalError) else None
+
+
 def unavailable_reason(error: BaseException) -> str | None:
-    """A short reason if ``error`` means the database is unavailable, else None."""
+    """A short reason if ``error`` means the database is unavailable, else None (a SQLAlchemy
+    error, or a plain ``sqlite3`` one from the writer thread's fast path)."""
     if isinstance(error, sa_exc.DBAPIError):
         return _dbapi_reason(error)
+    if isinstance(error, sqlite3.Error):
+        return _sqlite_reason(error)
     if isinstance(error, sa_exc.TimeoutError):
         return "no free database connection (pool timeout)"
     if isinstance(error, ConnectionRefusedError):
@@ -140,9 +150,12 @@ def unavailable_reason(error: BaseException) -> str | None:
 
 
 def is_unique_violation(error: BaseException) -> bool:
-    if not isinstance(error, sa_exc.IntegrityError):
+    if isinstance(error, sqlite3.IntegrityError):
+        orig: BaseException | None = error
+    elif isinstance(error, sa_exc.IntegrityError):
+        orig = error.orig
+    else:
         return False
-    orig = error.orig
     return (
         getattr(orig, "sqlite_errorname", None) in _SQLITE_UNIQUE
         or _sqlstate(orig) == _PG_UNIQUE_VIOLATION
@@ -164,3 +177,23 @@ def translate_errors() -> Iterator[None]:
         if reason is None:
             raise
         raise StoreUnavailable(reason) from error
+
+
+def job_error(error: BaseException) -> BaseException:
+    """What the caller of a failed write sees: our own errors as they are, a duplicate as
+    :class:`DuplicateId`, an unavailable database as a fresh :class:`StoreUnavailable` (one
+    per caller), anything else (a bug) unchanged."""
+    if isinstance(error, StoreUnavailable):
+        return StoreUnavailable(error.reason)
+    if isinstance(error, ServiceError):
+        return error
+    mapped: ServiceError
+    if is_unique_violation(error):
+        mapped = DuplicateId()
+    else:
+        reason = unavailable_reason(error)
+        if reason is None:
+            return error
+        mapped = StoreUnavailable(reason)
+    mapped.__cause__ = error
+    return mapped

@@ -12,7 +12,7 @@ after commit. ``updated_at`` tracks new turns only. Database failures raise
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from chatgpt_api.store.attachments import Attachment
 from chatgpt_api.store.values import (
@@ -21,6 +21,26 @@ from chatgpt_api.store.values import (
     NewMessage,
     RecordedTurn,
     StoredMessage,
+)
+
+#: The timed operations (``chatgpt_api_store_operation_seconds{operation=...}``).
+OPERATIONS: Final = (
+    "create_conversation",
+    "get_conversation",
+    "conversation_exists",
+    "list_conversations",
+    "count_conversations",
+    "add_turn",
+    "record_turn",
+    "get_message",
+    "path_to",
+    "messages_of",
+    "children_of",
+    "set_current_node",
+    "rename",
+    "set_upstream_conversation_id",
+    "delete_conversation",
+    "attachments",
 )
 
 
@@ -35,7 +55,7 @@ class ConversationStore(Protocol):
         conversation_id: str | None = None,
         upstream_conversation_id: str | None = None,
     ) -> Conversation:
-        """A new, empty conversation (a uuid4 id unless ``conversation_id`` is given)."""
+        """A new, empty conversation (a new id unless ``conversation_id`` is given)."""
         ...
 
     async def get_conversation(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy.engine import Connection
 
 from chatgpt_api.store.schema import conversation_metadata
 from chatgpt_api.store.schema import responses as table
@@ -43,25 +44,24 @@ class ResponseStore:
         self._store = store
 
     async def add(self, record: ResponseRecord) -> None:
-        async with self._store.writing() as connection:
-            await connection.execute(
-                insert(table).values(
-                    id=record.id,
-                    owner=record.owner,
-                    conversation_id=record.conversation_id,
-                    message_id=record.message_id,
-                    body=dict(record.body),
-                    input_items=[dict(item) for item in record.input_items],
-                    created_at=record.created_at.astimezone(UTC),
-                )
+        await self._store.execute(
+            insert(table).values(
+                id=record.id,
+                owner=record.owner,
+                conversation_id=record.conversation_id,
+                message_id=record.message_id,
+                body=dict(record.body),
+                input_items=[dict(item) for item in record.input_items],
+                created_at=record.created_at.astimezone(UTC),
             )
+        )
 
     async def get(self, response_id: str, *, owner: str | None) -> ResponseRecord | None:
         query = select(table).where(table.c.id == response_id, _owned_by(owner))
-        async with self._store.reading() as connection:
-            row = (await connection.execute(query)).first()
-        if row is None:
+        rows = await self._store.rows(query)
+        if not rows:
             return None
+        row = rows[0]
         return ResponseRecord(
             id=row.id,
             owner=row.owner,
@@ -74,26 +74,27 @@ class ResponseStore:
 
     async def delete(self, response_id: str, *, owner: str | None) -> bool:
         query = delete(table).where(table.c.id == response_id, _owned_by(owner))
-        async with self._store.writing() as connection:
-            result = await connection.execute(query)
-        return bool(result.rowcount)
+        return await self._store.execute(query) > 0
 
     async def metadata(self, conversation_id: str) -> dict[str, str]:
         """The conversation's metadata (``{}`` when none was set)."""
         query = select(conversation_metadata.c.metadata).where(
             conversation_metadata.c.conversation_id == conversation_id
         )
-        async with self._store.reading() as connection:
-            value = (await connection.execute(query)).scalar()
+        rows = await self._store.rows(query)
+        value = rows[0][0] if rows else None
         return dict(value) if isinstance(value, dict) else {}
 
     async def set_metadata(self, conversation_id: str, value: Mapping[str, str]) -> None:
         """Replace the conversation's metadata."""
         where = conversation_metadata.c.conversation_id == conversation_id
-        async with self._store.writing() as connection:
-            await connection.execute(delete(conversation_metadata).where(where))
-            await connection.execute(
-                insert(conversation_metadata).values(
-                    conversation_id=conversation_id, metadata=dict(value)
-                )
-            )
+        remove = delete(conversation_metadata).where(where)
+        add = insert(conversation_metadata).values(
+            conversation_id=conversation_id, metadata=dict(value)
+        )
+
+        def replace(connection: Connection) -> None:
+            connection.execute(remove)
+            connection.execute(add)
+
+        await self._store.write(replace)

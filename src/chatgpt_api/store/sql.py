@@ -1,30 +1,18 @@
-"""``SQLStore``: the :class:`ConversationStore` on SQLAlchemy Core, for SQLite and PostgreSQL.
+"""``SQLStore``: the :class:`ConversationStore` on SQLAlchemy, for SQLite and PostgreSQL.
 
-One code path for both databases. Every method is one short transaction on a pooled
-connection; driver failures become :class:`StoreUnavailable` (see :mod:`.errors`).
+Every operation is a function of a synchronous connection run by :meth:`SQLStore.read` or
+:meth:`SQLStore.write`; driver failures become :class:`StoreUnavailable` (see :mod:`.errors`).
 
-Concurrency: reads run concurrently. Writes on SQLite go through one in-process
-:class:`asyncio.Lock` (SQLite has a single writer, so queueing here instead of in the database
-avoids "database is locked" under load) and begin with ``BEGIN IMMEDIATE`` (other processes wait
-``busy_timeout``). On PostgreSQL writes run in parallel; ``add_turn`` updates the conversation
-row first, which locks it, so concurrent turns on one conversation are serialised by the
-database and get consecutive ``position`` values.
+On a SQLite file there is one path: every write goes to the store's writer thread
+(:class:`.writer.WriterThread`: one connection, ``BEGIN IMMEDIATE``, everything queued
+committed together, turns written with plain ``sqlite3``), and reads run in a few reader
+threads on their own connections (WAL: readers never block the writer). On PostgreSQL (and
+in-memory SQLite) reads and writes run on the async engine's pool through ``run_sync``; writes
+there are separate transactions, run in parallel.
 
-Cancellation: a write, once started, runs to its end even if the caller is cancelled (a client
-that goes away must not leave a turn half-done or a connection in an unknown state); the caller
-still sees :class:`asyncio.CancelledError` at once.
-
-Turns (:meth:`SQLStore.record_turn`, the service's one write per turn) are written by
-:func:`.turns.write_turns`. On SQLite they go through a :class:`.batcher.WriteBatcher`: one
-writer task, holding the same write lock as every other write, commits everything queued so far
-in one transaction; on a SQLite file it does so in a dedicated thread on a synchronous
-connection (:func:`.engine.sqlite_thread_engine`), one thread hop per batch. On PostgreSQL each
-turn is its own transaction, run in parallel. :meth:`SQLStore.close` first writes what is
-queued.
-
-Reads on a SQLite file run the same queries on that synchronous engine in a few reader threads:
-one thread hop per read, where aiosqlite makes several per statement (cursor, execute, fetch,
-close, plus ``BEGIN`` and ``ROLLBACK``). Elsewhere they use the async engine.
+A write, once submitted, runs to its end even if its caller is cancelled (the caller still sees
+:class:`asyncio.CancelledError` at once). Each operation is timed through ``observe(operation,
+seconds)`` when one is given (the metrics layer passes its histogram in).
 """
 
 from __future__ import annotations
@@ -33,32 +21,26 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Row, Select, delete, func, insert, literal, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from chatgpt_api.messages import Usage
 from chatgpt_api.store.attachments import Attachment, extract
-from chatgpt_api.store.batcher import WriteBatcher
 from chatgpt_api.store.engine import EngineOptions, sqlite_thread_engine, sync_writer, writer
-from chatgpt_api.store.errors import (
-    ConversationNotFound,
-    InvalidParent,
-    MessageNotFound,
-    translate_errors,
-)
+from chatgpt_api.store.errors import ConversationNotFound, MessageNotFound, translate_errors
 from chatgpt_api.store.protocol import ConversationStore
 from chatgpt_api.store.schema import attachments as attachment_table
 from chatgpt_api.store.schema import conversations as conv_table
 from chatgpt_api.store.schema import messages as msg_table
-from chatgpt_api.store.turns import Outcome, TurnWrite, write_attachments, write_turns
+from chatgpt_api.store.turns import TurnWrite, write_turn
 from chatgpt_api.store.values import (
     Conversation,
     MessageStatus,
@@ -70,37 +52,42 @@ from chatgpt_api.store.values import (
     new_id,
     storable_text,
 )
+from chatgpt_api.store.writer import WriterThread
 
 log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-_S = TypeVar("_S")
+#: Writes still running whose callers were cancelled (async path).
 _UNFINISHED: set[asyncio.Task[Any]] = set()
 #: Reader threads on a SQLite file (reads run concurrently in WAL mode).
 _READER_THREADS = 2
+
+#: Times one operation: ``observe(operation, seconds)``.
+Observe = Callable[[str, float], None]
+_Method = Callable[Concatenate["SQLStore", _P], Coroutine[Any, Any, _T]]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _finishes_when_cancelled(
-    method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]],
-) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
-    """Run a write in its own task, shielded from the caller's cancellation."""
+def _timed(method: _Method[_P, _T]) -> _Method[_P, _T]:
+    """Observe the duration of every call of ``method`` (success or error) under its name."""
+    name = method.__name__
 
     @functools.wraps(method)
-    async def shielded(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        task = asyncio.ensure_future(method(self, *args, **kwargs))
+    async def timed(self: SQLStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        observe = self._observe
+        if observe is None:
+            return await method(self, *args, **kwargs)
+        started = time.perf_counter()
         try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            _UNFINISHED.add(task)
-            task.add_done_callback(_forget)
-            raise
+            return await method(self, *args, **kwargs)
+        finally:
+            observe(name, time.perf_counter() - started)
 
-    return shielded
+    return timed
 
 
 def _forget(task: asyncio.Task[Any]) -> None:
@@ -112,28 +99,29 @@ def _forget(task: asyncio.Task[Any]) -> None:
 class SQLStore:
     """A conversation store on an async SQLAlchemy engine (made by :func:`open_store`)."""
 
-    def __init__(self, engine: AsyncEngine, options: EngineOptions | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        options: EngineOptions | None = None,
+        *,
+        observe: Observe | None = None,
+    ) -> None:
         self._engine = engine
-        self._writer = writer(engine)
-        sqlite = engine.dialect.name == "sqlite"
-        self._write_lock = asyncio.Lock() if sqlite else None
-        #: SQLite file only: the synchronous engine of the store's reader threads and of its
-        #: writer thread (threads start at first use).
-        self._thread_engine: Engine | None = sqlite_thread_engine(
-            engine.url, options, connections=_READER_THREADS + 1
+        self._async_writer = writer(engine)
+        self._observe = observe
+        self._pinging: asyncio.Future[Any] | None = None
+        #: SQLite file only: the readers' engine and threads, and the one writer.
+        self._read_engine: Engine | None = sqlite_thread_engine(
+            engine.url, options, connections=_READER_THREADS
         )
-        self._reader_threads: ThreadPoolExecutor | None = None
-        self._writer_thread: ThreadPoolExecutor | None = None
-        if self._thread_engine is not None:
-            self._reader_threads = ThreadPoolExecutor(
+        self._write_engine: Engine | None = sqlite_thread_engine(engine.url, options)
+        self._readers: ThreadPoolExecutor | None = None
+        self._writer: WriterThread | None = None
+        if self._read_engine is not None and self._write_engine is not None:
+            self._readers = ThreadPoolExecutor(
                 _READER_THREADS, thread_name_prefix="chatgpt-api-store-reader"
             )
-            self._writer_thread = ThreadPoolExecutor(
-                1, thread_name_prefix="chatgpt-api-store-writer"
-            )
-        self._turns: WriteBatcher[TurnWrite, RecordedTurn] | None = (
-            WriteBatcher(self._write_turns) if sqlite else None
-        )
+            self._writer = WriterThread(sync_writer(self._write_engine))
 
     @property
     def engine(self) -> AsyncEngine:
@@ -144,33 +132,58 @@ class SQLStore:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._engine.dialect.name
 
-    # --- connections ---------------------------------------------------------------------
+    # --- running jobs --------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self, job: Callable[[Connection], _T]) -> _T:
+        """``job`` on a connection for reads (a reader thread on a SQLite file)."""
+        if self._readers is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._readers, self._read_in_thread, job)
         with translate_errors():
             async with self._engine.connect() as connection:
-                yield connection
+                return await connection.run_sync(job)
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
-        async with lock:
-            with translate_errors():
-                async with self._writer.begin() as connection:
-                    yield connection
+    def _read_in_thread(self, job: Callable[[Connection], _T]) -> _T:
+        assert self._read_engine is not None
+        with translate_errors(), self._read_engine.connect() as connection:
+            return job(connection)
 
-    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection for reads, database errors translated (for other tables' stores)."""
-        return self._read()
+    async def write(self, job: Callable[[Connection], _T]) -> _T:
+        """``job`` inside one write transaction (the writer thread's on a SQLite file); it is
+        finished even if the caller is cancelled."""
+        if self._writer is not None:
+            return await self._writer.submit(job)
+        task = asyncio.ensure_future(self._write_async(job))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            _UNFINISHED.add(task)
+            task.add_done_callback(_forget)
+            raise
 
-    def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection inside one write transaction, serialised on SQLite."""
-        return self._write()
+    async def _write_async(self, job: Callable[[Connection], _T]) -> _T:
+        with translate_errors():
+            async with self._async_writer.begin() as connection:
+                return await connection.run_sync(job)
+
+    async def flush(self) -> None:
+        """Return once every write submitted so far is finished (its caller gone or not)."""
+        if self._writer is not None:
+            await self._writer.submit(_nothing)  # the writer runs jobs in order
+        while _UNFINISHED:
+            await asyncio.wait(list(_UNFINISHED))
+
+    async def rows(self, query: Executable) -> Sequence[Row[Any]]:
+        """The rows of a read query."""
+        return await self.read(lambda connection: connection.execute(query).all())
+
+    async def execute(self, statement: Executable) -> int:
+        """Run one write statement in its own transaction; the number of rows it touched."""
+        return await self.write(lambda connection: _rowcount(connection, statement))
 
     # --- conversations -------------------------------------------------------------------
 
-    @_finishes_when_cancelled
+    @_timed
     async def create_conversation(
         self,
         *,
@@ -193,21 +206,23 @@ class SQLStore:
             created_at=now,
             updated_at=now,
         )
-        async with self._write() as connection:
-            await connection.execute(insert(conv_table).values(**_fields(conversation)))
+        await self.execute(insert(conv_table).values(**_fields(conversation)))
         return conversation
 
+    @_timed
     async def get_conversation(
         self, conversation_id: str, *, owner: str | None
     ) -> Conversation | None:
         query = select(conv_table).where(conv_table.c.id == conversation_id, _owned_by(owner))
-        rows = await self._rows(query)
+        rows = await self.rows(query)
         return _conversation(rows[0]) if rows else None
 
+    @_timed
     async def conversation_exists(self, conversation_id: str) -> bool:
         query = select(conv_table.c.id).where(conv_table.c.id == conversation_id)
-        return len(await self._rows(query)) > 0
+        return len(await self.rows(query)) > 0
 
+    @_timed
     async def list_conversations(
         self, *, owner: str | None, limit: int = 20, offset: int = 0
     ) -> list[Conversation]:
@@ -220,62 +235,61 @@ class SQLStore:
             .limit(limit)
             .offset(offset)
         )
-        return [_conversation(row) for row in await self._rows(query)]
+        return [_conversation(row) for row in await self.rows(query)]
 
+    @_timed
     async def count_conversations(self, *, owner: str | None) -> int:
         query = select(func.count()).select_from(conv_table).where(_owned_by(owner))
-        rows = await self._rows(query)
+        rows = await self.rows(query)
         return int(rows[0][0] or 0) if rows else 0
 
-    @_finishes_when_cancelled
+    @_timed
     async def rename(self, conversation_id: str, title: str | None, *, owner: str | None) -> bool:
         title = None if title is None else storable_text(title)
-        return await self._update_owned(conversation_id, owner, title=title)
+        query = (
+            update(conv_table)
+            .where(conv_table.c.id == conversation_id, _owned_by(owner))
+            .values(title=title)
+        )
+        return await self.execute(query) > 0
 
-    @_finishes_when_cancelled
+    @_timed
     async def delete_conversation(self, conversation_id: str, *, owner: str | None) -> bool:
         query = delete(conv_table).where(conv_table.c.id == conversation_id, _owned_by(owner))
-        async with self._write() as connection:
-            result = await connection.execute(query)
-        return result.rowcount > 0
+        return await self.execute(query) > 0
 
-    @_finishes_when_cancelled
+    @_timed
     async def set_upstream_conversation_id(self, conversation_id: str, value: str | None) -> None:
         query = (
             update(conv_table)
             .where(conv_table.c.id == conversation_id)
             .values(upstream_conversation_id=value)
         )
-        async with self._write() as connection:
-            if (await connection.execute(query)).rowcount == 0:
-                raise ConversationNotFound()
+        if await self.execute(query) == 0:
+            raise ConversationNotFound()
 
-    @_finishes_when_cancelled
+    @_timed
     async def set_current_node(self, conversation_id: str, message_id: str) -> None:
         query = (
             update(conv_table)
             .where(conv_table.c.id == conversation_id)
             .values(current_node=message_id)
         )
-        async with self._write() as connection:
-            if (await connection.execute(query)).rowcount == 0:
+        has_message = select(msg_table.c.id).where(
+            msg_table.c.conversation_id == conversation_id, msg_table.c.id == message_id
+        )
+
+        def move(connection: Connection) -> None:
+            if _rowcount(connection, query) == 0:
                 raise ConversationNotFound()
-            if not await _has_message(connection, conversation_id, message_id):
+            if connection.execute(has_message).first() is None:
                 raise MessageNotFound()
 
-    async def _update_owned(self, conversation_id: str, owner: str | None, **values: Any) -> bool:
-        query = (
-            update(conv_table)
-            .where(conv_table.c.id == conversation_id, _owned_by(owner))
-            .values(**values)
-        )
-        async with self._write() as connection:
-            result = await connection.execute(query)
-        return result.rowcount > 0
+        await self.write(move)
 
     # --- messages ------------------------------------------------------------------------
 
-    @_finishes_when_cancelled
+    @_timed
     async def add_turn(
         self,
         conversation_id: str,
@@ -285,29 +299,24 @@ class SQLStore:
     ) -> list[StoredMessage]:
         if not messages:
             raise ValueError("add_turn needs at least one message")
+        now = utcnow()
         found: list[Attachment] = []
-        stored = _chain(conversation_id, parent_id, messages, utcnow(), found)
-        tip = stored[-1]
-        touch = (
-            update(conv_table)
-            .where(conv_table.c.id == conversation_id)
-            .values(current_node=tip.id, updated_at=tip.created_at)
+        chain = tuple(_chain(conversation_id, parent_id, messages, now, found))
+        turn = TurnWrite(
+            conversation_id=conversation_id,
+            owner=None,
+            create=None,
+            parent_id=parent_id,
+            unknown_parent_is_root=False,
+            chain=chain,
+            now=now,
+            attachments=tuple(found),
+            any_owner=True,
         )
-        async with self._write() as connection:
-            # Updating the conversation first also locks its row on PostgreSQL.
-            if (await connection.execute(touch)).rowcount == 0:
-                raise ConversationNotFound()
-            if parent_id is not None and not await _has_message(
-                connection, conversation_id, parent_id
-            ):
-                raise InvalidParent()
-            start = await _next_position(connection, conversation_id)
-            rows = [_fields(m) | {"position": start + i} for i, m in enumerate(stored)]
-            if found:
-                await connection.run_sync(write_attachments, found, tip.created_at)
-            await connection.execute(insert(msg_table), rows)
-        return stored
+        recorded = await self.write(functools.partial(write_turn, turn=turn))
+        return recorded.messages
 
+    @_timed
     async def record_turn(
         self,
         conversation_id: str | None,
@@ -342,55 +351,20 @@ class SQLStore:
             attachments=tuple(found),
             alternatives=others,
         )
-        if self._turns is not None:
-            return await self._turns.submit(turn)
-        return await self._record_alone(turn)
+        return await self.write(functools.partial(write_turn, turn=turn))
 
-    @_finishes_when_cancelled
-    async def _record_alone(self, turn: TurnWrite) -> RecordedTurn:
-        [outcome] = await self._write_turns([turn])
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    async def _write_turns(self, turns: Sequence[TurnWrite]) -> list[Outcome]:
-        """One batch: in the writer thread on a SQLite file, else on a pooled connection."""
-        lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
-        async with lock:
-            if self._writer_thread is not None:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._writer_thread, self._write_in_thread, turns)
-            with translate_errors():
-                async with self._writer.connect() as connection:
-                    return await connection.run_sync(write_turns, turns)
-
-    def _write_in_thread(self, turns: Sequence[TurnWrite]) -> list[Outcome]:
-        assert self._thread_engine is not None
-        with translate_errors(), sync_writer(self._thread_engine).connect() as connection:
-            return write_turns(connection, turns)
-
-    async def _rows(self, query: Executable) -> Sequence[Row[Any]]:
-        """A read query's rows: one thread hop on a SQLite file, a pooled connection else."""
-        if self._reader_threads is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._reader_threads, self._rows_in_thread, query)
-        async with self._read() as connection:
-            return (await connection.execute(query)).all()
-
-    def _rows_in_thread(self, query: Executable) -> Sequence[Row[Any]]:
-        assert self._thread_engine is not None
-        with translate_errors(), self._thread_engine.connect() as connection:
-            return connection.execute(query).all()
-
+    @_timed
     async def get_message(self, message_id: str, *, conversation_id: str) -> StoredMessage | None:
         query = _select_messages(conversation_id).where(msg_table.c.id == message_id)
-        rows = await self._rows(query)
+        rows = await self.rows(query)
         return _message(rows[0]) if rows else None
 
+    @_timed
     async def messages_of(self, conversation_id: str) -> list[StoredMessage]:
         query = _select_messages(conversation_id).order_by(msg_table.c.position)
         return await self._messages(query)
 
+    @_timed
     async def children_of(self, message_id: str, *, conversation_id: str) -> list[StoredMessage]:
         query = (
             _select_messages(conversation_id)
@@ -399,6 +373,7 @@ class SQLStore:
         )
         return await self._messages(query)
 
+    @_timed
     async def path_to(self, message_id: str, *, conversation_id: str) -> list[StoredMessage]:
         # Walk up from the message with a recursive CTE; depth 0 is the message itself.
         start = select(msg_table.c.id, msg_table.c.parent_id, literal(0).label("depth")).where(
@@ -418,6 +393,7 @@ class SQLStore:
         )
         return await self._messages(query)
 
+    @_timed
     async def attachments(self, hashes: Collection[str]) -> dict[str, Attachment]:
         if not hashes:
             return {}
@@ -425,29 +401,49 @@ class SQLStore:
         query = select(table.c.sha256, table.c.media_type, table.c.data).where(
             table.c.sha256.in_(sorted(hashes))
         )
-        rows = await self._rows(query)
+        rows = await self.rows(query)
         return {row.sha256: Attachment(row.sha256, row.media_type, bytes(row.data)) for row in rows}
 
     async def _messages(self, query: Select[Any]) -> list[StoredMessage]:
-        return [_message(row) for row in await self._rows(query)]
+        return [_message(row) for row in await self.rows(query)]
 
     # --- lifecycle -----------------------------------------------------------------------
 
     async def ping(self) -> None:
-        await self._rows(select(literal(1)))
+        """One probe at a time: concurrent callers share the one in flight."""
+        probe = self._pinging
+        if probe is None:
+            probe = self._pinging = asyncio.ensure_future(self.rows(_PING))
+            probe.add_done_callback(self._pinged)
+        await asyncio.shield(probe)
+
+    def _pinged(self, probe: asyncio.Future[Any]) -> None:
+        self._pinging = None
+        if not probe.cancelled():
+            probe.exception()  # retrieved here too, in case every caller went away
 
     async def close(self) -> None:
-        """Write the queued turns, then close every connection."""
-        if self._turns is not None:
-            await self._turns.drain()
-        engine, threads = self._thread_engine, (self._reader_threads, self._writer_thread)
-        if engine is not None and self._writer_thread is not None:
-            await asyncio.get_running_loop().run_in_executor(self._writer_thread, engine.dispose)
-        for pool in threads:
-            if pool is not None:
-                pool.shutdown(wait=False)
-        self._thread_engine = self._reader_threads = self._writer_thread = None
+        """Write the queued writes, then close every connection."""
+        if self._writer is not None:
+            await self._writer.close()
+        if self._readers is not None:
+            self._readers.shutdown(wait=False)
+        for engine in (self._read_engine, self._write_engine):
+            if engine is not None:
+                engine.dispose()
+        self._readers = None
         await self._engine.dispose()
+
+
+_PING = select(literal(1))
+
+
+def _nothing(_connection: Connection) -> None:
+    return None
+
+
+def _rowcount(connection: Connection, statement: Executable) -> int:
+    return int(connection.execute(statement).rowcount)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -462,21 +458,6 @@ def _select_messages(conversation_id: str) -> Select[Any]:
 def _owned_by(owner: str | None) -> ColumnElement[bool]:
     column = conv_table.c.owner
     return column.is_(None) if owner is None else column == owner
-
-
-async def _has_message(connection: AsyncConnection, conversation_id: str, message_id: str) -> bool:
-    query = select(msg_table.c.id).where(
-        msg_table.c.conversation_id == conversation_id, msg_table.c.id == message_id
-    )
-    return (await connection.execute(query)).first() is not None
-
-
-async def _next_position(connection: AsyncConnection, conversation_id: str) -> int:
-    query = select(func.max(msg_table.c.position)).where(
-        msg_table.c.conversation_id == conversation_id
-    )
-    last = await connection.scalar(query)
-    return 1 if last is None else int(last) + 1
 
 
 def _payload(message: NewMessage, found: list[Attachment]) -> Mapping[str, Any] | None:

@@ -1,55 +1,41 @@
-"""Writing whole turns, several per transaction: the body of :meth:`SQLStore.record_turn`.
+"""Writing one whole turn: the body of :meth:`SQLStore.record_turn` (and ``add_turn``).
 
-:func:`write_turns` is synchronous SQLAlchemy Core on a :class:`~sqlalchemy.engine.Connection`,
-so one code path serves both databases: on a SQLite file it runs in the store's writer thread on
-a plain ``sqlite3`` connection (one thread hop per batch instead of several per statement); on
-PostgreSQL and in-memory SQLite it runs through :meth:`AsyncConnection.run_sync`.
+:func:`write_turn` runs inside the caller's transaction on a synchronous connection: in the
+SQLite writer thread (:mod:`.writer`, which batches turns), or through ``run_sync`` on
+PostgreSQL and in-memory SQLite. One turn costs two to four statements: ``UPDATE`` the
+conversation (owner-scoped; the get-or-create probe, and on PostgreSQL a row lock, so
+concurrent turns on one conversation get consecutive positions); if no row was touched,
+``INSERT`` the conversation already pointing at the turn's tip, else one ``SELECT`` for the last
+position and whether the parent exists; then one ``executemany`` for the messages.
 
-One turn costs two to four statements, all prepared once (:data:`_TOUCH_*`, :data:`_LOOKUP`,
-the inserts): ``UPDATE`` the conversation (owner-scoped; it is the get-or-create probe, and on
-PostgreSQL it locks the row, so concurrent turns on one conversation get consecutive
-positions); if no row was touched, ``INSERT`` the conversation already pointing at the turn's
-tip; else one ``SELECT`` for the last position and whether the parent exists; then one
-``executemany`` for the messages.
-
-Errors reach only their own turn. A refusal (:class:`InvalidParent`,
-:class:`ConversationNotFound`, :class:`DuplicateId`) rolls the transaction back and the other
-turns are written again, each in a savepoint from then on, so a later refusal costs no further
-re-run. A database failure while writing a turn fails that turn, and the others are retried
-without it; a failure of ``BEGIN`` or ``COMMIT`` itself fails every turn of the transaction.
-Nothing of a failed turn is ever written; every turn reported written was committed.
+The statements go through one of two small adapters: plain ``sqlite3`` with fixed SQL on a
+SQLite file (the hot path: no statement compilation, values converted once), SQLAlchemy Core
+elsewhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final, TypeAlias
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
 
 from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from chatgpt_api.errors import ServiceError
+from chatgpt_api.messages import Usage
 from chatgpt_api.store.attachments import Attachment
-from chatgpt_api.store.errors import (
-    ConversationNotFound,
-    DuplicateId,
-    InvalidParent,
-    StoreUnavailable,
-    is_unique_violation,
-    unavailable_reason,
-)
+from chatgpt_api.store.errors import ConversationNotFound, InvalidParent
 from chatgpt_api.store.schema import attachments as attachment_table
 from chatgpt_api.store.schema import conversations as conv_table
 from chatgpt_api.store.schema import messages as msg_table
 from chatgpt_api.store.values import NewConversation, RecordedTurn, StoredMessage, new_id
 
-#: A turn's result: what was written, or the error for its caller.
-Outcome: TypeAlias = RecordedTurn | BaseException
+_ANY_OWNER: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +44,7 @@ class TurnWrite:
 
     ``chain`` holds the messages with their final ids; the first one's parent is decided when
     writing (``parent_id``, or None when it is unknown and ``unknown_parent_is_root``).
+    ``any_owner`` appends whoever owns the conversation (``add_turn``, for the service).
     """
 
     conversation_id: str | None
@@ -71,9 +58,58 @@ class TurnWrite:
     attachments: tuple[Attachment, ...] = ()
     #: Siblings of the chain's last message (other choices of an answer), written after it.
     alternatives: tuple[StoredMessage, ...] = ()
+    any_owner: bool = False
 
 
-_REFUSALS = (InvalidParent, ConversationNotFound, DuplicateId)
+def write_turn(connection: Connection, turn: TurnWrite) -> RecordedTurn:
+    """The statements of one turn, inside the caller's transaction; refusals raise."""
+    driver = connection.connection.driver_connection
+    db: _Statements
+    if connection.dialect.driver == "pysqlite" and driver is not None:
+        db = _SQLite(driver)
+    else:
+        db = _Core(connection)
+    tip = turn.chain[-1]
+    conversation_id = turn.conversation_id
+    touched = False
+    if conversation_id is not None:
+        owner = _ANY_OWNER if turn.any_owner else turn.owner
+        touched = db.touch(conversation_id, owner, tip.id, turn.now)
+    parent_id = turn.parent_id
+    if touched:
+        assert conversation_id is not None
+        last, parent_found = db.lookup(conversation_id, parent_id)
+        start = 1 if last is None else int(last) + 1
+    else:
+        create = turn.create
+        if create is None:
+            raise ConversationNotFound()
+        conversation_id = create.id or new_id()
+        db.insert_conversation(_conversation_row(turn, create, conversation_id))
+        start, parent_found = 1, False
+    if parent_id is not None and not parent_found:
+        if not turn.unknown_parent_is_root:
+            raise InvalidParent()
+        parent_id = None
+    chain = _placed(turn.chain, conversation_id, parent_id)
+    others = _siblings(turn.alternatives, chain, conversation_id)
+    if turn.attachments:
+        db.insert_attachments(turn.attachments, turn.now)
+    db.insert_messages([*chain, *others], start)
+    return RecordedTurn(
+        conversation_id=conversation_id, created=not touched, messages=chain, alternatives=others
+    )
+
+
+class _Statements(Protocol):
+    def touch(self, conversation_id: str, owner: object, tip: str, now: datetime) -> bool: ...
+    def lookup(self, conversation_id: str, parent_id: str | None) -> tuple[Any, bool]: ...
+    def insert_conversation(self, row: dict[str, Any]) -> None: ...
+    def insert_messages(self, messages: Sequence[StoredMessage], start: int) -> None: ...
+    def insert_attachments(self, attachments: Sequence[Attachment], now: datetime) -> None: ...
+
+
+# --- SQLAlchemy Core (PostgreSQL, in-memory SQLite) -------------------------------------------
 
 _TOUCH_VALUES: Final[dict[str, Any]] = {
     "current_node": bindparam("t_node"),
@@ -89,6 +125,9 @@ _TOUCH_ANONYMOUS: Final = (
     .where(conv_table.c.id == bindparam("t_id"), conv_table.c.owner.is_(None))
     .values(**_TOUCH_VALUES)
 )
+_TOUCH_ANY: Final = (
+    update(conv_table).where(conv_table.c.id == bindparam("t_id")).values(**_TOUCH_VALUES)
+)
 _LOOKUP: Final = select(
     select(func.max(msg_table.c.position))
     .where(msg_table.c.conversation_id == bindparam("l_conversation"))
@@ -103,94 +142,38 @@ _INSERT_MESSAGES: Final = insert(msg_table)
 _MESSAGE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(StoredMessage))
 
 
-def write_turns(connection: Connection, turns: Sequence[TurnWrite]) -> list[Outcome]:
-    """Write ``turns`` in as few transactions as their errors allow; one outcome per turn.
+class _Core:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
-    ``connection`` must not be in a transaction; on SQLite it must begin with ``BEGIN
-    IMMEDIATE`` (see :func:`chatgpt_api.store.engine.writer`).
-    """
-    outcomes: dict[int, Outcome] = {}
-    todo = list(range(len(turns)))
-    savepoints = False
-    while todo:
-        done, failed, error = _attempt(connection, turns, todo, savepoints and len(todo) > 1)
-        if error is None:
-            outcomes.update(done)
-            break
-        if failed is None:  # BEGIN or COMMIT itself: no turn of this transaction was written
-            for i in todo:
-                outcomes[i] = _store_error(error)
-            break
-        refused = _refusal(error)
-        outcomes[failed] = refused if refused is not None else _store_error(error)
-        todo.remove(failed)
-        savepoints = savepoints or refused is not None
-    return [outcomes[i] for i in range(len(turns))]
+    def touch(self, conversation_id: str, owner: object, tip: str, now: datetime) -> bool:
+        if owner is _ANY_OWNER:
+            statement = _TOUCH_ANY
+        else:
+            statement = _TOUCH_ANONYMOUS if owner is None else _TOUCH_OWNED
+        params = {"t_id": conversation_id, "t_owner": owner, "t_node": tip, "t_updated": now}
+        if owner is _ANY_OWNER or owner is None:
+            del params["t_owner"]
+        return self._connection.execute(statement, params).rowcount > 0
 
+    def lookup(self, conversation_id: str, parent_id: str | None) -> tuple[Any, bool]:
+        params = {"l_conversation": conversation_id, "l_parent": parent_id}
+        last, found = self._connection.execute(_LOOKUP, params).one()
+        return last, bool(found)
 
-def _attempt(
-    connection: Connection, turns: Sequence[TurnWrite], todo: list[int], savepoints: bool
-) -> tuple[dict[int, Outcome], int | None, Exception | None]:
-    """One transaction over ``todo``: (outcomes, the failing turn or None, the error or None)."""
-    done: dict[int, Outcome] = {}
-    current: int | None = None
-    try:
-        with connection.begin():
-            for i in todo:
-                current = i
-                if not savepoints:
-                    done[i] = _record(connection, turns[i])
-                    continue
-                try:
-                    with connection.begin_nested():
-                        done[i] = _record(connection, turns[i])
-                except Exception as error:
-                    refused = _refusal(error)
-                    if refused is None:
-                        raise
-                    done[i] = refused
-            current = None
-    except Exception as error:
-        return {}, current, error
-    return done, None, None
+    def insert_conversation(self, row: dict[str, Any]) -> None:
+        self._connection.execute(_INSERT_CONVERSATION, row)
 
+    def insert_messages(self, messages: Sequence[StoredMessage], start: int) -> None:
+        rows = []
+        for n, message in enumerate(messages):
+            row = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
+            row["position"] = start + n
+            rows.append(row)
+        self._connection.execute(_INSERT_MESSAGES, rows)
 
-def _record(connection: Connection, turn: TurnWrite) -> RecordedTurn:
-    """The statements of one turn (inside the caller's transaction or savepoint)."""
-    tip = turn.chain[-1]
-    conversation_id = turn.conversation_id
-    touched = False
-    if conversation_id is not None:
-        touch = _TOUCH_ANONYMOUS if turn.owner is None else _TOUCH_OWNED
-        params: dict[str, Any] = {"t_id": conversation_id, "t_owner": turn.owner}
-        params |= {"t_node": tip.id, "t_updated": turn.now}
-        touched = connection.execute(touch, params).rowcount > 0
-    parent_id = turn.parent_id
-    if touched:
-        assert conversation_id is not None
-        lookup = {"l_conversation": conversation_id, "l_parent": parent_id}
-        last, parent_found = connection.execute(_LOOKUP, lookup).one()
-        start = 1 if last is None else int(last) + 1
-    else:
-        create = turn.create
-        if create is None:
-            raise ConversationNotFound()
-        conversation_id = create.id or new_id()
-        connection.execute(_INSERT_CONVERSATION, _conversation_row(turn, create, conversation_id))
-        start, parent_found = 1, False
-    if parent_id is not None and not parent_found:
-        if not turn.unknown_parent_is_root:
-            raise InvalidParent()
-        parent_id = None
-    chain = _placed(turn.chain, conversation_id, parent_id)
-    others = _siblings(turn.alternatives, chain, conversation_id)
-    rows = [_message_row(m, start + n) for n, m in enumerate((*chain, *others))]
-    if turn.attachments:
-        write_attachments(connection, turn.attachments, turn.now)
-    connection.execute(_INSERT_MESSAGES, rows)
-    return RecordedTurn(
-        conversation_id=conversation_id, created=not touched, messages=chain, alternatives=others
-    )
+    def insert_attachments(self, attachments: Sequence[Attachment], now: datetime) -> None:
+        write_attachments(self._connection, attachments, now)
 
 
 def write_attachments(
@@ -207,6 +190,111 @@ def write_attachments(
     dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     statement = dialect_insert(attachment_table).on_conflict_do_nothing(index_elements=["sha256"])
     connection.execute(statement, rows)
+
+
+# --- plain sqlite3 (a SQLite file, in the writer thread) ---------------------------------------
+
+_SQLITE_TOUCH: Final = (
+    "UPDATE conversations SET current_node = ?, updated_at = ? WHERE id = ? AND owner IS ?"
+)
+_SQLITE_TOUCH_ANY: Final = "UPDATE conversations SET current_node = ?, updated_at = ? WHERE id = ?"
+_SQLITE_LOOKUP: Final = (
+    "SELECT (SELECT max(position) FROM messages WHERE conversation_id = ?), "
+    "EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND id = ?)"
+)
+_CONVERSATION_COLUMNS: Final = (
+    "id",
+    "title",
+    "owner",
+    "backend",
+    "model",
+    "upstream_conversation_id",
+    "current_node",
+    "created_at",
+    "updated_at",
+)
+_SQLITE_INSERT_CONVERSATION: Final = (
+    "INSERT INTO conversations (id, title, owner, backend, model, upstream_conversation_id, "
+    "current_node, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_INSERT_MESSAGE: Final = (
+    "INSERT INTO messages (id, conversation_id, parent_id, role, content, model, status, error, "
+    "upstream_message_id, usage, latency_ms, created_at, payload, position) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_INSERT_ATTACHMENT: Final = (
+    "INSERT INTO attachments (sha256, media_type, size, data, created_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING"
+)
+
+
+def sqlite_time(value: datetime) -> str:
+    """A datetime as :class:`.schema.UTCDateTime` stores it on SQLite (naive UTC text)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store: use timezone-aware UTC")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_usage(usage: Usage | None) -> str | None:
+    if usage is None:
+        return None
+    return json.dumps(
+        {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    )
+
+
+class _SQLite:
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def touch(self, conversation_id: str, owner: object, tip: str, now: datetime) -> bool:
+        when = sqlite_time(now)
+        if owner is _ANY_OWNER:
+            cursor = self._connection.execute(_SQLITE_TOUCH_ANY, (tip, when, conversation_id))
+        else:
+            cursor = self._connection.execute(_SQLITE_TOUCH, (tip, when, conversation_id, owner))
+        return int(cursor.rowcount) > 0
+
+    def lookup(self, conversation_id: str, parent_id: str | None) -> tuple[Any, bool]:
+        params = (conversation_id, conversation_id, parent_id)
+        last, found = self._connection.execute(_SQLITE_LOOKUP, params).fetchone()
+        return last, bool(found)
+
+    def insert_conversation(self, row: dict[str, Any]) -> None:
+        values = [row[name] for name in _CONVERSATION_COLUMNS]
+        values[-2:] = [sqlite_time(row["created_at"]), sqlite_time(row["updated_at"])]
+        self._connection.execute(_SQLITE_INSERT_CONVERSATION, values)
+
+    def insert_messages(self, messages: Sequence[StoredMessage], start: int) -> None:
+        rows = [
+            (
+                m.id,
+                m.conversation_id,
+                m.parent_id,
+                m.role,
+                m.content,
+                m.model,
+                m.status,
+                m.error,
+                m.upstream_message_id,
+                _sqlite_usage(m.usage),
+                m.latency_ms,
+                sqlite_time(m.created_at),
+                None if m.payload is None else json.dumps(m.payload),
+                start + n,
+            )
+            for n, m in enumerate(messages)
+        ]
+        self._connection.executemany(_SQLITE_INSERT_MESSAGE, rows)
+
+    def insert_attachments(self, attachments: Sequence[Attachment], now: datetime) -> None:
+        when = sqlite_time(now)
+        unique = {a.sha256: a for a in attachments}
+        rows = [(a.sha256, a.media_type, a.size, a.data, when) for a in unique.values()]
+        self._connection.executemany(_SQLITE_INSERT_ATTACHMENT, rows)
+
+
+# --- placing the chain -----------------------------------------------------------------------
 
 
 def _placed(
@@ -246,34 +334,3 @@ def _conversation_row(turn: TurnWrite, create: NewConversation, conversation_id:
         "created_at": turn.now,
         "updated_at": turn.now,
     }
-
-
-def _message_row(message: StoredMessage, position: int) -> dict[str, Any]:
-    row = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
-    row["position"] = position
-    return row
-
-
-def _refusal(error: BaseException) -> ServiceError | None:
-    """The caller's error if ``error`` refuses only this turn, else None."""
-    if isinstance(error, _REFUSALS):
-        return error
-    if is_unique_violation(error):
-        duplicate = DuplicateId()
-        duplicate.__cause__ = error
-        return duplicate
-    return None
-
-
-def _store_error(error: BaseException) -> BaseException:
-    """What a turn's caller sees for a failure of the database (a fresh error per caller)."""
-    if isinstance(error, StoreUnavailable):
-        return StoreUnavailable(error.reason)
-    if isinstance(error, ServiceError):
-        return error
-    reason = unavailable_reason(error)
-    if reason is None:
-        return error  # a bug: passed on unchanged
-    unavailable = StoreUnavailable(reason)
-    unavailable.__cause__ = error
-    return unavailable

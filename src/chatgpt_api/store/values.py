@@ -9,7 +9,9 @@ and ``current_node`` is the message at the tip of the branch the user is on.
 from __future__ import annotations
 
 import dataclasses
-import uuid
+import os
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,8 @@ MessageStatus = Literal["complete", "partial", "error"]
 #: The roles of :data:`chatgpt_api.messages.Role` ("developer" is OpenAI's newer "system").
 StoredRole: TypeAlias = Role
 
+_UUID7_CLEAR: Final = ~(0xF << 76 | 0x3 << 62) & (1 << 128) - 1
+_UUID7_SET: Final = 0x7 << 76 | 0x2 << 62
 MESSAGE_STATUSES: Final = frozenset(get_args(MessageStatus))
 STORED_ROLES: Final = frozenset(get_args(StoredRole))
 
@@ -39,8 +43,39 @@ def storable_text(text: str) -> str:
 
 
 def new_id() -> str:
-    """A fresh id for a conversation or a message (a uuid4 string)."""
-    return str(uuid.uuid4())
+    """A fresh id for a conversation or a message: a UUID version 7 string (RFC 9562).
+
+    The first 48 bits are the time in milliseconds, the other 74 free bits random: ids made
+    one after the other land next to each other in the indexes, so a batch of turns touches a
+    few index pages instead of one per id and index (the main cost of a commit on SQLite).
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(_random_bytes(10))
+    text = f"{value & _UUID7_CLEAR | _UUID7_SET:032x}"  # version 7, variant 10
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+class _RandomPool:
+    """``os.urandom`` read 4 KiB at a time (one system call per ~400 ids), emptied in a
+    forked child so that no two processes hand out the same bytes."""
+
+    def __init__(self) -> None:
+        self.buffer, self.used = b"", 0
+        self.lock = threading.Lock()
+        os.register_at_fork(after_in_child=self.empty)
+
+    def empty(self) -> None:
+        self.buffer, self.used = b"", 0
+
+    def take(self, size: int) -> bytes:
+        with self.lock:
+            if self.used + size > len(self.buffer):
+                self.buffer, self.used = os.urandom(4096), 0
+            start = self.used
+            self.used = start + size
+            return self.buffer[start : start + size]
+
+
+_random_bytes = _RandomPool().take
 
 
 def usage_from_json(value: Mapping[str, object]) -> Usage:
@@ -89,7 +124,7 @@ class StoredMessage:
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
-    """A message to add with :meth:`ConversationStore.add_turn`; ``id=None`` → a new uuid4."""
+    """A message to add with :meth:`ConversationStore.add_turn`; ``id=None`` → a new id."""
 
     role: StoredRole
     content: str
@@ -121,7 +156,7 @@ class NewMessage:
 class NewConversation:
     """How :meth:`ConversationStore.record_turn` creates the conversation when it must.
 
-    ``id=None`` → a new uuid4; ``title`` is made storable like message text.
+    ``id=None`` → a new id; ``title`` is made storable like message text.
     """
 
     backend: str
