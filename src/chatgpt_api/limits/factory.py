@@ -5,9 +5,6 @@ from __future__ import annotations
 from chatgpt_api.config import Settings
 from chatgpt_api.limits.base import AccountLocks, RateLimiter
 from chatgpt_api.limits.memory import InProcessLimiter, InProcessLocks
-from chatgpt_api.limits.redis_conn import RedisGuard
-from chatgpt_api.limits.redis_limiter import RedisLimiter
-from chatgpt_api.limits.redis_locks import RedisLocks
 
 
 def create_limits(settings: Settings) -> tuple[RateLimiter, AccountLocks]:
@@ -18,6 +15,11 @@ def create_limits(settings: Settings) -> tuple[RateLimiter, AccountLocks]:
     """
     if not settings.redis_url:
         return InProcessLimiter(), InProcessLocks()
+    # Imported here: the redis package is loaded only by a service that uses it.
+    from chatgpt_api.limits.redis_conn import RedisGuard
+    from chatgpt_api.limits.redis_limiter import RedisLimiter
+    from chatgpt_api.limits.redis_locks import RedisLocks
+
     guard = RedisGuard(settings.redis_url, failure_mode=settings.redis_failure_mode)
     prefix = settings.redis_key_prefix
     lease = settings.redis_lease_seconds
