@@ -32,9 +32,8 @@ from chatgpt_api.api.conversations_openai import conversations_api_routes
 from chatgpt_api.api.embeddings import embeddings
 from chatgpt_api.api.graceful_shutdown import InFlight, InFlightMiddleware
 from chatgpt_api.api.header_limits import HeaderLimitMiddleware
-from chatgpt_api.api.home import home_page, not_found
+from chatgpt_api.api.home import home_page, not_found, openapi_json
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
-from chatgpt_api.api.openapi import openapi_route
 from chatgpt_api.api.responses_api import responses_routes
 from chatgpt_api.api.responses_socket import responses_socket_routes
 from chatgpt_api.api.seed import get_access_token, send_message
@@ -156,7 +155,7 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/", home_page, methods=["GET"]),
-            Route("/openapi.json", openapi_route, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_route, methods=["GET"]),
