@@ -2,7 +2,8 @@
 
 ``python -m bench open-streams`` runs the open-streams memory check alone; ``python -m bench
 store`` measures the conversation store's CPU cost alone (store on vs off, see
-:mod:`bench.store_ab`).
+:mod:`bench.store_ab`); ``python -m bench rss-256`` the peak RSS of one service process (store
+on, as by default) holding 256 open streams, then streaming ``send-stream`` at c=256.
 
 Full: every system × route × concurrency in :data:`FULL`, each point run three times, plus the
 10,000-open-streams memory check; results to ``bench/results/<date>.json`` and a Markdown
@@ -350,15 +351,43 @@ def run_open_streams(count: int) -> int:
     return 0 if (result.get("open") or 0) >= 0.99 * count else 1
 
 
+def run_rss_256() -> int:
+    """Peak RSS of one store-on service process: 256 held streams, then send-stream at c=256."""
+    raise_fd_limit()
+    with (
+        started(lambda: systems.start_emulator("emulator-fast", 0)[0]) as fast,
+        started(
+            lambda: systems.start_emulator("emulator-slow", systems.STREAM_DELAY_MS)[0]
+        ) as slow,
+    ):
+        up = systems.Upstreams(systems.base_url(fast), systems.base_url(slow))
+        held = open_streams_check(up, 256, store=True)
+        print(json.dumps({"open_streams_256_store": held}), flush=True)
+        with started(lambda: systems.start_service(up, store=True)) as svc:
+            idle = svc.rss() / 2**20
+            load = systems.load_for("service", systems.base_url(svc), up, "send", True)
+            warm_up(load, 0.5)
+            run = run_once(svc, load, 256, 5, False)
+        stream = {"idle_mb": idle, "peak_rss_mb": run.peak_rss_mb, "completed": run.completed}
+        stream["errors"] = run.errors
+        print(json.dumps({"send_stream_c256_store": stream}), flush=True)
+    peak = max(held["rss_mb"], run.peak_rss_mb)
+    ok = peak <= 80 and (held.get("open") or 0) >= 256 * 0.99
+    print(f"bench rss-256: peak RSS {peak:.1f} MB (limit 80) {'ok' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("mode", choices=["full", "quick", "open-streams", "store"])
+    parser.add_argument("mode", choices=["full", "quick", "open-streams", "store", "rss-256"])
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if args.mode == "open-streams":
         sys.exit(run_open_streams(args.streams))
+    if args.mode == "rss-256":
+        sys.exit(run_rss_256())
     if args.mode == "store":
         sys.exit(run_store_ab(args.runs))
     sys.exit(run_full(args.runs) if args.mode == "full" else run_quick())

@@ -20,12 +20,12 @@ from bench.measure import BENCH, WORK
 from bench.procs import DRIVER_CPU
 
 
-def open_streams_check(up: systems.Upstreams, count: int) -> dict[str, Any]:
+def open_streams_check(up: systems.Upstreams, count: int, *, store: bool = False) -> dict[str, Any]:
     emu, url = systems.start_emulator("emulator-hold", 3000)
     svc = None
     try:
         held = systems.Upstreams(up.fast, url)
-        svc = systems.start_service(held)
+        svc = systems.start_service(held, store=store)
         load = systems.load_for("service", systems.base_url(svc), held, "send", True)
         body = WORK / "hold-body.bin"
         body.write_bytes(load.body)

@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from chatgpt_api.accounts.repository import AccountRepository
-from chatgpt_api.accounts.secrets import SecretBox, load_secret_box, mask
+from chatgpt_api.accounts.secrets import SecretBox, load_secret_box, mask, new_key
 from chatgpt_api.errors import ConfigurationError
 from chatgpt_api.jwt_claims import jwt_expiry
 from chatgpt_api.store import default_database_url, open_store
@@ -43,8 +43,12 @@ def test_secret_box(tmp_path: Path) -> None:
     other = SecretBox(Fernet.generate_key())
     with pytest.raises(ConfigurationError, match="not the key it was stored with"):
         other.decrypt(token)
-    with pytest.raises(ConfigurationError, match="not a valid key"):
-        SecretBox(b"short")
+    for bad in (b"short", b"!" * 44, Fernet.generate_key()[:-4], "é".encode() * 44):
+        with pytest.raises(ConfigurationError, match="not a valid key"):
+            SecretBox(bad)
+    # A key this module generates is one Fernet accepts (checked without importing it).
+    fernet = Fernet(new_key())
+    assert fernet.decrypt(fernet.encrypt(b"x")) == b"x"
     assert mask("eyJhbGciOiJSUzI1NiJ9.payload.signature-xyz") == "eyJh…xyz"
     assert mask("short") == "…"
 

@@ -130,3 +130,25 @@ def test_the_container_files_widen_the_host() -> None:
     compose = yaml.safe_load((root / "docker-compose.yml").read_text(encoding="utf-8"))
     for name in ("chatgpt-api-1", "chatgpt-api-2"):
         assert compose["services"][name]["environment"]["CHATGPT_API_HOST"] == "0.0.0.0"
+
+
+def test_the_serving_process_never_imports_alembic(tmp_path: Path) -> None:
+    """The start-up upgrade of a fresh database runs in a short-lived child process; later
+    opens find the schema at head with one query."""
+    code = (
+        "import asyncio, sys\n"
+        "from chatgpt_api.startup import inspect_database\n"
+        "from chatgpt_api.store import default_database_url, open_store\n"
+        f"url = default_database_url(__import__('pathlib').Path({str(tmp_path)!r}))\n"
+        "asyncio.run(inspect_database(url))\n"
+        "async def reopen():\n"
+        "    store = await open_store(url)\n"
+        "    await store.close()\n"
+        "asyncio.run(reopen())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+    assert (tmp_path / "chatgpt-api.db").exists()

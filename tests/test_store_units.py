@@ -177,3 +177,32 @@ def test_migrations_from_several_threads_at_once(tmp_path: Path) -> None:
 @pytest.fixture()
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_head_revision_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from chatgpt_api.store.migrate import alembic_config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@pytest.mark.anyio
+async def test_an_upgrade_in_a_child_process_reports_its_error_without_secrets() -> None:
+    from chatgpt_api.store.migrate import upgrade_in_child
+
+    with pytest.raises(StoreUnavailable) as caught:
+        await upgrade_in_child("postgresql+asyncpg://u:hunter2@127.0.0.1:1/x")
+    assert "hunter2" not in caught.value.message
+
+
+@pytest.mark.anyio
+async def test_a_store_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
+    from chatgpt_api.store.migrate import head_revision, schema_revision
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    store = await open_store(url, isolated_upgrade=True)
+    try:
+        assert await schema_revision(store.engine) == head_revision()
+    finally:
+        await store.close()

@@ -34,10 +34,9 @@ from chatgpt_api.api.conversations_openai import conversations_api_routes
 from chatgpt_api.api.embeddings import embeddings
 from chatgpt_api.api.error_handlers import surface_error
 from chatgpt_api.api.graceful_shutdown import InFlight
-from chatgpt_api.api.home import home_page, not_found
+from chatgpt_api.api.home import home_page, not_found, openapi_json
 from chatgpt_api.api.lifecycle import RequestLifecycle
 from chatgpt_api.api.openai_compat import chat_completions, get_model, list_models
-from chatgpt_api.api.openapi import openapi_route
 from chatgpt_api.api.responses_api import responses_routes
 from chatgpt_api.api.responses_socket import responses_socket_routes
 from chatgpt_api.api.seed import get_access_token, send_message
@@ -185,7 +184,7 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
     return Gateway(
         routes=[
             Route("/", home_page, methods=["GET"]),
-            Route("/openapi.json", openapi_route, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_route, methods=["GET"]),

@@ -2,7 +2,8 @@
 
 * :func:`check_port_available`: the listening address is tried first, so a port already in use
   is one clear line and a non-zero exit, before any migration runs or anything is logged.
-* :func:`inspect_database`: the schema upgrade ``serve`` always ran, plus the two facts the
+* :func:`inspect_database`: the schema upgrade (in a short-lived child process, only when the
+  database is behind: the serving process never imports Alembic), plus the two facts the
   summary needs from the database (active gateway keys, pooled upstream accounts).
 * :func:`upstream_status`: whether any upstream is configured (the summary and ``/readyz``).
 * :func:`summary_lines`: a short start-up summary — where the data lives, which upstreams and
@@ -72,12 +73,13 @@ class StoreFacts:
 
 
 async def inspect_database(url: str) -> StoreFacts:
-    """Upgrade the schema at ``url`` (as ``serve`` always did), then count keys and accounts."""
+    """Upgrade the schema at ``url`` if it is behind (in a child process), then count keys and
+    accounts."""
     from chatgpt_api.accounts.repository import AccountRepository
     from chatgpt_api.keys.keystore import KeyStore
     from chatgpt_api.store import open_store
 
-    store = await open_store(url)
+    store = await open_store(url, isolated_upgrade=True)
     try:
         keys = KeyStore(store.engine)
         try:

@@ -1,8 +1,13 @@
-"""``GET /``: a small HTML status page, and the Express-style 404 for everything unknown."""
+"""``GET /``: a small HTML status page, and the Express-style 404 for everything unknown.
+
+Both the page and ``GET /openapi.json`` are built from the OpenAPI document, whose module (and
+its generated JSON schemas) is imported at the first request that needs it, not at start-up.
+"""
 
 from __future__ import annotations
 
 import html
+from functools import cache
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -10,7 +15,6 @@ from starlette.responses import Response
 
 from chatgpt_api import __version__
 from chatgpt_api.api.errors import openai_error_response
-from chatgpt_api.api.openapi import openapi_document
 from chatgpt_api.errors import NotFound
 from chatgpt_api.http_responses import HTML_TYPE, not_found_page
 from chatgpt_api.reference.render import operation_anchor
@@ -33,8 +37,11 @@ def _surface(method: str, path: str, summary: str) -> str:
     return f"<li><code>{shown}</code> — {html.escape(summary)} ({docs})</li>"
 
 
+@cache
 def _page() -> str:
     """The status page: every route of the OpenAPI document, grouped, with working links."""
+    from chatgpt_api.api.openapi import openapi_document
+
     operations = [
         (method, path, str(operation.get("summary", "")))
         for path, item in openapi_document()["paths"].items()
@@ -70,11 +77,15 @@ def _group_of(path: str) -> str:
     return _GROUPS[-1][0]
 
 
-_PAGE = _page()
-
-
 async def home_page(request: Request) -> Response:
-    return Response(_PAGE, media_type=HTML_TYPE)
+    return Response(_page(), media_type=HTML_TYPE)
+
+
+async def openapi_json(request: Request) -> Response:
+    """``GET /openapi.json`` (see :mod:`chatgpt_api.api.openapi`)."""
+    from chatgpt_api.api.openapi import openapi_route
+
+    return await openapi_route(request)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

@@ -26,7 +26,7 @@ from chatgpt_api.api.admission import Admission, admit
 from chatgpt_api.api.graceful_shutdown import openai_shutdown_frame
 from chatgpt_api.api.state import AppState
 from chatgpt_api.api.streaming import EventStreamResponse
-from chatgpt_api.backends import _http
+from chatgpt_api.backends import _http, _json
 from chatgpt_api.errors import (
     AuthenticationError,
     UpstreamProtocolError,
@@ -68,7 +68,7 @@ async def forward_response(
         "Content-Type": "application/json",
         "Accept": "text/event-stream" if body.get("stream") else "application/json",
     }
-    payload = orjson.dumps({**body, "model": route.upstream_model})
+    payload = _json.dumps({**body, "model": route.upstream_model})
     admission = await admit(state, request, caller, len(payload))
     try:
         async with asyncio.timeout_at(deadline):

@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from chatgpt_api.backends import _http
+from chatgpt_api.backends import _http, _json
 from chatgpt_api.backends.budget import AnswerBudget
 from chatgpt_api.backends.web_answer import WebAnswerReader
 from chatgpt_api.backends.web_files import (
@@ -66,7 +66,7 @@ def build_conversation_body(request: ChatRequest, files: Sequence[UploadedFile] 
     }
     if request.conversation_id:
         body["conversation_id"] = request.conversation_id
-    return orjson.dumps(body)
+    return _json.dumps(body)
 
 
 class ChatGPTWebBackend:

@@ -48,7 +48,7 @@ def build_completion_body(request: ChatRequest, *, include_usage: bool) -> bytes
     if request.passthrough is not None:
         body = {**request.passthrough, "model": request.model, "messages": messages}
         try:
-            return orjson.dumps(body)
+            return _json.dumps(body)
         except TypeError:  # an integer beyond 64 bits, which orjson does not write
             return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     params = request.params
@@ -65,7 +65,7 @@ def build_completion_body(request: ChatRequest, *, include_usage: bool) -> bytes
         body["stop"] = list(params.stop)
     if params.user is not None:
         body["user"] = params.user
-    return orjson.dumps(body)
+    return _json.dumps(body)
 
 
 class OpenAIBackend:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from typing import Any, Literal
-
-import jsonschema_rs
+from typing import TYPE_CHECKING, Any, Literal
 
 from chatgpt_api.backends.web_tool_spec import Emulation, OutputFormat
 from chatgpt_api.errors import UpstreamError
+
+if TYPE_CHECKING:
+    import jsonschema_rs
 
 CallState = Literal["call", "text", "maybe"]
 _KEY = '"tool_calls"'

@@ -5,7 +5,8 @@
 compiled validator for their ``parameters``, the choice, the answer format). Whatever cannot
 be emulated — a tool type other than ``function``, a schema that is not a valid JSON schema, a
 forced tool that is not listed, an unknown ``response_format`` type — is a 400 naming the
-parameter. Schemas are compiled offline: a remote ``$ref`` is never fetched.
+parameter. Schemas are compiled offline: a remote ``$ref`` is never fetched (by
+``jsonschema_rs``, imported at the first schema only).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import jsonschema_rs
+from typing import TYPE_CHECKING, Any, Literal
 
 from chatgpt_api.errors import RequestError
+
+if TYPE_CHECKING:
+    import jsonschema_rs
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _EMPTY_OBJECT: Mapping[str, Any] = {"type": "object", "properties": {}}
@@ -74,6 +76,8 @@ def compile_schema(schema: Any, param: str) -> jsonschema_rs.Validator:
     """A validator for ``schema``; a 400 naming ``param`` when it is not a JSON schema."""
     if not isinstance(schema, dict | bool):
         raise RequestError(f"'{param}' must be a JSON schema (an object).", param=param)
+    import jsonschema_rs
+
     try:
         return jsonschema_rs.validator_for(schema, offline=True)
     except (ValueError, jsonschema_rs.ReferencingError) as exc:

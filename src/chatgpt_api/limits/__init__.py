@@ -12,8 +12,14 @@ Wiring, one call each per request::
 
 Every error is a :class:`~chatgpt_api.errors.ServiceError` with ``status`` and ``retry_after``.
 See :mod:`chatgpt_api.limits.base` for the semantics and :mod:`chatgpt_api.limits.redis_conn`
-for what happens when Redis goes away.
+for what happens when Redis goes away. The Redis implementations (and the ``redis`` package,
+~5 MB) are imported on first use only: a service without ``redis_url`` never loads them.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from chatgpt_api.limits.base import AccountLocks, Decision, RateLimiter, enforce, rate_limited
 from chatgpt_api.limits.errors import (
@@ -24,9 +30,17 @@ from chatgpt_api.limits.errors import (
 )
 from chatgpt_api.limits.factory import close_limits, create_limits
 from chatgpt_api.limits.memory import InProcessLimiter, InProcessLocks
-from chatgpt_api.limits.redis_conn import RedisGuard
-from chatgpt_api.limits.redis_limiter import RedisLimiter
-from chatgpt_api.limits.redis_locks import RedisLocks
+
+if TYPE_CHECKING:
+    from chatgpt_api.limits.redis_conn import RedisGuard
+    from chatgpt_api.limits.redis_limiter import RedisLimiter
+    from chatgpt_api.limits.redis_locks import RedisLocks
+
+_LAZY = {
+    "RedisGuard": "chatgpt_api.limits.redis_conn",
+    "RedisLimiter": "chatgpt_api.limits.redis_limiter",
+    "RedisLocks": "chatgpt_api.limits.redis_locks",
+}
 
 __all__ = [
     "AccountLocks",
@@ -46,3 +60,9 @@ __all__ = [
     "rate_limited",
     "retry_after_header",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

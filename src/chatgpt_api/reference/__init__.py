@@ -15,7 +15,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chatgpt_api.api.openapi import openapi_document
 from chatgpt_api.http_responses import HTML_TYPE
 from chatgpt_api.playground import CONTENT_SECURITY_POLICY
 from chatgpt_api.reference.render import render_reference
@@ -31,6 +30,8 @@ _HEADERS = {
 
 @cache
 def _page() -> str:
+    from chatgpt_api.api.openapi import openapi_document  # built at the first request only
+
     return render_reference(openapi_document())
 
 

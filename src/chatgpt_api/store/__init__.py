@@ -18,8 +18,8 @@ Usage::
     await store.close()
 
 :func:`open_store` creates the directory of a SQLite file if needed and applies the schema
-migrations (safe when several processes start at once); :func:`upgrade_database` does only the
-latter (``chatgpt-api db upgrade``). The seam is :class:`ConversationStore` (contract in
+migrations if behind (see :mod:`.migrate`); :func:`upgrade_database` does only the latter
+(``chatgpt-api db upgrade``). The seam is :class:`ConversationStore` (contract in
 :mod:`.protocol`); :class:`SQLStore` implements it for SQLite (default) and PostgreSQL. Errors
 are drawn in :mod:`.errors`.
 """
@@ -40,7 +40,7 @@ from chatgpt_api.store.errors import (
     MessageNotFound,
     StoreUnavailable,
 )
-from chatgpt_api.store.migrate import upgrade_database, upgrade_engine
+from chatgpt_api.store.migrate import ensure_schema, upgrade_database
 from chatgpt_api.store.protocol import OPERATIONS, ConversationStore
 from chatgpt_api.store.sql import Observe, SQLStore
 from chatgpt_api.store.values import (
@@ -78,10 +78,17 @@ __all__ = [
 
 
 async def open_store(
-    url: str, options: EngineOptions | None = None, *, observe: Observe | None = None
+    url: str,
+    options: EngineOptions | None = None,
+    *,
+    observe: Observe | None = None,
+    isolated_upgrade: bool = False,
 ) -> SQLStore:
     """A ready store on ``url``: directory created (SQLite), schema upgraded, pool open;
     ``observe(operation, seconds)`` times each operation when given.
+
+    ``isolated_upgrade``: a schema behind the newest is upgraded in a short-lived child process
+    (Alembic is then never imported here); without it, in this process.
 
     Raises :class:`StoreUnavailable` if the database cannot be reached or written, and
     :class:`chatgpt_api.errors.ConfigurationError` for an unsupported URL.
@@ -90,7 +97,7 @@ async def open_store(
     ensure_sqlite_directory(parsed)
     engine = create_engine(parsed, options)
     try:
-        await upgrade_engine(engine)
+        await ensure_schema(engine, url, isolated=isolated_upgrade)
     except BaseException:
         await engine.dispose()
         raise

@@ -1,42 +1,34 @@
-"""Applying the Alembic migrations programmatically.
+"""Schema migrations: Alembic, built in code, imported only when a database is behind.
 
-The Alembic configuration is built in code (``script_location`` = the ``migrations`` directory
-inside this package), so nothing but the package is needed at run time. The whole upgrade runs
-in ONE transaction on one connection:
-
-* PostgreSQL: ``pg_advisory_xact_lock`` first, so when several processes start at once on the
-  same database they upgrade one after the other (the later ones find the schema at head and do
-  nothing); the lock is released by the commit. DDL is transactional: a failed upgrade leaves
-  nothing behind.
-* SQLite: the transaction starts with ``BEGIN IMMEDIATE``, which serialises concurrent upgraders
-  the same way (they wait up to ``busy_timeout``).
-
-Alembic's ``context`` and ``op`` are process-wide proxies, so two upgrades must never run at
-the same time in one process, even on different databases: an in-process lock (usable from any
-event loop or thread) is taken first, then the database lock above, always in that order.
-
-Upgrading a database already at head is a no-op, so calling this at every start-up is safe.
-Alembic's own INFO lines are silenced; one line is logged only when the schema actually
-changes (``database schema upgraded: <old> -> <new>``).
+:func:`ensure_schema` reads ``alembic_version`` with one query; at :func:`head_revision` (read
+from the migration files) it returns, else it upgrades in this process or, ``isolated``, in a
+short-lived child (``python -m chatgpt_api.store``): a serving process never holds Alembic.
+An upgrade is ONE transaction, serialised between processes by ``pg_advisory_xact_lock``
+(PostgreSQL) or ``BEGIN IMMEDIATE`` (SQLite), and within one process by a lock (Alembic's
+``context`` is process-wide). One line is logged only when the schema changes (``database schema
+upgraded: <old> -> <new>``); Alembic's own INFO lines are silenced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
+import os
+import re
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatgpt_api.errors import ConfigurationError
 from chatgpt_api.store.engine import (
     EngineOptions,
     create_engine,
@@ -44,19 +36,27 @@ from chatgpt_api.store.engine import (
     parse_database_url,
     writer,
 )
-from chatgpt_api.store.errors import translate_errors
+from chatgpt_api.store.errors import StoreUnavailable, translate_errors
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
+#: The directory holding the ``chatgpt_api`` package, put first on the child process's path.
+_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 # An arbitrary 64-bit key naming "the chatgpt-api schema upgrade" among advisory locks.
 _ADVISORY_LOCK_KEY: Final = 0x63_68_61_74_67_70_74_31
 _ALEMBIC_IN_USE = threading.Lock()
 _LOCK_POLL_SECONDS: Final = 0.01
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=]*=\s*['\"]?(\w+)", re.MULTILINE)
 
 log = logging.getLogger(__name__)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for this package's migrations (no ini file)."""
+    from alembic.config import Config
+
     config = Config()
     # Config values go through ConfigParser interpolation: escape '%' in the path.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
@@ -65,19 +65,26 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade_database(url: str, options: EngineOptions | None = None) -> None:
-    """Bring the database at ``url`` to the newest schema (creating a SQLite file if needed)."""
+async def upgrade_database(
+    url: str, options: EngineOptions | None = None
+) -> tuple[str | None, str | None]:
+    """Bring the database at ``url`` to the newest schema with Alembic (creating a SQLite file
+    if needed); the revisions before and after."""
     parsed = parse_database_url(url)
     ensure_sqlite_directory(parsed)
     engine = create_engine(parsed, options)
     try:
-        await upgrade_engine(engine)
+        before, after = await upgrade_engine(engine)
     finally:
         await engine.dispose()
+    if after != before:
+        log.info("database schema upgraded: %s -> %s", before or "empty", after)
+    return before, after
 
 
-async def upgrade_engine(engine: AsyncEngine) -> None:
-    """Bring the database of ``engine`` to the newest schema; see the module docstring."""
+async def upgrade_engine(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """Bring the database of ``engine`` to the newest schema with Alembic, in this process; the
+    revisions before and after. See the module docstring."""
     async with _alembic_turn():
         with translate_errors():
             async with writer(engine).begin() as connection:
@@ -85,7 +92,86 @@ async def upgrade_engine(engine: AsyncEngine) -> None:
                     await connection.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
                     )
-                await connection.run_sync(_upgrade_to_head)
+                return await connection.run_sync(_upgrade_to_head)
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration's revision, read from the migration files (no Alembic import)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            (revisions if name == "revision" else parents).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads, not one: {sorted(heads)}")
+    return heads.pop()
+
+
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database of ``engine`` is at (``None``: no schema yet); one query."""
+    with translate_errors():
+        async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                exists = "SELECT to_regclass('alembic_version') IS NOT NULL"
+            else:
+                exists = (
+                    "SELECT count(*) > 0 FROM sqlite_master "
+                    "WHERE type = 'table' AND name = 'alembic_version'"
+                )
+            if not (await connection.execute(text(exists))).scalar():
+                return None
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            return rows.scalar()
+
+
+async def ensure_schema(engine: AsyncEngine, url: str, *, isolated: bool = False) -> None:
+    """Bring the database of ``engine`` (at ``url``) to the newest schema, if it is not there
+    yet: with Alembic in this process, or with ``isolated`` in a short-lived child process
+    (not for a private in-memory SQLite database, which only this process can see)."""
+    if await schema_revision(engine) == head_revision():
+        return
+    if isolated and not _in_memory(url):
+        before, after = await upgrade_in_child(url)
+    else:
+        before, after = await upgrade_engine(engine)
+    if after != before:
+        log.info("database schema upgraded: %s -> %s", before or "empty", after)
+
+
+def _in_memory(url: str) -> bool:
+    parsed = parse_database_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+async def upgrade_in_child(url: str) -> tuple[str | None, str | None]:
+    """Run the upgrade in ``python -m chatgpt_api.store`` (the URL goes through its standard
+    input, never its command line); the revisions before and after, or the child's error."""
+    path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chatgpt_api.store",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    out, _ = await child.communicate(url.encode() + b"\n")
+    try:
+        result = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {}
+    if "unavailable" in result:
+        raise StoreUnavailable(str(result["unavailable"]))
+    if "error" in result:
+        raise ConfigurationError(str(result["error"]))
+    if child.returncode != 0 or "after" not in result:
+        raise ConfigurationError(
+            f"the database schema upgrade failed (exit status {child.returncode}); "
+            "`chatgpt-api db upgrade` runs it alone and shows why"
+        )
+    return result.get("before"), result["after"]
 
 
 @asynccontextmanager
@@ -100,7 +186,10 @@ async def _alembic_turn() -> AsyncIterator[None]:
         _ALEMBIC_IN_USE.release()
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade_to_head(connection: Connection) -> tuple[str | None, str | None]:
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     alembic_log = logging.getLogger("alembic")
     level = alembic_log.level
     alembic_log.setLevel(logging.WARNING)
@@ -110,5 +199,4 @@ def _upgrade_to_head(connection: Connection) -> None:
         after = MigrationContext.configure(connection).get_current_revision()
     finally:
         alembic_log.setLevel(level)
-    if after != before:
-        log.info("database schema upgraded: %s -> %s", before or "empty", after)
+    return before, after
