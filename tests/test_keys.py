@@ -21,6 +21,7 @@ from chatgpt_api.keys.format import hash_key
 from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
+from tests.pg import pg_url
 from tests.servers import ServiceThread
 
 CLI = [sys.executable, "-m", "chatgpt_api.cli"]
@@ -401,8 +402,8 @@ def test_revoke_takes_effect_within_the_cache_ttl(svc: ServiceThread, home: Path
     assert seed_ask(svc, key, "after").status_code == 401
 
 
-@pytest.mark.usefixtures("postgres_ready")
-def test_keys_on_postgresql(home: Path, emulator: EmulatorThread, pg_fresh: str) -> None:
+def test_keys_on_postgresql(home: Path, emulator: EmulatorThread, pg_database: str) -> None:
+    pg_fresh = pg_url(pg_database)
     key = cli_create("alice", url=pg_fresh)
     bob = cli_create("bob", url=pg_fresh)
     listed = keys_cli("list", url=pg_fresh)
@@ -441,26 +442,3 @@ async def _pg_dump(url: str) -> str:
     finally:
         await store.close()
     return " ".join(str(value) for row in rows for value in row)
-
-
-@pytest.fixture(scope="module")
-def postgres_ready() -> None:
-    from tests.pg import drop_stale_pg_databases
-
-    try:
-        asyncio.run(drop_stale_pg_databases())
-    except Exception as error:  # any connection failure means "no server"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is unreachable ({error!r})")
-        pytest.skip(f"PostgreSQL is unreachable ({error!r})")
-
-
-@pytest.fixture()
-def pg_fresh(postgres_ready: None) -> Iterator[str]:
-    from tests.pg import create_pg_database, drop_pg_database, pg_url
-
-    name = asyncio.run(create_pg_database())
-    try:
-        yield pg_url(name)
-    finally:
-        asyncio.run(drop_pg_database(name))
