@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from starlette.applications import Starlette
@@ -80,7 +81,8 @@ def backend_options(settings: Settings) -> BackendOptions:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> Starlette:
+    """The app; ``clock`` times the API-key and account-list caches (tests pass a fake one)."""
     metrics = Metrics()
     in_flight = InFlight()
 
@@ -105,14 +107,16 @@ def create_app(settings: Settings) -> Starlette:
                 )
                 stack.push_async_callback(sql_store.close)
                 store = TimedStore(sql_store, metrics.store_seconds)
-                keys = KeyStore(sql_store.engine, cache_ttl=effective.api_key_cache_ttl)
+                keys = KeyStore(
+                    sql_store.engine, cache_ttl=effective.api_key_cache_ttl, clock=clock
+                )
                 stack.push_async_callback(keys.close)
                 responses = ResponseStore(sql_store)
             limiter, locks = create_limits(effective)
             stack.push_async_callback(close_limits, limiter, locks)
             pool: AccountPool | None = None
             if effective.store:
-                pool = await _account_pool(effective, sql_store, http, locks)
+                pool = await _account_pool(effective, sql_store, http, locks, clock)
             app.state.metrics = metrics
             listed = (route.name for route in registry.listed())
             metrics.known_models = frozenset([effective.model, *listed])
@@ -195,6 +199,7 @@ async def _account_pool(
     store: SQLStore,
     http: aiohttp.ClientSession,
     locks: AccountLocks,
+    clock: Callable[[], float],
 ) -> AccountPool:
     return AccountPool(
         AccountRepository(store),
@@ -205,6 +210,7 @@ async def _account_pool(
         settings=PoolSettings(
             settings.pool_max_wait, settings.pool_max_queue, settings.account_cooldown
         ),
+        clock=clock,
     )
 
 
