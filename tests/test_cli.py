@@ -1,4 +1,5 @@
-"""The ``chatgpt-api`` command: serve (as a real process), settings errors, no secret in logs."""
+"""The ``chatgpt-api`` command: serve (as a real process), settings errors (in-process where a
+process is not the point), no secret in logs."""
 
 from __future__ import annotations
 
@@ -13,11 +14,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
+from chatgpt_api.cli.main import main
 from chatgpt_api.testing import EmulatorThread
 
 CLI = [sys.executable, "-m", "chatgpt_api.cli"]
 SECRETS = ["tok-SECRET-1234", "pw-SECRET-5678", "sess-SECRET-9012"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    """``chatgpt-api ARGS`` in-process (where a process of its own is not the point); ``env``
+    over this process's environment. An exception it did not turn into an exit code fails."""
+    result = CliRunner().invoke(main, list(args), env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
 
 
 class Process:
@@ -115,10 +127,8 @@ def test_port_from_the_environment_and_flag_wins(tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_are_one_line(args: list[str], env: dict[str, str], needle: str) -> None:
-    result = subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=30
-    )
-    assert result.returncode != 0
+    result = run_cli(*args, env=env)
+    assert result.exit_code != 0
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -145,22 +155,15 @@ def test_port_in_use_is_reported(emulator: EmulatorThread, tmp_path: Path) -> No
 
 
 def test_db_upgrade(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*CLI, "db", "upgrade", "--home", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_cli("db", "upgrade", "--home", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
     assert (tmp_path / "chatgpt-api.db").exists()
-    again = subprocess.run(
-        [*CLI, "db", "upgrade", "--home", str(tmp_path)], capture_output=True, text=True, timeout=60
+    again = run_cli("db", "upgrade", "--home", str(tmp_path))
+    assert again.exit_code == 0
+    refused = run_cli(
+        "db", "upgrade", "--database-url", "postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"
     )
-    assert again.returncode == 0
-    refused = subprocess.run(
-        [*CLI, "db", "upgrade", "--database-url", "postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 1
+    assert refused.exit_code == 1
     assert "unavailable" in refused.stderr
     assert "hunter2" not in refused.stderr
     assert "Traceback" not in refused.stderr
