@@ -14,22 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
 
-from chatgpt_api.cli.main import main
 from chatgpt_api.testing import EmulatorThread
+from tests.cli import run_cli
 
 CLI = [sys.executable, "-m", "chatgpt_api.cli"]
 SECRETS = ["tok-SECRET-1234", "pw-SECRET-5678", "sess-SECRET-9012"]
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
-    """``chatgpt-api ARGS`` in-process (where a process of its own is not the point); ``env``
-    over this process's environment. An exception it did not turn into an exit code fails."""
-    result = CliRunner().invoke(main, list(args), env=env)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 class Process:
@@ -128,7 +118,7 @@ def test_port_from_the_environment_and_flag_wins(tmp_path: Path) -> None:
 )
 def test_bad_settings_are_one_line(args: list[str], env: dict[str, str], needle: str) -> None:
     result = run_cli(*args, env=env)
-    assert result.exit_code != 0
+    assert result.returncode != 0
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -156,14 +146,14 @@ def test_port_in_use_is_reported(emulator: EmulatorThread, tmp_path: Path) -> No
 
 def test_db_upgrade(tmp_path: Path) -> None:
     result = run_cli("db", "upgrade", "--home", str(tmp_path))
-    assert result.exit_code == 0, result.stderr
+    assert result.returncode == 0, result.stderr
     assert (tmp_path / "chatgpt-api.db").exists()
     again = run_cli("db", "upgrade", "--home", str(tmp_path))
-    assert again.exit_code == 0
+    assert again.returncode == 0
     refused = run_cli(
         "db", "upgrade", "--database-url", "postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"
     )
-    assert refused.exit_code == 1
+    assert refused.returncode == 1
     assert "unavailable" in refused.stderr
     assert "hunter2" not in refused.stderr
     assert "Traceback" not in refused.stderr

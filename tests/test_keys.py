@@ -11,19 +11,17 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
-from chatgpt_api.cli.main import main
 from chatgpt_api.keys.format import hash_key
 from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
+from tests.cli import Done, run_cli
 from tests.clock import FakeClock
 from tests.pg import pg_url
 from tests.servers import ServiceThread
@@ -54,15 +52,6 @@ upstream_model = "gpt-4o"
 TTL = 0.3
 
 
-@dataclass(frozen=True)
-class Done:
-    """How a ``chatgpt-api keys`` command ended (as ``subprocess.run`` reports it)."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def keys_cli(
     *args: str, home: Path | None = None, url: str | None = None, process: bool = False
 ) -> Done:
@@ -76,11 +65,7 @@ def keys_cli(
         )
         return Done(done.returncode, done.stdout, done.stderr)
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CHATGPT_API_")}
-    result = CliRunner().invoke(main, ["keys", *args, *where], env=unset)
-    # An exception the command did not turn into an exit code is a bug, not an outcome.
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Done(result.exit_code, result.stdout, result.stderr)
+    return run_cli("keys", *args, *where, env=unset)
 
 
 def cli_create(name: str, **where: Any) -> str:
