@@ -4,8 +4,8 @@ The tests drive Debian's ``chromium`` package with Playwright for Python (``play
 dev extra; its own browser downloads are never used). When ``/usr/bin/chromium`` is missing and
 the tests run as root on a Debian-like system, the session installs it with apt-get first, so a
 fresh CI machine needs no extra step. Otherwise the browser tests are skipped with a message
-saying what to install — except under ``CI=true``, where a missing browser fails the run: CI
-never skips the browser tests silently.
+saying what to install — except under ``CI=true``, where a missing browser fails the run
+(:func:`tests.services.unavailable`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import NoReturn
 
-import pytest
+from tests import services
 
 CHROMIUM = Path(os.environ.get("CHATGPT_API_CHROMIUM", "/usr/bin/chromium"))
 
@@ -36,15 +36,9 @@ INSTALL_TIMEOUT = 900
 LOCK_TIMEOUT = 300
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def unavailable(message: str) -> NoReturn:
     """Skip on a developer machine; fail in CI, where the browser tests must run."""
-    if in_ci():
-        pytest.fail(f"{message} (CI=true: the browser tests must run)", pytrace=False)
-    pytest.skip(message)
+    services.unavailable("Chromium", message)
 
 
 def _install_with_apt() -> str | None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Iterator
 
-import asyncpg
 import httpx
 import pytest
 
 from chatgpt_api.testing import EmulatorThread
-from tests.pg import allow_connections, create_pg_database, drop_pg_database
+from tests.pg import fresh_database
 from tests.servers import ServiceThread
+from tests.services import RUN_PREFIX, delete_keys, require_redis
 
 
 @pytest.fixture(scope="session")
@@ -41,18 +39,19 @@ def client(service: ServiceThread) -> Iterator[httpx.Client]:
 
 @pytest.fixture()
 def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards (mandatory in CI, skipped elsewhere)."""
-    try:
-        name = asyncio.run(create_pg_database())
-    except (OSError, asyncpg.PostgresError) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is unreachable in CI: {error!r}")
-        pytest.skip(f"PostgreSQL is unreachable: {error!r}")
-    try:
+    """A fresh PostgreSQL database's name (``tests.pg.pg_url`` makes its URL), dropped afterwards;
+    skipped when the server is unreachable, failed in CI."""
+    with fresh_database() as name:
         yield name
-    finally:
-        asyncio.run(allow_connections(name, True))
-        asyncio.run(drop_pg_database(name))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The shared Redis server's URL; skipped when it is unreachable, failed in CI. Keys go
+    under ``tests.services.RUN_PREFIX``, deleted at the end of the session."""
+    url = require_redis()
+    yield url
+    delete_keys(url, f"{RUN_PREFIX}:*")
 
 
 def fixture_url(emulator: EmulatorThread, name: str) -> str:

@@ -1,12 +1,22 @@
-"""Throw-away PostgreSQL databases for tests (the real server on 127.0.0.1:5432)."""
+"""Throw-away PostgreSQL databases for tests (the real server on 127.0.0.1:5432).
+
+:func:`fresh_database` is the one way a test gets a database (the ``pg_database`` fixture in
+``conftest.py`` and the contract suite's shared one): it skips, or fails in CI, when the server
+is unreachable (:func:`tests.services.unavailable`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
 import time
 import uuid
+from collections.abc import Iterator
 
 import asyncpg
+
+from tests.services import unavailable
 
 PG_HOST = os.environ.get("CHATGPT_API_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CHATGPT_API_TEST_PG_PORT", "5432"))
@@ -16,7 +26,13 @@ STALE_AFTER_SECONDS = 3600
 
 
 def pg_url(database: str) -> str:
+    """The service's (SQLAlchemy) URL of ``database``."""
     return f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def pg_dsn(database: str) -> str:
+    """asyncpg's DSN of ``database``."""
+    return f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{database}"
 
 
 async def _admin(sql: str) -> None:
@@ -70,3 +86,32 @@ async def allow_connections(name: str, allowed: bool) -> None:
     await _admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
     if not allowed:
         await terminate_pg_connections(name)
+
+
+@functools.cache
+def _postgres_problem() -> str | None:
+    """Probed once per session; also drops what killed runs left behind."""
+    try:
+        asyncio.run(drop_stale_pg_databases())
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"PostgreSQL at {PG_HOST}:{PG_PORT} is unreachable ({error!r})"
+    return None
+
+
+def require_postgres() -> None:
+    """Return if the server answers; else skip the test (fail it in CI)."""
+    problem = _postgres_problem()
+    if problem is not None:
+        unavailable("PostgreSQL", problem)
+
+
+@contextlib.contextmanager
+def fresh_database() -> Iterator[str]:
+    """A fresh database's name; dropped afterwards, even if a test closed it to connections."""
+    require_postgres()
+    name = asyncio.run(create_pg_database())
+    try:
+        yield name
+    finally:
+        asyncio.run(allow_connections(name, True))
+        asyncio.run(drop_pg_database(name))

@@ -5,19 +5,23 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from chatgpt_api.app import create_app
 from chatgpt_api.config import Settings
 from chatgpt_api.server import uvicorn_config
 
 
 class ServiceThread:
-    """``with ServiceThread(reverse_proxy=...) as svc: httpx.post(svc.url + "/send_message")``."""
+    """``with ServiceThread(reverse_proxy=...) as svc: httpx.post(svc.url + "/send_message")``.
 
-    def __init__(self, **settings: Any) -> None:
+    ``clock`` (for example a :class:`tests.clock.FakeClock`) times the app's caches."""
+
+    def __init__(self, *, clock: Callable[[], float] | None = None, **settings: Any) -> None:
         settings.setdefault("host", "127.0.0.1")
         settings.setdefault("port", 0)
         # The suite's upstreams are local servers given per request: open loopback for them.
@@ -26,7 +30,10 @@ class ServiceThread:
         if "home" not in settings and "database_url" not in settings:
             settings["home"] = Path(tempfile.mkdtemp(prefix="chatgpt-api-test-"))
         self.settings = Settings(**settings)
-        self.server = uvicorn.Server(uvicorn_config(self.settings))
+        config = uvicorn_config(self.settings)
+        if clock is not None:
+            config.app = create_app(self.settings, clock=clock)
+        self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = ""
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,9 +20,8 @@ from chatgpt_api.errors import ConfigurationError
 from chatgpt_api.jwt_claims import jwt_expiry
 from chatgpt_api.store import default_database_url, open_store
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread, make_fake_jwt
+from tests.cli import Done, run_cli
 from tests.servers import ServiceThread
-
-CLI = [sys.executable, "-m", "chatgpt_api.cli"]
 
 
 def test_jwt_expiry() -> None:
@@ -78,14 +75,8 @@ def add_account(home: Path, name: str, **secrets: str) -> None:
     asyncio.run(add())
 
 
-def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "accounts", *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-    )
+def cli(home: Path, *args: str, stdin: str | None = None) -> Done:
+    return run_cli("accounts", *args, "--home", str(home), input=stdin)
 
 
 def test_cli_add_list_check_remove(tmp_path: Path, emulator: EmulatorThread) -> None:
@@ -103,19 +94,13 @@ def test_cli_add_list_check_remove(tmp_path: Path, emulator: EmulatorThread) -> 
     assert token not in listing.stdout
     database = (tmp_path / "chatgpt-api.db").read_bytes()
     assert token.encode() not in database and b"sess-bob" not in database
-    check = subprocess.run(
-        [
-            *CLI,
-            "accounts",
-            "check",
-            "--home",
-            str(tmp_path),
-            "--session-url",
-            f"{emulator.url}/api/auth/session",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    check = run_cli(
+        "accounts",
+        "check",
+        "--home",
+        str(tmp_path),
+        "--session-url",
+        f"{emulator.url}/api/auth/session",
     )
     assert check.returncode == 1  # carol's session is expired
     rows = {line.split()[0]: line for line in check.stdout.splitlines()[1:]}

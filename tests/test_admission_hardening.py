@@ -9,19 +9,21 @@ import asyncio
 import json
 import socket
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import httpx
+from click.testing import CliRunner
 
+from chatgpt_api.cli.main import main
 from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
+from tests.clock import FakeClock
 from tests.reliability import record
 from tests.servers import ServiceThread
-from tests.test_keys import CLI, OPENAI_401, SEED_401, assert_all_401, bearer, keys_cli, seed_ask
+from tests.test_keys import OPENAI_401, SEED_401, assert_all_401, bearer, keys_cli, seed_ask
 
 MODELS = """
 [models."gpt-4o-mini"]
@@ -282,6 +284,7 @@ def test_revoking_the_last_key_keeps_the_service_closed(
     tmp_path: Path, emulator: EmulatorThread
 ) -> None:
     (tmp_path / "models.toml").write_text(MODELS.format(emu=emulator.url))
+    clock = FakeClock()  # moved past the key cache's TTL instead of sleeping
     with ServiceThread(
         home=tmp_path,
         models_file=tmp_path / "models.toml",
@@ -289,13 +292,14 @@ def test_revoking_the_last_key_keeps_the_service_closed(
         auth_url=f"{emulator.url}/api",
         session_url=f"{emulator.url}/api/auth/session",
         api_key_cache_ttl=TTL,
+        clock=clock,
     ) as svc:
         assert seed_ask(svc, None, "open before any key").status_code == 200
         shown = keys_cli("require", home=tmp_path)
         assert shown.returncode == 0 and shown.stdout.startswith("keys are not required yet")
         key = _make_key(tmp_path, "alice")
         assert keys_cli("revoke", "alice", home=tmp_path).returncode == 0
-        time.sleep(TTL + 0.2)
+        clock.advance(TTL + 0.1)
         # No active key left: everything that reaches an upstream is still refused.
         emulator.clear()
         assert_all_401(svc, {}, None)
@@ -309,16 +313,16 @@ def test_revoking_the_last_key_keeps_the_service_closed(
         # Only the operator's explicit word opens it again...
         off = keys_cli("require", "off", home=tmp_path)
         assert off.returncode == 0 and off.stdout.startswith("keys are not required:")
-        time.sleep(TTL + 0.2)
+        clock.advance(TTL + 0.1)
         reopened = seed_ask(svc, None, "open again")
         assert reopened.status_code == 200, reopened.text
         # ... and creating a key later does not silently undo that choice (it says so).
         created = keys_cli("create", "--name", "bob", home=tmp_path)
         assert "keys are not required" in created.stderr
-        time.sleep(TTL + 0.2)
+        clock.advance(TTL + 0.1)
         assert seed_ask(svc, None, "still open").status_code == 200
         assert keys_cli("require", "on", home=tmp_path).returncode == 0
-        time.sleep(TTL + 0.2)
+        clock.advance(TTL + 0.1)
         closed = httpx.post(
             f"{svc.url}/v1/chat/completions",
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]},
@@ -338,9 +342,8 @@ def test_revoking_the_last_key_keeps_the_service_closed(
 
 
 def test_keys_require_help_and_bad_values(tmp_path: Path) -> None:
-    group = subprocess.run(
-        [*CLI, "keys", "--help"], capture_output=True, text=True, timeout=60, check=True
-    )
+    group = CliRunner().invoke(main, ["keys", "--help"])
+    assert group.exit_code == 0
     assert "even after" in group.stdout and "keys require off" in group.stdout
     bad = keys_cli("require", "maybe", home=tmp_path)
     assert bad.returncode == 2 and "'maybe' is not one of 'on', 'off'" in bad.stderr

@@ -1,4 +1,5 @@
-"""The ``chatgpt-api`` command: serve (as a real process), settings errors, no secret in logs."""
+"""The ``chatgpt-api`` command: serve (as a real process), settings errors (in-process where a
+process is not the point), no secret in logs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from chatgpt_api.testing import EmulatorThread
+from tests.cli import run_cli
 
 CLI = [sys.executable, "-m", "chatgpt_api.cli"]
 SECRETS = ["tok-SECRET-1234", "pw-SECRET-5678", "sess-SECRET-9012"]
@@ -115,9 +117,7 @@ def test_port_from_the_environment_and_flag_wins(tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_are_one_line(args: list[str], env: dict[str, str], needle: str) -> None:
-    result = subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=30
-    )
+    result = run_cli(*args, env=env)
     assert result.returncode != 0
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
@@ -145,20 +145,13 @@ def test_port_in_use_is_reported(emulator: EmulatorThread, tmp_path: Path) -> No
 
 
 def test_db_upgrade(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*CLI, "db", "upgrade", "--home", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
+    result = run_cli("db", "upgrade", "--home", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "chatgpt-api.db").exists()
-    again = subprocess.run(
-        [*CLI, "db", "upgrade", "--home", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
+    again = run_cli("db", "upgrade", "--home", str(tmp_path))
     assert again.returncode == 0
-    refused = subprocess.run(
-        [*CLI, "db", "upgrade", "--database-url", "postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    refused = run_cli(
+        "db", "upgrade", "--database-url", "postgresql+asyncpg://u:hunter2@127.0.0.1:1/x"
     )
     assert refused.returncode == 1
     assert "unavailable" in refused.stderr

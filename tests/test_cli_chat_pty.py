@@ -1,6 +1,6 @@
 """``chatgpt-api chat`` in a real pseudo-terminal: streaming, Ctrl-C mid-answer, ``/exit``.
 
-The upstream is a slow emulator (40 pieces, 100 ms apart: about four seconds an answer), so the
+The upstream is a slow emulator (20 pieces, 100 ms apart: about two seconds an answer), so the
 answer is visibly streamed and Ctrl-C lands in the middle of one. Every read has a deadline.
 Run against a service over HTTP and in-process (the two ways Ctrl-C reaches the answer).
 """
@@ -28,7 +28,7 @@ PROMPT = b">>> "
 
 @pytest.fixture(scope="module")
 def slow_emulator() -> Iterator[EmulatorThread]:
-    with EmulatorThread(EmulatorOptions(chunks=40, chunk_delay_ms=100)) as emu:
+    with EmulatorThread(EmulatorOptions(chunks=20, chunk_delay_ms=100)) as emu:
         yield emu
 
 

@@ -14,15 +14,16 @@ import pytest
 
 from chatgpt_api.api.openapi import openapi_document
 from chatgpt_api.reference.render import operation_anchor
-from tests.browser import CHROMIUM_ARGS, ensure_chromium, in_ci
+from tests.browser import CHROMIUM_ARGS, ensure_chromium
 from tests.servers import ServiceThread
+from tests.services import unavailable
 
 try:
     from playwright.sync_api import Browser, Page, sync_playwright
 except ImportError:  # pragma: no cover - the dev extra installs it
-    if in_ci():
-        raise
-    pytest.skip("playwright is not installed: pip install -e '.[dev]'", allow_module_level=True)
+    unavailable(
+        "Chromium", "playwright is not installed: pip install -e '.[dev]'", allow_module_level=True
+    )
 
 pytestmark = pytest.mark.timeout(900)
 

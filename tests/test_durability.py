@@ -39,7 +39,7 @@ import httpx
 import pytest
 
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread
-from tests.pg import pg_url
+from tests.pg import pg_dsn, pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_DIR = ROOT / "test-output" / "reliability"
@@ -344,7 +344,7 @@ def sqlite_snapshot(path: Path) -> StoreSnapshot:
 
 
 async def pg_snapshot(database: str) -> StoreSnapshot:
-    connection = await asyncpg.connect(pg_url(database).replace("+asyncpg", ""), timeout=10)
+    connection = await asyncpg.connect(pg_dsn(database), timeout=10)
     try:
         # PostgreSQL enforces the keys itself; its crash safety is the server's (WAL). Check
         # the catalog agrees the constraints are there and validated, then the rows.

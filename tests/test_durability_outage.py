@@ -14,8 +14,6 @@ closed to connections (``ALLOW_CONNECTIONS false``); the server itself is never 
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from chatgpt_api.store import SQLStore, StoreUnavailable, open_store
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread
 from tests.pg import allow_connections, pg_url, terminate_pg_connections
 from tests.servers import ServiceThread
+from tests.services import RedisServer, own_redis_server
 from tests.test_durability import (
     CHECKS,
     assert_consistent,
@@ -272,63 +271,14 @@ def test_a_new_conversation_is_written_with_its_first_turn(
 # --- Redis -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RedisProcess:
-    """A redis-server of this test's own on a free loopback port (killed and restarted)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(500):  # at most ~10 s
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
 @pytest.fixture()
-def redis_process() -> Iterator[RedisProcess]:
-    import shutil
-
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisProcess()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+def redis_process() -> Iterator[RedisServer]:
+    """A redis-server of this test's own on a free loopback port (killed and restarted)."""
+    yield from own_redis_server()
 
 
 def test_redis_killed_fails_closed_then_recovers(
-    redis_process: RedisProcess, upstream: EmulatorThread, tmp_path: Path
+    redis_process: RedisServer, upstream: EmulatorThread, tmp_path: Path
 ) -> None:
     with ServiceThread(
         reverse_proxy=f"{upstream.url}/backend-api/conversation",

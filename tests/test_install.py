@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+from tests.cli import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
-SRC = ROOT / "src"
 
 
 def test_distribution_name_is_not_the_unrelated_chatgpt_api() -> None:
@@ -26,22 +28,18 @@ def test_dot_env_is_ignored_by_git() -> None:
     assert ignored.returncode == 0, ".env must be in .gitignore"
 
 
-def _settings_in(directory: Path, **env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT_API_")}
-    clean.update(env, PYTHONPATH=str(SRC))
-    done = subprocess.run(
-        [sys.executable, "-m", "chatgpt_api.cli", "settings"],
-        cwd=directory,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+def _settings_in(directory: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+    """``chatgpt-api settings`` (in-process) run in ``directory``, without the ``CHATGPT_API_*``
+    environment but ``env``."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CHATGPT_API_")}
+    with monkeypatch.context() as patch:
+        patch.chdir(directory)
+        done = run_cli("settings", env={**unset, **env})
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_settings_come_from_a_dot_env_file(tmp_path: Path) -> None:
+def test_settings_come_from_a_dot_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text(
         "# written as the README's quick start and docs/operations.md say\n"
         "CHATGPT_API_PORT=4321\n"
@@ -49,9 +47,9 @@ def test_settings_come_from_a_dot_env_file(tmp_path: Path) -> None:
         "POSTGRES_PASSWORD=not-ours\n",
         encoding="utf-8",
     )
-    shown = _settings_in(tmp_path)
+    shown = _settings_in(tmp_path, monkeypatch)
     assert "port = 4321" in shown
     assert "reverse_proxy = https://proxy.example/backend-api/conversation" in shown
     # The real environment wins over the file.
-    assert "port = 5000" in _settings_in(tmp_path, CHATGPT_API_PORT="5000")
-    assert "port = 3000" in _settings_in(tmp_path / "..")
+    assert "port = 5000" in _settings_in(tmp_path, monkeypatch, CHATGPT_API_PORT="5000")
+    assert "port = 3000" in _settings_in(tmp_path / "..", monkeypatch)

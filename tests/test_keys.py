@@ -1,5 +1,6 @@
-"""Gateway API keys end to end: the CLI (as a process), the 401s of every route, ownership of
-conversations, keys never reaching an upstream, revocation within the cache TTL, PostgreSQL."""
+"""Gateway API keys end to end: the CLI (in-process; once as a process), the 401s of every route,
+ownership of conversations, keys never reaching an upstream, revocation within the cache TTL
+(on the service's fake clock, no sleeping), PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,9 @@ from chatgpt_api.keys.format import hash_key
 from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.store import open_store
 from chatgpt_api.testing import EmulatorThread
+from tests.cli import Done, run_cli
+from tests.clock import FakeClock
+from tests.pg import pg_url
 from tests.servers import ServiceThread
 
 CLI = [sys.executable, "-m", "chatgpt_api.cli"]
@@ -49,12 +52,20 @@ upstream_model = "gpt-4o"
 TTL = 0.3
 
 
-def keys_cli(*args: str, home: Path | None = None, url: str | None = None) -> Any:
+def keys_cli(
+    *args: str, home: Path | None = None, url: str | None = None, process: bool = False
+) -> Done:
+    """Run ``chatgpt-api keys ARGS`` on ``home`` or ``url``, without the ``CHATGPT_API_*``
+    environment: in-process (click's runner), or as a process of its own if ``process``."""
     where = ["--database-url", url] if url else ["--home", str(home)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT_API_")}
-    return subprocess.run(
-        [*CLI, "keys", *args, *where], capture_output=True, text=True, timeout=60, env=env
-    )
+    if process:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT_API_")}
+        done = subprocess.run(
+            [*CLI, "keys", *args, *where], capture_output=True, text=True, timeout=60, env=env
+        )
+        return Done(done.returncode, done.stdout, done.stderr)
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CHATGPT_API_")}
+    return run_cli("keys", *args, *where, env=unset)
 
 
 def cli_create(name: str, **where: Any) -> str:
@@ -87,6 +98,12 @@ def home(tmp_path: Path, emulator: EmulatorThread) -> Path:
     return tmp_path
 
 
+@pytest.fixture()
+def clock() -> FakeClock:
+    """The service's clock: a test moves it past the key cache's TTL instead of sleeping."""
+    return FakeClock()
+
+
 def start(home: Path, emulator: EmulatorThread, **extra: Any) -> ServiceThread:
     extra.setdefault("home", home)
     return ServiceThread(
@@ -100,8 +117,8 @@ def start(home: Path, emulator: EmulatorThread, **extra: Any) -> ServiceThread:
 
 
 @pytest.fixture()
-def svc(home: Path, emulator: EmulatorThread) -> Iterator[ServiceThread]:
-    with start(home, emulator) as service:
+def svc(home: Path, emulator: EmulatorThread, clock: FakeClock) -> Iterator[ServiceThread]:
+    with start(home, emulator, clock=clock) as service:
         yield service
 
 
@@ -156,7 +173,8 @@ def assert_all_401(svc: ServiceThread, headers: dict[str, str], api_key: str | N
 
 
 def test_cli_create_list_revoke_and_only_the_hash_is_stored(tmp_path: Path) -> None:
-    created = keys_cli("create", "--name", "alice", home=tmp_path)
+    # The real entry point, as a process of its own (the other tests run the CLI in-process).
+    created = keys_cli("create", "--name", "alice", home=tmp_path, process=True)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert KEY.fullmatch(key), created.stdout  # the key alone on stdout, once
@@ -171,7 +189,7 @@ def test_cli_create_list_revoke_and_only_the_hash_is_stored(tmp_path: Path) -> N
     assert key[:12] + "…" in listed.stdout
     assert key not in listed.stdout + listed.stderr and bob not in listed.stdout
 
-    duplicate = keys_cli("create", "--name", "alice", home=tmp_path)
+    duplicate = keys_cli("create", "--name", "alice", home=tmp_path, process=True)
     assert duplicate.returncode == 1
     assert duplicate.stderr.strip() == (
         "Error: a key named 'alice' already exists (revoked keys keep their names)"
@@ -191,7 +209,7 @@ def test_cli_create_list_revoke_and_only_the_hash_is_stored(tmp_path: Path) -> N
     assert key.encode() not in data and bob.encode() not in data
     assert hash_key(key).encode() in data
 
-    broken = keys_cli("list", url="mysql://nope")
+    broken = keys_cli("list", url="mysql://nope", process=True)
     assert broken.returncode == 1 and len(broken.stderr.strip().splitlines()) == 1
     assert "Traceback" not in broken.stderr
 
@@ -215,12 +233,14 @@ def test_serve_refuses_required_keys_without_a_store(tmp_path: Path) -> None:
 # --- 401s ------------------------------------------------------------------------------------
 
 
-def test_keys_become_required_once_one_exists(svc: ServiceThread, home: Path) -> None:
+def test_keys_become_required_once_one_exists(
+    svc: ServiceThread, home: Path, clock: FakeClock
+) -> None:
     # No key yet: open, as before.
     assert seed_ask(svc, None, "open").status_code == 200
     assert httpx.get(f"{svc.url}/v1/models").status_code == 200
-    key = cli_create("alice", home=home)  # made by another process: seen within the TTL
-    time.sleep(TTL + 0.2)
+    key = cli_create("alice", home=home)  # made outside the service: seen within the TTL
+    clock.advance(TTL + 0.1)
     assert_all_401(svc, {}, None)  # no key
     assert_all_401(svc, bearer("cak-" + "A" * 43), None)  # a wrong key
     assert_all_401(svc, bearer("sk-an-upstream-token"), None)  # not a gateway key
@@ -236,15 +256,15 @@ def test_keys_become_required_once_one_exists(svc: ServiceThread, home: Path) ->
     # A revoked key is refused like a wrong one.
     make_key(sqlite_url(home), "bob")
     assert keys_cli("revoke", "alice", home=home).returncode == 0
-    time.sleep(TTL + 0.2)
+    clock.advance(TTL + 0.1)
     assert_all_401(svc, bearer(key), None)
     assert_all_401(svc, {}, key)
     # No active key left: still closed (require_api_key unset), until the operator says so.
     assert keys_cli("revoke", "bob", home=home).returncode == 0
-    time.sleep(TTL + 0.2)
+    clock.advance(TTL + 0.1)
     assert_all_401(svc, {}, None)
     assert keys_cli("require", "off", home=home).returncode == 0
-    time.sleep(TTL + 0.2)
+    clock.advance(TTL + 0.1)
     assert seed_ask(svc, None, "open again").status_code == 200
 
 
@@ -271,10 +291,10 @@ def test_required_always_and_never(home: Path, emulator: EmulatorThread) -> None
 
 
 def test_gateway_key_never_reaches_the_upstream(
-    svc: ServiceThread, home: Path, emulator: EmulatorThread
+    svc: ServiceThread, home: Path, emulator: EmulatorThread, clock: FakeClock
 ) -> None:
     key = make_key(sqlite_url(home), "alice")
-    time.sleep(TTL + 0.1)
+    clock.advance(TTL + 0.1)
     emulator.clear()
     form = {"access_token": "tok-upstream", "prompt": "form", "api_key": key}
     answers = [
@@ -319,11 +339,11 @@ def test_gateway_key_never_reaches_the_upstream(
 
 
 def test_conversations_are_isolated_per_key(
-    svc: ServiceThread, home: Path, emulator: EmulatorThread
+    svc: ServiceThread, home: Path, emulator: EmulatorThread, clock: FakeClock
 ) -> None:
     url = sqlite_url(home)
     alice, bob = make_key(url, "alice"), make_key(url, "bob")
-    time.sleep(TTL + 0.1)
+    clock.advance(TTL + 0.1)
     stateless = v1_ask(svc, alice, "alice stateless").json()
     web = seed_ask(svc, alice, "alice web").json()
     bob_own = v1_ask(svc, bob, "bob's").json()
@@ -384,30 +404,28 @@ def test_conversations_are_isolated_per_key(
 # --- revocation and PostgreSQL ----------------------------------------------------------------
 
 
-def test_revoke_takes_effect_within_the_cache_ttl(svc: ServiceThread, home: Path) -> None:
+def test_revoke_takes_effect_within_the_cache_ttl(
+    svc: ServiceThread, home: Path, clock: FakeClock
+) -> None:
     key = cli_create("alice", home=home)
-    time.sleep(TTL + 0.1)
+    clock.advance(TTL + 0.1)
     assert v1_ask(svc, key, "before").status_code == 200
-    assert keys_cli("revoke", "alice", home=home).returncode == 0  # another process
-    revoked_at = time.monotonic()
-    while True:
-        status = httpx.get(f"{svc.url}/v1/models", headers=bearer(key)).status_code
-        elapsed = time.monotonic() - revoked_at
-        if status == 401:
-            break
-        assert status == 200 and elapsed < TTL + 0.5, (status, elapsed)
-        time.sleep(0.02)
-    assert elapsed <= TTL + 0.5
+    # Revoked outside the service (not through its KeyStore): refused once the TTL has passed.
+    assert keys_cli("revoke", "alice", home=home).returncode == 0
+    clock.advance(TTL)
+    assert httpx.get(f"{svc.url}/v1/models", headers=bearer(key)).status_code == 401
     assert seed_ask(svc, key, "after").status_code == 401
 
 
-@pytest.mark.usefixtures("postgres_ready")
-def test_keys_on_postgresql(home: Path, emulator: EmulatorThread, pg_fresh: str) -> None:
+def test_keys_on_postgresql(
+    home: Path, emulator: EmulatorThread, pg_database: str, clock: FakeClock
+) -> None:
+    pg_fresh = pg_url(pg_database)
     key = cli_create("alice", url=pg_fresh)
     bob = cli_create("bob", url=pg_fresh)
     listed = keys_cli("list", url=pg_fresh)
     assert "alice" in listed.stdout and key not in listed.stdout
-    with start(home, emulator, database_url=pg_fresh) as svc:
+    with start(home, emulator, database_url=pg_fresh, clock=clock) as svc:
         assert_all_401(svc, {}, None)
         first = v1_ask(svc, key, "on postgres")
         assert first.status_code == 200, first.text
@@ -418,7 +436,7 @@ def test_keys_on_postgresql(home: Path, emulator: EmulatorThread, pg_fresh: str)
         other = httpx.get(f"{svc.url}/v1/conversations/{cid}", headers=bearer(bob))
         assert other.status_code == 404
         assert keys_cli("revoke", "alice", url=pg_fresh).returncode == 0
-        time.sleep(TTL + 0.2)
+        clock.advance(TTL + 0.1)
         assert v1_ask(svc, key, "revoked").status_code == 401
         assert v1_ask(svc, bob, "still fine").status_code == 200
     stored = asyncio.run(_pg_dump(pg_fresh))
@@ -441,26 +459,3 @@ async def _pg_dump(url: str) -> str:
     finally:
         await store.close()
     return " ".join(str(value) for row in rows for value in row)
-
-
-@pytest.fixture(scope="module")
-def postgres_ready() -> None:
-    from tests.pg import drop_stale_pg_databases
-
-    try:
-        asyncio.run(drop_stale_pg_databases())
-    except Exception as error:  # any connection failure means "no server"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is unreachable ({error!r})")
-        pytest.skip(f"PostgreSQL is unreachable ({error!r})")
-
-
-@pytest.fixture()
-def pg_fresh(postgres_ready: None) -> Iterator[str]:
-    from tests.pg import create_pg_database, drop_pg_database, pg_url
-
-    name = asyncio.run(create_pg_database())
-    try:
-        yield pg_url(name)
-    finally:
-        asyncio.run(drop_pg_database(name))

@@ -1,21 +1,19 @@
 """The RateLimiter / AccountLocks contract, run against the in-process and the Redis versions.
 
-Redis is the real server on 127.0.0.1:6379 (``CHATGPT_API_TEST_REDIS_URL`` to change it). Every
-run uses its own key prefix and deletes its keys at the end. When Redis is unreachable the Redis
-half is skipped, except in CI (``CI=true``), where it fails loudly.
+Redis is the real server on 127.0.0.1:6379 (``CHATGPT_API_TEST_REDIS_URL`` to change it), from
+the ``redis_url`` fixture: keys under the run's own prefix, deleted at the end; the Redis half
+skipped when Redis is unreachable, except in CI (``CI=true``), where it fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-import redis
 
 from chatgpt_api.limits import (
     AccountLocks,
@@ -29,47 +27,14 @@ from chatgpt_api.limits import (
     RedisLocks,
     enforce,
 )
+from tests.services import RUN_PREFIX
 
 pytestmark = pytest.mark.anyio
-
-REDIS_URL = os.environ.get("CHATGPT_API_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-RUN_PREFIX = f"chatgpt-api-test:{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def delete_keys(url: str, pattern: str) -> None:
-    """Delete the keys matching ``pattern`` (bounded: at most 10,000 SCAN pages)."""
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        cursor = 0
-        for _ in range(10_000):
-            cursor, keys = client.scan(cursor=cursor, match=pattern, count=1000)
-            if keys:
-                client.delete(*keys)
-            if cursor == 0:
-                return
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except (redis.exceptions.RedisError, OSError) as error:
-        reason = f"Redis at {REDIS_URL} is unreachable ({error!r})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}: the Redis contract suite is mandatory in CI")
-        pytest.skip(reason)
-    finally:
-        client.close()
-    yield REDIS_URL
-    delete_keys(REDIS_URL, f"{RUN_PREFIX}:*")
 
 
 @dataclass

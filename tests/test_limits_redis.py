@@ -1,6 +1,6 @@
 """Redis-only behaviour: two processes sharing one limit, leases, and Redis going away.
 
-Uses the real Redis on 127.0.0.1:6379 (via the contract suite's ``redis_url`` fixture: skipped
+Uses the real Redis on 127.0.0.1:6379 (via the ``redis_url`` fixture of conftest.py: skipped
 when unreachable, failed in CI) and, for outages, a throw-away ``redis-server`` on a free port
 that the test kills and restarts.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from chatgpt_api.config import Settings
 from chatgpt_api.limits import (
@@ -34,9 +31,10 @@ from chatgpt_api.limits import (
     close_limits,
     create_limits,
 )
-from tests.test_limits_contract import RUN_PREFIX, anyio_backend, redis_url
+from tests.services import RUN_PREFIX, RedisServer, free_port, own_redis_server
+from tests.test_limits_contract import anyio_backend
 
-__all__ = ["anyio_backend", "redis_url"]
+__all__ = ["anyio_backend"]
 
 pytestmark = pytest.mark.anyio
 
@@ -164,62 +162,13 @@ def _now_ms() -> int:
 PASSWORD = "s3cret-pw-for-the-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class OwnRedis:
-    """A redis-server of our own on a free loopback port, to kill and restart."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"redis://:{PASSWORD}@127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--requirepass", PASSWORD,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            for _ in range(500):
-                try:
-                    client.ping()
-                    return
-                except (redis.exceptions.ConnectionError, OSError):
-                    time.sleep(0.02)
-            raise AssertionError("redis-server did not start")
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
 @pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = OwnRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+def own_redis() -> Iterator[RedisServer]:
+    yield from own_redis_server(PASSWORD)
 
 
 async def test_outage_fail_closed_then_recovery(
-    own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     guard = RedisGuard(own_redis.url, failure_mode="closed")
     limiter, locks = RedisLimiter(guard), RedisLocks(guard)
@@ -251,7 +200,7 @@ async def test_outage_fail_closed_then_recovery(
 
 
 async def test_outage_fail_open_then_recovery(
-    own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     guard = RedisGuard(own_redis.url, failure_mode="open")
     limiter, locks = RedisLimiter(guard), RedisLocks(guard)
@@ -282,7 +231,7 @@ async def _acquire(limiter: RedisLimiter, limit: int = 100) -> object:
 
 
 async def test_unreachable_from_the_start_is_an_error_not_a_hang() -> None:
-    guard = RedisGuard(f"redis://:{PASSWORD}@127.0.0.1:{_free_port()}/0")
+    guard = RedisGuard(f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0")
     try:
         with pytest.raises(LimiterUnavailable) as caught:
             await _acquire(RedisLimiter(guard))

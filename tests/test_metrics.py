@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,11 +12,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chatgpt_api.accounts.pool import LIST_CACHE_SECONDS
 from chatgpt_api.accounts.records import Account
 from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.observability.metrics import Metrics, account_states
 from chatgpt_api.store import default_database_url, open_store
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread
+from tests.clock import FakeClock
 from tests.conftest import fixture_url
 from tests.servers import ServiceThread
 
@@ -232,12 +233,13 @@ def test_pool_accounts_are_read_at_scrape_time(tmp_path: Path, emulator: Emulato
             await store.close()
 
     asyncio.run(add(["ok-1", "ok-2", "sick", "resting"]))
+    clock = FakeClock()
     with ServiceThread(
-        reverse_proxy=f"{emulator.url}/backend-api/conversation", home=tmp_path
+        reverse_proxy=f"{emulator.url}/backend-api/conversation", home=tmp_path, clock=clock
     ) as s:
         before = scrape(s.url)
         asyncio.run(add(["ok-3"]))
-        time.sleep(2.1)  # the pool caches its account list for 2 s
+        clock.advance(LIST_CACHE_SECONDS + 0.1)  # past the pool's cache of its account list
         after = scrape(s.url)
     pool = "chatgpt_api_pool_accounts"
     web = {"backend": "chatgpt-web"}

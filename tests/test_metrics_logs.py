@@ -19,6 +19,7 @@ import pytest
 from chatgpt_api.api.lifecycle import RequestLifecycle
 from chatgpt_api.observability.context import accept_request_id
 from chatgpt_api.observability.metrics import Metrics
+from tests.cli import run_cli
 from tests.servers import ServiceThread
 
 CLI = [sys.executable, "-m", "chatgpt_api.cli"]
@@ -225,9 +226,7 @@ def test_text_logs_keep_the_combined_access_line(tmp_path: Path) -> None:
 
 
 def test_log_format_is_a_setting(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*CLI, "serve", "--log-format", "xml"], capture_output=True, text=True, timeout=30
-    )
+    result = run_cli("serve", "--log-format", "xml")
     assert result.returncode != 0
     assert "xml" in result.stderr
     with ServiceThread(home=tmp_path, log_format="json") as svc:

@@ -20,15 +20,16 @@ import httpx
 import pytest
 
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread
-from tests.browser import CHROMIUM_ARGS, ensure_chromium, in_ci
+from tests.browser import CHROMIUM_ARGS, ensure_chromium
 from tests.servers import ServiceThread
+from tests.services import unavailable
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - the dev extra installs it
-    if in_ci():
-        raise
-    pytest.skip("playwright is not installed: pip install -e '.[dev]'", allow_module_level=True)
+    unavailable(
+        "Chromium", "playwright is not installed: pip install -e '.[dev]'", allow_module_level=True
+    )
 
 # Installing Chromium on a fresh machine can take minutes; every browser step has its own
 # Playwright timeout below, so a hang still fails fast.

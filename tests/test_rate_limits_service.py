@@ -3,7 +3,6 @@ PostgreSQL and Redis (a limit of N per minute lets N requests through in total, 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -11,39 +10,14 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
-import pytest
-import redis
 
 from chatgpt_api.testing import EmulatorOptions, EmulatorThread
-from tests.pg import create_pg_database, drop_pg_database, pg_url
+from tests.pg import pg_url
 from tests.servers import ServiceThread
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _need(service: str, error: BaseException) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{service} is unreachable in CI: {error!r}")
-    pytest.skip(f"{service} is unreachable: {error!r}")
-
-
-@pytest.fixture()
-def redis_prefix() -> Iterator[str]:
-    prefix = f"chatgpt-api-test-{uuid.uuid4().hex[:10]}"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        _need("Redis", error)
-    yield prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
+from tests.services import RUN_PREFIX
 
 
 def ask(url: str, **fields: str) -> httpx.Response:
@@ -109,17 +83,13 @@ def _instance(port_file: Path, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_two_instances_share_one_limit(
-    emulator: EmulatorThread, redis_prefix: str, tmp_path: Path
+    emulator: EmulatorThread, redis_url: str, pg_database: str, tmp_path: Path
 ) -> None:
-    try:
-        database = asyncio.run(create_pg_database())
-    except (OSError, asyncpg.PostgresError) as error:
-        _need("PostgreSQL", error)
     env = {
         **os.environ,
-        "CHATGPT_API_DATABASE_URL": pg_url(database),
-        "CHATGPT_API_REDIS_URL": REDIS_URL,
-        "CHATGPT_API_REDIS_KEY_PREFIX": redis_prefix,
+        "CHATGPT_API_DATABASE_URL": pg_url(pg_database),
+        "CHATGPT_API_REDIS_URL": redis_url,
+        "CHATGPT_API_REDIS_KEY_PREFIX": f"{RUN_PREFIX}:{uuid.uuid4().hex[:10]}",
         "CHATGPT_API_RATE_LIMIT_RPM": "10",
         "CHATGPT_API_REVERSE_PROXY": f"{emulator.url}/backend-api/conversation",
         "CHATGPT_API_HOME": str(tmp_path),
@@ -162,4 +132,3 @@ def test_two_instances_share_one_limit(
                 proc.communicate(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        asyncio.run(drop_pg_database(database))

@@ -24,6 +24,7 @@ import httpx
 
 from chatgpt_api.redact import MASK
 from chatgpt_api.testing import EmulatorThread, make_fake_jwt
+from tests import cli
 from tests.echo_upstream import OPENAI_MODES, QUOTED_JWT, WEB_MODES, EchoUpstream
 from tests.reliability import record
 
@@ -40,9 +41,7 @@ MODEL_API_KEY = "modelkey-LEAKCHECK-0007"
 
 
 def run_cli(home: Path, *args: str) -> str:
-    result = subprocess.run(
-        [*CLI, *args, "--home", str(home)], capture_output=True, text=True, timeout=60
-    )
+    result = cli.run_cli(*args, "--home", str(home))
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -1,6 +1,6 @@
 """The ConversationStore contract, run against real SQLite (a temp dir) and real PostgreSQL.
 
-PostgreSQL is the server on 127.0.0.1:5432 (trust auth, user ``postgres``). Each test session
+PostgreSQL is the server on 127.0.0.1:5432 (trust auth, user ``postgres``). Each test module
 creates its own database ``chatgpt_api_test_<unix time>_<random>`` (and a few more for the
 fresh-database tests) and drops them at the end, so parallel runs do not collide; databases left
 by killed runs are dropped by the first run an hour later. When the server is unreachable the
@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -48,45 +47,19 @@ from chatgpt_api.store.schema import metadata
 pytestmark = pytest.mark.anyio
 
 from tests.pg import (  # noqa: E402
-    PG_HOST,
-    PG_PORT,
-    create_pg_database,
-    drop_pg_database,
-    drop_stale_pg_databases,
+    fresh_database,
     pg_url,
+    require_postgres,
     terminate_pg_connections,
 )
 
 
-@pytest.fixture(scope="session")
-def postgres_available() -> None:
-    try:
-        asyncio.run(drop_stale_pg_databases())
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        reason = f"PostgreSQL at {PG_HOST}:{PG_PORT} is unreachable ({error!r})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}: the PostgreSQL contract suite is mandatory in CI")
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def pg_database(postgres_available: None) -> Iterator[str]:
-    """One migrated database for the session; tests empty its tables before use."""
-    name = asyncio.run(create_pg_database())
-    try:
+@pytest.fixture(scope="module")
+def migrated_pg_database() -> Iterator[str]:
+    """One migrated database for the module; tests empty its tables before use."""
+    with fresh_database() as name:
         asyncio.run(upgrade_database(pg_url(name)))
         yield name
-    finally:
-        asyncio.run(drop_pg_database(name))
-
-
-@pytest.fixture()
-async def fresh_pg_database(postgres_available: None) -> AsyncIterator[str]:
-    name = await create_pg_database()
-    try:
-        yield name
-    finally:
-        await drop_pg_database(name)
 
 
 # --- the store under test ------------------------------------------------------------------
@@ -103,7 +76,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
         return Backend("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chatgpt-api.db'}")
-    name = request.getfixturevalue("pg_database")
+    name = request.getfixturevalue("migrated_pg_database")
     return Backend("postgresql", pg_url(name), name)
 
 
@@ -501,8 +474,8 @@ async def test_migrated_schema_matches_the_code(store: SQLStore) -> None:
         assert await connection.run_sync(differences) == []
 
 
-async def test_concurrent_start_on_a_fresh_postgres_database(fresh_pg_database: str) -> None:
-    url = pg_url(fresh_pg_database)
+async def test_concurrent_start_on_a_fresh_postgres_database(pg_database: str) -> None:
+    url = pg_url(pg_database)
     stores = await asyncio.gather(*(open_store(url) for _ in range(4)))
     try:
         conversation = await new_conversation(stores[0])
@@ -539,7 +512,8 @@ async def test_unreachable_postgres_is_unavailable_without_the_password() -> Non
     assert "hunter2" not in error.message and "hunter2" not in str(error)
 
 
-async def test_missing_postgres_database_is_unavailable(postgres_available: None) -> None:
+async def test_missing_postgres_database_is_unavailable() -> None:
+    require_postgres()
     name = f"chatgpt_api_missing_{uuid.uuid4().hex[:8]}"
     with pytest.raises(StoreUnavailable, match="does not exist"):
         await open_store(pg_url(name))
@@ -625,7 +599,10 @@ async def test_sqlite_disk_full_leaves_nothing_half_written(tmp_path: Path) -> N
         await store.close()
 
 
-async def test_postgres_recovers_after_connections_are_killed(pg_database: str) -> None:
+async def test_postgres_recovers_after_connections_are_killed(
+    migrated_pg_database: str,
+) -> None:
+    pg_database = migrated_pg_database
     store = await open_store(pg_url(pg_database))
     try:
         conversation = await new_conversation(store)

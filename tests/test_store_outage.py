@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 
 from chatgpt_api.testing import EmulatorThread
-from tests.pg import allow_connections, pg_url
+from tests.pg import allow_connections, pg_dsn, pg_url
 from tests.servers import ServiceThread
 
 UNAVAILABLE = "the conversation store is unavailable: "
@@ -16,7 +16,7 @@ UNAVAILABLE = "the conversation store is unavailable: "
 
 def count_messages(name: str) -> int:
     async def count() -> int:
-        connection = await asyncpg.connect(pg_url(name).replace("+asyncpg", ""))
+        connection = await asyncpg.connect(pg_dsn(name))
         try:
             return int(await connection.fetchval("SELECT count(*) FROM messages"))
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -101,7 +102,13 @@ class Gateway(Starlette):
         return app
 
 
-def create_app(settings: Settings, *, start_upstream: StartUpstream | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    start_upstream: StartUpstream | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The app; ``clock`` times the API-key and account-list caches (tests pass a fake one)."""
     if settings.demo and start_upstream is None:
         raise ValueError("demo mode runs the emulator: build the app with server.build_app")
     metrics = Metrics()
@@ -129,7 +136,9 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
                 )
                 stack.push_async_callback(sql_store.close)
                 store = sql_store
-                keys = KeyStore(sql_store.engine, cache_ttl=effective.api_key_cache_ttl)
+                keys = KeyStore(
+                    sql_store.engine, cache_ttl=effective.api_key_cache_ttl, clock=clock
+                )
                 stack.push_async_callback(keys.close)
                 responses = ResponseStore(sql_store)
             limiter, locks = create_limits(
@@ -141,7 +150,7 @@ def create_app(settings: Settings, *, start_upstream: StartUpstream | None = Non
             stack.push_async_callback(close_limits, limiter, locks)
             pool: AccountPool | None = None
             if effective.store:
-                pool = await _account_pool(effective, sql_store, http, locks)
+                pool = await _account_pool(effective, sql_store, http, locks, clock)
             app.state.metrics = metrics
             listed = (route.name for route in registry.listed())
             metrics.known_models = frozenset([effective.model, *listed])
@@ -223,6 +232,7 @@ async def _account_pool(
     store: SQLStore,
     http: aiohttp.ClientSession,
     locks: AccountLocks,
+    clock: Callable[[], float],
 ) -> AccountPool:
     return AccountPool(
         AccountRepository(store),
@@ -233,6 +243,7 @@ async def _account_pool(
         settings=PoolSettings(
             settings.pool_max_wait, settings.pool_max_queue, settings.account_cooldown
         ),
+        clock=clock,
     )
 
 

@@ -15,7 +15,7 @@ import contextlib
 import math
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -112,6 +112,7 @@ class AccountPool:
         *,
         session_url: str | None,
         settings: PoolSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repository = repository
         self._box = box
@@ -119,15 +120,16 @@ class AccountPool:
         self._http = http
         self._session_url = session_url
         self._settings = settings or PoolSettings()
+        self._clock = clock
         self._inflight: defaultdict[str, int] = defaultdict(int)
         self._cache: tuple[float, list[Account]] = (-math.inf, [])
         self._refreshing: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def accounts(self) -> list[Account]:
         loaded_at, accounts = self._cache
-        if time.monotonic() - loaded_at > LIST_CACHE_SECONDS:
+        if self._clock() - loaded_at > LIST_CACHE_SECONDS:
             accounts = await self.repository.list()
-            self._cache = (time.monotonic(), accounts)
+            self._cache = (self._clock(), accounts)
         return accounts
 
     def forget_cache(self) -> None:
