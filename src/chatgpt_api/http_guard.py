@@ -1,40 +1,12 @@
 """Connection and request-head limits enforced at the socket, before any ASGI code runs.
 
-:class:`GuardedHttpProtocol` extends uvicorn's httptools protocol (one instance per TCP
-connection) and is passed to uvicorn as ``http=`` by :func:`chatgpt_api.server.uvicorn_config`.
-
-Design:
-
-* **Request heads are buffered here, not in the parser.** While a connection waits for a
-  request head, each chunk read from the socket is appended to a list and scanned once for the
-  blank line ending the head (``\\r\\n\\r\\n``; the parser accepts no other ending), plus the
-  three bytes before it in case the blank line spans two reads. Only a complete head is fed to
-  httptools, in one call. httptools concatenates a header split over several reads into a
-  growing ``bytes`` (quadratic in the number of reads); handing it whole heads keeps the work
-  per received byte constant. Bytes are counted as they arrive: beyond ``max_header_bytes``
-  the client gets ``414`` (no complete request line yet) or ``431`` and the connection is
-  closed, without the bytes ever reaching the parser. The exact counting holds for the usual
-  case; when a pipelined head begins inside the read that finished the previous request, that
-  one read goes to the parser uncounted (at most one read: 256 KiB), and the ASGI
-  :mod:`~chatgpt_api.api.header_limits` stays as the second line.
-* **Deadlines.** A new connection must start a request within ``idle_timeout`` seconds; once a
-  head's first bytes arrive it must be complete within ``header_timeout`` seconds (one
-  deadline for the whole head: trickling bytes does not extend it). Between requests uvicorn's
-  keep-alive timer (set to ``idle_timeout``) applies. A timed-out partial head gets ``408``; a
-  silent connection is just closed. A head that stalls while the previous response is still
-  being written (pipelining) only makes the connection close once that response ends.
-* **Connection caps.** Past ``max_connections`` open connections in this process, or
-  ``max_connections_per_client`` from one peer address (trusted proxies exempt), a new
-  connection gets a minimal ``503`` and is closed at once, before anything is parsed.
-* Refusals write their answer, half-close, discard what the client is still sending up to a
-  small budget (so that it can read the answer instead of a reset), then close. Warnings about
-  refusals are logged at most once per ten seconds per kind, with a count.
-
-Work per request is unchanged in kind: one ``bytes.find`` per read and a flag per phase; a
-connection costs one timer (its idle deadline, cancelled by its first head), and the head
-deadline exists only for heads that do not arrive in one read. Measured protocol-only on
-loopback: about +1.3 µs per keep-alive request and a few µs per new connection, which the
-dropped X-Forwarded-* middleware (off unless ``trusted_proxies`` is set) pays back.
+:class:`GuardedHttpProtocol` extends uvicorn's httptools protocol (passed as ``http=``). It
+buffers request heads itself and feeds only whole heads to the parser (constant work per byte),
+answering ``414``/``431`` past ``max_header_bytes``; enforces an idle deadline for new
+connections and one deadline per head (``408``); caps open connections per process and per
+client address (``503``, trusted proxies exempt). Refusals write their answer, half-close,
+drain a little and close; warnings about them are rate-limited. Cost: one ``bytes.find`` per
+read and a flag per phase (about a microsecond per keep-alive request).
 """
 
 from __future__ import annotations

@@ -1,17 +1,11 @@
 """What ``chatgpt-api serve`` checks and says before it listens.
 
-* :func:`check_port_available`: the listening address is tried first, so a port already in use
-  is one clear line and a non-zero exit, before any migration runs or anything is logged.
-* :func:`inspect_database`: the schema upgrade (in a short-lived child process, only when the
-  database is behind: the serving process never imports Alembic), plus the two facts the
-  summary needs from the database (active gateway keys, pooled upstream accounts).
-* :func:`upstream_status`: whether any upstream is configured (the summary and ``/readyz``).
-* :func:`summary_lines`: a short start-up summary — where the data lives, which upstreams and
-  models are configured (or that none is, and how to fix that), whether API keys are required,
-  and the address it listens on (loopback only unless ``--host`` widens it). The seed's own
-  ``Listening on http://localhost:<port>`` line follows once the socket is bound.
-
-Nothing here prints a secret: URLs are shown without userinfo, query or fragment.
+:func:`check_port_available` (a taken port is one clear line and a non-zero exit);
+:func:`inspect_database` (the schema upgrade, in a short-lived child process only when the
+database is behind, plus active keys and pooled accounts); :func:`upstream_status` (whether any
+upstream is configured); :func:`summary_lines` (data location, upstreams and models, whether
+keys are required, the address). The seed's ``Listening on`` line follows once bound. Nothing
+here prints a secret: URLs are shown without userinfo, query or fragment.
 """
 
 from __future__ import annotations

@@ -1,21 +1,11 @@
 """Graceful shutdown: how requests still running when the server stops come to an end.
 
-On SIGTERM (or Ctrl-C) uvicorn closes the listening socket at once — new connections are
-refused — closes idle keep-alive connections and lets in-flight requests run for up to
-``shutdown_grace`` seconds (its ``timeout_graceful_shutdown``). Requests still running then are
-cancelled by uvicorn (0.54: ``Server.shutdown`` cancels its request tasks at the deadline), and
-it starts the lifespan's shutdown right away, without waiting for them. This module makes that
-cancellation a clean end instead of a cut connection and a traceback:
-
-* a stream still running is ended by :class:`~chatgpt_api.api.streaming.EventStreamResponse`
-  with its surface's error frame (:func:`seed_shutdown_frame`, :func:`openai_shutdown_frame`)
-  and a proper end of the body; the turn is stored as ``partial`` on the way out;
-* a request not answered yet gets a 503 (seed routes ``{"message": ...}``, ``/v1`` routes an
-  OpenAI error body with code ``shutting_down``) — see :mod:`chatgpt_api.api.lifecycle`;
-* the lifespan waits (up to :data:`END_SECONDS`) for every request to end before it closes the
-  store, so the partial turns are written before the database goes away.
-
-Nothing waits without bound: ending a stream writes one frame, given :data:`SEND_SECONDS`.
+On SIGTERM uvicorn stops accepting, lets in-flight requests run for ``shutdown_grace`` seconds,
+then cancels them. This module makes that cancellation a clean end: a running stream gets its
+surface's error frame (:func:`seed_shutdown_frame`, :func:`openai_shutdown_frame`) and a proper
+end, its turn stored as ``partial``; a request not answered yet gets a 503 (see
+:mod:`chatgpt_api.api.lifecycle`); the lifespan waits up to :data:`END_SECONDS` for every
+request to end before closing the store. Ending a stream is given :data:`SEND_SECONDS`.
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """Server-Sent Events responses, and the seed route's stream format.
 
 :class:`EventStreamResponse` is a Starlette response that sends each chunk as soon as it is
-produced (no buffering, no coalescing) and cancels the producer — and with it the upstream
-request — when the client disconnects.
-
-The seed route's stream (``stream=true``)::
-
-    data: {"delta":"Hel"}                     new answer text, one event per upstream update
-    data: {"delta":"Hello","replace":true}    the upstream rewrote the answer: replace it all
-    data: {"text":"Hello","conversation_id":"…","parent_message_id":"…"}   the seed response
-    data: [DONE]
-
-A failure after the stream began is one ``event: error`` frame with ``{"message": ...}``
-(plus ``text`` with the partial answer when the upstream stream was cut off), then the end.
-So is a stream the server cuts off at shutdown, once the grace period is over (see
-:mod:`chatgpt_api.api.graceful_shutdown`).
+produced and cancels the producer (and the upstream request) when the client disconnects.
+The seed stream is ``data: {"delta": ...}`` events (``"replace": true`` when the upstream
+rewrote the answer), then the seed response object, then ``data: [DONE]``. A failure after
+the stream began, or a cut-off at shutdown, is one ``event: error`` frame with
+``{"message": ...}`` (plus the partial ``text`` when the upstream was cut off), then the end.
 """
 
 from __future__ import annotations

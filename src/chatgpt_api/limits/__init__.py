@@ -1,19 +1,11 @@
 """Rate limits per gateway key and locks per upstream account, in process or shared in Redis.
 
-Wiring, one call each per request::
-
-    limiter, locks = create_limits(settings)          # at startup; close_limits() at shutdown
-    decision = await enforce(limiter, key_id, requests_per_minute=60,
-                             chars_per_minute=100_000, chars=len(prompt))   # or RateLimited
-    async with limiter.stream_slot(key_id, max_streams):                   # or RateLimited
-        async with locks.hold(account_id, max_wait=30, max_queue=8):      # or PoolBusy
-            ...
-    await limiter.adjust(decision, actual_chars)      # optional: charge the real size
-
-Every error is a :class:`~chatgpt_api.errors.ServiceError` with ``status`` and ``retry_after``.
-See :mod:`chatgpt_api.limits.base` for the semantics and :mod:`chatgpt_api.limits.redis_conn`
-for what happens when Redis goes away. The Redis implementations (and the ``redis`` package,
-~5 MB) are imported on first use only: a service without ``redis_url`` never loads them.
+``create_limits(redis_url, ...)`` at start-up (``close_limits`` at shutdown); per request
+``enforce(limiter, key_id, ...)`` (or :class:`RateLimited`), ``limiter.stream_slot(...)`` and
+``locks.hold(account_id, ...)`` (or ``PoolBusy``), then optionally ``limiter.adjust``. Every
+error is a :class:`~chatgpt_api.errors.ServiceError` with ``status`` and ``retry_after``.
+Semantics in :mod:`.base`; Redis outages in :mod:`.redis_conn`. The Redis implementations are
+imported on first use only.
 """
 
 from __future__ import annotations

@@ -1,27 +1,12 @@
 """The conversation store: every conversation kept server-side as a tree of messages.
 
-Usage::
-
-    store = await open_store(default_database_url(home))   # or a postgresql+asyncpg:// URL
-    conv = await store.create_conversation(backend="openai", model="gpt-4o", owner=key_id)
-    user, answer = await store.add_turn(
-        conv.id, parent_id=None,
-        messages=[NewMessage("user", "Hi"), NewMessage("assistant", "Hello!", model="gpt-4o")],
-    )
-    history = await store.path_to(answer.id, conversation_id=conv.id)   # root → answer
-    # The service's one write per turn: get-or-create the conversation, check the parent,
-    # insert the messages, move the tip, all in one transaction (batched on SQLite).
-    turn = await store.record_turn(
-        conv.id, owner=key_id, create=NewConversation(backend="openai", model="gpt-4o"),
-        parent_id=answer.id, messages=[NewMessage("user", "More"), NewMessage("assistant", "…")],
-    )
-    await store.close()
-
-:func:`open_store` creates the directory of a SQLite file if needed and applies the schema
-migrations if behind (see :mod:`.migrate`); :func:`upgrade_database` does only the latter
-(``chatgpt-api db upgrade``). The seam is :class:`ConversationStore` (contract in
-:mod:`.protocol`); :class:`SQLStore` implements it for SQLite (default) and PostgreSQL. Errors
-are drawn in :mod:`.errors`.
+``store = await open_store(url)`` creates a SQLite file's directory, applies the schema
+migrations if behind (:mod:`.migrate`) and opens the store; :func:`upgrade_database` only
+migrates (``chatgpt-api db upgrade``). The service's one write per turn is
+``store.record_turn(conv_id, owner=..., create=NewConversation(...), parent_id=...,
+messages=[NewMessage(...), ...])``: get-or-create, check the parent, insert, move the tip, in
+one transaction. The seam is :class:`ConversationStore` (:mod:`.protocol`); :class:`SQLStore`
+implements it for SQLite (default) and PostgreSQL. Errors are in :mod:`.errors`.
 """
 
 from __future__ import annotations

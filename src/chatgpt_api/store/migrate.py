@@ -1,12 +1,10 @@
 """Schema migrations: Alembic, built in code, imported only when a database is behind.
 
-:func:`ensure_schema` reads ``alembic_version`` with one query; at :func:`head_revision` (read
-from the migration files) it returns, else it upgrades in this process or, ``isolated``, in a
-short-lived child (``python -m chatgpt_api.store``): a serving process never holds Alembic.
-An upgrade is ONE transaction, serialised between processes by ``pg_advisory_xact_lock``
-(PostgreSQL) or ``BEGIN IMMEDIATE`` (SQLite), and within one process by a lock (Alembic's
-``context`` is process-wide). One line is logged only when the schema changes (``database schema
-upgraded: <old> -> <new>``); Alembic's own INFO lines are silenced.
+:func:`ensure_schema` reads ``alembic_version`` with one query and returns at
+:func:`head_revision`; else it upgrades here or (``isolated``) in a short-lived child
+(``python -m chatgpt_api.store``), so a serving process never holds Alembic. An upgrade is one
+transaction, serialised between processes (``pg_advisory_xact_lock`` / ``BEGIN IMMEDIATE``)
+and within one by a lock. One line is logged only when the schema changes.
 """
 
 from __future__ import annotations

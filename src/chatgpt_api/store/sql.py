@@ -1,18 +1,11 @@
 """``SQLStore``: the :class:`ConversationStore` on SQLAlchemy, for SQLite and PostgreSQL.
 
 Every operation is a function of a synchronous connection run by :meth:`SQLStore.read` or
-:meth:`SQLStore.write`; driver failures become :class:`StoreUnavailable` (see :mod:`.errors`).
-
-On a SQLite file there is one path: every write goes to the store's writer thread
-(:class:`.writer.WriterThread`: one connection, ``BEGIN IMMEDIATE``, everything queued
-committed together, turns written with plain ``sqlite3``), and reads run in a few reader
-threads on their own connections (WAL: readers never block the writer). On PostgreSQL (and
-in-memory SQLite) reads and writes run on the async engine's pool through ``run_sync``; writes
-there are separate transactions, run in parallel.
-
-A write, once submitted, runs to its end even if its caller is cancelled (the caller still sees
-:class:`asyncio.CancelledError` at once). Each operation is timed through ``observe(operation,
-seconds)`` when one is given (the metrics layer passes its histogram in).
+:meth:`SQLStore.write`; driver failures become :class:`StoreUnavailable`. On a SQLite file,
+every write goes to one writer thread (:mod:`.writer`: batches committed together) and reads
+run in reader threads (WAL). On PostgreSQL and in-memory SQLite both run on the async engine's
+pool. A submitted write runs to its end even if its caller is cancelled. Each operation is
+timed through ``observe(operation, seconds)`` when given.
 """
 
 from __future__ import annotations

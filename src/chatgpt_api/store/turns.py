@@ -1,16 +1,10 @@
 """Writing one whole turn: the body of :meth:`SQLStore.record_turn` (and ``add_turn``).
 
-:func:`write_turn` runs inside the caller's transaction on a synchronous connection: in the
-SQLite writer thread (:mod:`.writer`, which batches turns), or through ``run_sync`` on
-PostgreSQL and in-memory SQLite. One turn costs two to four statements: ``UPDATE`` the
-conversation (owner-scoped; the get-or-create probe, and on PostgreSQL a row lock, so
-concurrent turns on one conversation get consecutive positions); if no row was touched,
-``INSERT`` the conversation already pointing at the turn's tip, else one ``SELECT`` for the last
-position and whether the parent exists; then one ``executemany`` for the messages.
-
-The statements go through one of two small adapters: plain ``sqlite3`` with fixed SQL on a
-SQLite file (the hot path: no statement compilation, values converted once), SQLAlchemy Core
-elsewhere.
+:func:`write_turn` runs inside the caller's transaction on a synchronous connection (the SQLite
+writer thread, or ``run_sync`` elsewhere): an owner-scoped ``UPDATE`` of the conversation (the
+get-or-create probe; a row lock on PostgreSQL), an ``INSERT`` of a new conversation or one
+``SELECT`` of the last position and the parent, then one ``executemany`` for the messages.
+Plain ``sqlite3`` with fixed SQL on a SQLite file (the hot path), SQLAlchemy Core elsewhere.
 """
 
 from __future__ import annotations
