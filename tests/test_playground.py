@@ -10,6 +10,7 @@ Screenshots go to ``test-output/playground/`` (gitignored).
 from __future__ import annotations
 
 import base64
+import os
 import re
 import struct
 import zlib
@@ -435,7 +436,13 @@ def test_without_a_conversation_store_answers_still_show(
 
 # ---------------------------------------------------------------- structured turns
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: The docs' picture is rewritten only on request (UPDATE_DOCS_PICTURES=1): a test run leaves
+#: the working tree as it found it; otherwise the picture goes with the other screenshots.
+DOCS = (
+    Path(__file__).resolve().parent.parent / "docs"
+    if os.environ.get("UPDATE_DOCS_PICTURES") == "1"
+    else SHOTS
+)
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -618,7 +625,7 @@ def test_tool_calls_results_and_images_render(page: Page, service: ServiceThread
     page.evaluate("document.activeElement.blur()")
     page.set_viewport_size({"width": 1200, "height": 1200})
     page.locator("#messages").evaluate("m => { m.scrollTop = 0; }")
-    DOCS.mkdir(exist_ok=True)
+    DOCS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS / "playground-tools.png"))
     page.set_viewport_size({"width": 1200, "height": 760})
 
