@@ -273,7 +273,7 @@ def _make_key(home: Path, name: str) -> str:
     async def create() -> str:
         store = await open_store(sqlite_url(home))
         try:
-            return (await KeyStore(store.engine).create(name))[1]
+            return (await KeyStore(store).create(name))[1]
         finally:
             await store.close()
 
@@ -355,7 +355,7 @@ def test_key_requirement_on_postgresql(pg_database: str) -> None:
     async def scenario() -> list[bool]:
         store = await open_store(pg_url(pg_database))
         try:
-            keys = KeyStore(store.engine, cache_ttl=0)
+            keys = KeyStore(store, cache_ttl=0)
             seen = [await keys.policy.required()]
             await keys.create("alice")
             await keys.create("bob")  # the second create keeps the stored "on"

@@ -519,7 +519,7 @@ def _make_key(url: str) -> str:
     async def create() -> str:
         store = await open_store(url)
         try:
-            _, key = await KeyStore(store.engine).create("claude")
+            _, key = await KeyStore(store).create("claude")
             return key
         finally:
             await store.close()

@@ -213,7 +213,7 @@ def make_key(url: str) -> str:
     async def create() -> str:
         store = await open_store(url)
         try:
-            _, key = await KeyStore(store.engine).create("embeddings-test")
+            _, key = await KeyStore(store).create("embeddings-test")
             return key
         finally:
             await store.close()

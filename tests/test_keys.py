@@ -80,7 +80,7 @@ def make_key(url: str, name: str) -> str:
     async def create() -> str:
         store = await open_store(url)
         try:
-            _, key = await KeyStore(store.engine).create(name)
+            _, key = await KeyStore(store).create(name)
             return key
         finally:
             await store.close()

@@ -60,7 +60,7 @@ def test_key_format_hash_and_prefix() -> None:
 
 
 async def test_create_list_revoke_verify(store: SQLStore) -> None:
-    keys = KeyStore(store.engine)
+    keys = KeyStore(store)
     assert await keys.count_active() == 0
     alice, alice_key = await keys.create("alice")
     bob, bob_key = await keys.create(" bob ")
@@ -91,7 +91,7 @@ async def test_create_list_revoke_verify(store: SQLStore) -> None:
 
 
 async def test_wrong_and_malformed_keys(store: SQLStore) -> None:
-    keys = KeyStore(store.engine)
+    keys = KeyStore(store)
     _, key = await keys.create("alice")
     queries = Queries(store)
     for value in ("", "sk-abc", "cak-short", key[:-1], key + "x", "x" + key[1:]):
@@ -105,8 +105,8 @@ async def test_wrong_and_malformed_keys(store: SQLStore) -> None:
 
 async def test_cache_ttl_bounds_a_revoke_made_elsewhere(store: SQLStore) -> None:
     clock = Clock()
-    here = KeyStore(store.engine, cache_ttl=5.0, clock=clock)
-    elsewhere = KeyStore(store.engine)  # another instance, or the CLI
+    here = KeyStore(store, cache_ttl=5.0, clock=clock)
+    elsewhere = KeyStore(store)  # another instance, or the CLI
     record, key = await elsewhere.create("alice")
     queries = Queries(store)
     assert await here.verify(key) == record
@@ -131,7 +131,7 @@ async def test_cache_ttl_bounds_a_revoke_made_elsewhere(store: SQLStore) -> None
 
 
 async def test_revoke_through_the_same_store_is_immediate(store: SQLStore) -> None:
-    keys = KeyStore(store.engine, cache_ttl=3600)
+    keys = KeyStore(store, cache_ttl=3600)
     _, key = await keys.create("alice")
     assert await keys.verify(key) is not None
     assert await keys.revoke("alice")
@@ -140,7 +140,7 @@ async def test_revoke_through_the_same_store_is_immediate(store: SQLStore) -> No
 
 async def test_last_used_written_at_most_once_per_interval(store: SQLStore) -> None:
     clock = Clock()
-    keys = KeyStore(store.engine, cache_ttl=0.0, touch_interval=60.0, clock=clock)
+    keys = KeyStore(store, cache_ttl=0.0, touch_interval=60.0, clock=clock)
     record, key = await keys.create("alice")
     assert record.last_used_at is None
     updates: list[str] = []
@@ -163,7 +163,7 @@ async def test_last_used_written_at_most_once_per_interval(store: SQLStore) -> N
 
 
 async def test_identify_rules(store: SQLStore) -> None:
-    keys = KeyStore(store.engine)
+    keys = KeyStore(store)
     record, key = await keys.create("alice")
     revoked, revoked_key = await keys.create("old")
     await keys.revoke("old")
@@ -214,8 +214,8 @@ async def test_identify_rules(store: SQLStore) -> None:
 
 async def test_key_requirement_is_stored_and_survives_revocation(store: SQLStore) -> None:
     clock = Clock()
-    keys = KeyStore(store.engine, cache_ttl=5.0, clock=clock)
-    elsewhere = KeyStore(store.engine, cache_ttl=5.0, clock=clock)  # another instance
+    keys = KeyStore(store, cache_ttl=5.0, clock=clock)
+    elsewhere = KeyStore(store, cache_ttl=5.0, clock=clock)  # another instance
     assert await keys.policy.stored() is None and not await keys.policy.required()
     assert not await elsewhere.policy.required()  # cached now
     await keys.create("alice")
@@ -241,7 +241,7 @@ async def test_keys_made_before_the_stored_requirement_still_require_keys(
 ) -> None:
     from chatgpt_api.store.schema import gateway_settings
 
-    keys = KeyStore(store.engine, cache_ttl=0)
+    keys = KeyStore(store, cache_ttl=0)
     await keys.create("old")
     await keys.revoke("old")
     async with store.engine.begin() as connection:  # as a database upgraded from 0003 holds it

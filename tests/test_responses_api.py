@@ -397,7 +397,7 @@ def _key(url: str, name: str) -> str:
     async def create() -> str:
         store = await open_store(url)
         try:
-            return (await KeyStore(store.engine).create(name))[1]
+            return (await KeyStore(store).create(name))[1]
         finally:
             await store.close()
 

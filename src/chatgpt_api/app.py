@@ -136,9 +136,7 @@ def create_app(
                 )
                 stack.push_async_callback(sql_store.close)
                 store = sql_store
-                keys = KeyStore(
-                    sql_store.engine, cache_ttl=effective.api_key_cache_ttl, clock=clock
-                )
+                keys = KeyStore(sql_store, cache_ttl=effective.api_key_cache_ttl, clock=clock)
                 stack.push_async_callback(keys.close)
                 responses = ResponseStore(sql_store)
             limiter, locks = create_limits(

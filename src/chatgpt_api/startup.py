@@ -75,7 +75,7 @@ async def inspect_database(url: str) -> StoreFacts:
 
     store = await open_store(url, isolated_upgrade=True)
     try:
-        keys = KeyStore(store.engine)
+        keys = KeyStore(store)
         try:
             active = await keys.count_active()
         finally:

@@ -56,7 +56,7 @@ def _with_keys(
 
     async def run() -> T:
         store = await open_store(settings.database_url or default_database_url(settings.home))
-        keys = KeyStore(store.engine)
+        keys = KeyStore(store)
         try:
             return await action(keys)
         finally:

@@ -4,7 +4,8 @@ The answer is the ``require_api_key`` row of ``gateway_settings``: ``on`` is wri
 first key (so revoking every key keeps them required), ``off`` only by ``chatgpt-api keys require
 off``; with no row, keys are required when any key exists. The ``require_api_key`` setting
 overrides the database on its instance. :meth:`KeyPolicy.required` is cached for ``cache_ttl``
-seconds, so a change takes effect everywhere within that time.
+seconds, so a change takes effect everywhere within that time. Every query is a job run by the
+store's ``read`` / ``write`` (on a SQLite file: its reader threads and its one writer).
 """
 
 from __future__ import annotations
@@ -17,18 +18,17 @@ from typing import Final, Literal
 
 from sqlalchemy import exists, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
-from chatgpt_api.store.engine import writer
-from chatgpt_api.store.errors import translate_errors
+from chatgpt_api.store.protocol import Jobs
 from chatgpt_api.store.schema import api_keys, gateway_settings
 
 SETTING: Final = "require_api_key"
 StoredRequirement = Literal["on", "off"]
 
 
-def _write(connection: AsyncConnection, value: StoredRequirement, *, overwrite: bool) -> Executable:
+def _write(connection: Connection, value: StoredRequirement, *, overwrite: bool) -> Executable:
     """``INSERT`` the setting; on an existing row, replace it (``overwrite``) or keep it."""
     row = {"name": SETTING, "value": value, "updated_at": datetime.now(UTC)}
     key = [gateway_settings.c.name]
@@ -48,13 +48,12 @@ def _write(connection: AsyncConnection, value: StoredRequirement, *, overwrite: 
 
 
 class KeyPolicy:
-    """The stored key requirement on ``engine``; see the module docstring."""
+    """The stored key requirement in ``store`` (its reads and writes); see the module docstring."""
 
     def __init__(
-        self, engine: AsyncEngine, *, cache_ttl: float, clock: Callable[[], float] = time.monotonic
+        self, store: Jobs, *, cache_ttl: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
+        self._store = store
         self._ttl = cache_ttl
         self._clock = clock
         self._cached: tuple[bool, float] | None = None
@@ -63,10 +62,7 @@ class KeyPolicy:
 
     async def stored(self) -> StoredRequirement | None:
         """The stored value, or None when nothing was ever stored (not cached)."""
-        query = select(gateway_settings.c.value).where(gateway_settings.c.name == SETTING)
-        with translate_errors():
-            async with self._engine.connect() as connection:
-                value = await connection.scalar(query)
+        value = await self._store.read(_stored_value)
         return "on" if value == "on" else "off" if value == "off" else None
 
     async def required(self) -> bool:
@@ -90,32 +86,39 @@ class KeyPolicy:
     async def _look_up(self) -> bool:
         generation = self._generation
         value = await self.stored()
-        if value is None:
-            with translate_errors():
-                async with self._engine.connect() as connection:
-                    any_key = bool(await connection.scalar(select(exists().select_from(api_keys))))
-            required = any_key
-        else:
-            required = value == "on"
+        required = await self._store.read(_any_key) if value is None else value == "on"
         if generation == self._generation:  # not forgotten meanwhile
             self._cached = (required, self._clock() + self._ttl)
         return required
 
     async def set(self, required: bool) -> None:
         """Store the operator's explicit choice (``keys require on|off``)."""
-        with translate_errors():
-            async with self._writer.begin() as connection:
-                await connection.execute(
-                    _write(connection, "on" if required else "off", overwrite=True)
-                )
+        value: StoredRequirement = "on" if required else "off"
+
+        def store(connection: Connection) -> None:
+            connection.execute(_write(connection, value, overwrite=True))
+
+        await self._store.write(store)
         self.forget()
 
     @staticmethod
-    async def keys_in_use(connection: AsyncConnection) -> None:
+    def keys_in_use(connection: Connection) -> None:
         """Inside the transaction that creates a key: ``on``, unless a value is stored already
         (an explicit ``off`` stays until the operator changes it)."""
-        await connection.execute(_write(connection, "on", overwrite=False))
+        connection.execute(_write(connection, "on", overwrite=False))
 
     def forget(self) -> None:
         self._cached = self._refresh = None
         self._generation += 1
+
+
+_STORED = select(gateway_settings.c.value).where(gateway_settings.c.name == SETTING)
+_ANY_KEY = select(exists().select_from(api_keys))
+
+
+def _stored_value(connection: Connection) -> object:
+    return connection.scalar(_STORED)
+
+
+def _any_key(connection: Connection) -> bool:
+    return bool(connection.scalar(_ANY_KEY))

@@ -5,7 +5,8 @@ Rows hold a key's id, name, visible prefix and SHA-256 — never the key, which
 (:mod:`chatgpt_api.keys.key_policy`). :meth:`KeyStore.verify` answers from an in-process cache
 (``api_key_cache_ttl``; misses cached too, concurrent misses share one query), so a revoke made
 elsewhere takes effect within that time. Lookup is by the indexed prefix, the hash compared in
-constant time; ``last_used_at`` is written at most once per ``touch_interval`` per key.
+constant time; ``last_used_at`` is written at most once per ``touch_interval`` per key. Every
+query is a job run by the store's ``read`` / ``write`` (:class:`~chatgpt_api.store.protocol.Jobs`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import builtins
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import RowMapping, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, RowMapping, Select, Update, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from chatgpt_api.errors import RequestError
 from chatgpt_api.keys.format import (
@@ -33,8 +34,8 @@ from chatgpt_api.keys.format import (
     looks_like_key,
 )
 from chatgpt_api.keys.key_policy import KeyPolicy
-from chatgpt_api.store.engine import writer
-from chatgpt_api.store.errors import DuplicateId, translate_errors
+from chatgpt_api.store.errors import DuplicateId
+from chatgpt_api.store.protocol import Jobs
 from chatgpt_api.store.schema import api_keys
 from chatgpt_api.store.values import new_id
 
@@ -94,18 +95,17 @@ def utcnow() -> datetime:
 
 
 class KeyStore:
-    """Gateway keys on ``engine``; see the module docstring for the cache and its TTL."""
+    """Gateway keys in ``store``; see the module docstring for the cache and its TTL."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: Jobs,
         *,
         cache_ttl: float = DEFAULT_CACHE_TTL,
         touch_interval: float = TOUCH_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
+        self._store = store
         self._ttl = cache_ttl
         self._touch_interval = touch_interval
         self._clock = clock
@@ -115,7 +115,7 @@ class KeyStore:
         self._touched: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Whether keys are required (stored in the database; see :mod:`.key_policy`).
-        self.policy = KeyPolicy(engine, cache_ttl=cache_ttl, clock=clock)
+        self.policy = KeyPolicy(store, cache_ttl=cache_ttl, clock=clock)
 
     @property
     def cache_ttl(self) -> float:
@@ -135,11 +135,14 @@ class KeyStore:
             "hash": hash_key(key),
             "created_at": record.created_at,
         }
+        statement = insert(api_keys).values(**row)
+
+        def add(connection: Connection) -> None:
+            connection.execute(statement)
+            KeyPolicy.keys_in_use(connection)
+
         try:
-            with translate_errors():
-                async with self._writer.begin() as connection:
-                    await connection.execute(insert(api_keys).values(**row))
-                    await KeyPolicy.keys_in_use(connection)
+            await self._store.write(add)
         except DuplicateId:
             raise KeyNameTaken(
                 f"a key named {name!r} already exists (revoked keys keep their names)"
@@ -150,9 +153,7 @@ class KeyStore:
     async def list(self) -> builtins.list[ApiKey]:
         """Every key, revoked ones included, oldest first."""
         query = select(*_PUBLIC).order_by(api_keys.c.created_at, api_keys.c.name)
-        with translate_errors():
-            async with self._engine.connect() as connection:
-                rows = (await connection.execute(query)).all()
+        rows = await self._store.read(lambda connection: _all(connection, query))
         return [_record(row._mapping) for row in rows]
 
     async def revoke(self, name_or_id: str) -> bool:
@@ -165,9 +166,7 @@ class KeyStore:
             )
             .values(revoked_at=utcnow())
         )
-        with translate_errors():
-            async with self._writer.begin() as connection:
-                revoked = (await connection.execute(query)).rowcount > 0
+        revoked = await self._store.write(lambda connection: _rowcount(connection, query)) > 0
         self._forget()
         return revoked
 
@@ -177,9 +176,7 @@ class KeyStore:
         if self._count is not None and self._count[1] > now:
             return self._count[0]
         query = select(func.count()).select_from(api_keys).where(api_keys.c.revoked_at.is_(None))
-        with translate_errors():
-            async with self._engine.connect() as connection:
-                count = int(await connection.scalar(query) or 0)
+        count = await self._store.read(lambda connection: int(connection.scalar(query) or 0))
         self._count = (count, self._clock() + self._ttl)
         return count
 
@@ -206,9 +203,7 @@ class KeyStore:
 
     async def _lookup(self, digest: str, prefix: str) -> ApiKey | None:
         query = select(*_PUBLIC, api_keys.c.hash).where(api_keys.c.prefix == prefix)
-        with translate_errors():
-            async with self._engine.connect() as connection:
-                rows = (await connection.execute(query)).all()
+        rows = await self._store.read(lambda connection: _all(connection, query))
         found: ApiKey | None = None
         for row in rows:
             if hashes_equal(row.hash, digest) and row.revoked_at is None:
@@ -256,9 +251,7 @@ class KeyStore:
             )
             .values(last_used_at=now)
         )
-        with translate_errors():
-            async with self._writer.begin() as connection:
-                await connection.execute(query)
+        await self._store.write(lambda connection: _rowcount(connection, query))
 
     def _touch_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -266,7 +259,7 @@ class KeyStore:
             log.warning("could not record a key's last use: %s", type(error).__name__)
 
     async def close(self) -> None:
-        """Wait for the background ``last_used_at`` writes (call before the engine closes)."""
+        """Wait for the background ``last_used_at`` writes (call before the store closes)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -279,6 +272,14 @@ _PUBLIC = (
     api_keys.c.revoked_at,
     api_keys.c.last_used_at,
 )
+
+
+def _all(connection: Connection, query: Select[Any]) -> Sequence[Row[Any]]:
+    return connection.execute(query).all()
+
+
+def _rowcount(connection: Connection, statement: Update) -> int:
+    return int(connection.execute(statement).rowcount)
 
 
 def _record(row: RowMapping) -> ApiKey:

@@ -11,8 +11,8 @@ after commit. ``updated_at`` tracks new turns only. Database failures raise
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Final, Protocol
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from chatgpt_api.store.attachments import Attachment
 from chatgpt_api.store.values import (
@@ -22,6 +22,11 @@ from chatgpt_api.store.values import (
     RecordedTurn,
     StoredMessage,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+_T = TypeVar("_T")
 
 #: The timed operations (``chatgpt_api_store_operation_seconds{operation=...}``).
 OPERATIONS: Final = (
@@ -42,6 +47,17 @@ OPERATIONS: Final = (
     "delete_conversation",
     "attachments",
 )
+
+
+class Jobs(Protocol):
+    """Runs jobs (functions of a synchronous connection) the store's one way (:class:`SQLStore`):
+    driver failures raise :class:`StoreUnavailable`, a duplicate :class:`DuplicateId`."""
+
+    async def read(self, job: Callable[[Connection], _T]) -> _T: ...
+
+    async def write(self, job: Callable[[Connection], _T]) -> _T:
+        """``job`` in one write transaction, finished even if the caller is cancelled."""
+        ...
 
 
 class ConversationStore(Protocol):
