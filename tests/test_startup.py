@@ -152,3 +152,39 @@ def test_the_serving_process_never_imports_alembic(tmp_path: Path) -> None:
     )
     assert result.stdout.strip() == "[]", result.stderr
     assert (tmp_path / "chatgpt-api.db").exists()
+
+
+def test_a_sqlite_file_service_never_imports_the_async_engine(tmp_path: Path) -> None:
+    """On a SQLite file, the store's threads do every read and write (keys included): neither
+    ``sqlalchemy.ext.asyncio`` nor ``aiosqlite`` is loaded, as ``chatgpt-api serve`` runs."""
+    code = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from chatgpt_api.config import Settings\n"
+        "from chatgpt_api.keys.keystore import KeyStore\n"
+        "from chatgpt_api.server import build_app\n"
+        "from chatgpt_api.startup import inspect_database\n"
+        "from chatgpt_api.store import default_database_url, open_store\n"
+        f"home = Path({str(tmp_path)!r})\n"
+        "url = default_database_url(home)\n"
+        "asyncio.run(inspect_database(url))\n"
+        "async def use_keys():\n"
+        "    store = await open_store(url)\n"
+        "    keys = KeyStore(store)\n"
+        "    record, key = await keys.create('probe')\n"
+        "    assert await keys.verify(key) == record and await keys.policy.required()\n"
+        "    await keys.close()\n"
+        "    await store.close()\n"
+        "asyncio.run(use_keys())\n"
+        "app = build_app(Settings(home=home, store=True))\n"
+        "async def lifespan():\n"
+        "    async with app.router.lifespan_context(app):\n"
+        "        pass\n"
+        "asyncio.run(lifespan())\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy.ext.asyncio', "
+        "'aiosqlite'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stderr

@@ -226,8 +226,9 @@ async def test_delete_cascades(store: SQLStore) -> None:
     assert await store.messages_of(doomed.id) == []
     assert await store.get_message(turn[0].id, conversation_id=doomed.id) is None
     assert await store.delete_conversation(doomed.id, owner="key-1") is False
-    async with store.engine.connect() as connection:
-        left = await connection.scalar(text("SELECT count(*) FROM messages"))
+    left = await store.read(
+        lambda connection: connection.scalar(text("SELECT count(*) FROM messages"))
+    )
     assert left == 1
     assert len(await store.messages_of(kept.id)) == 1
 
@@ -470,8 +471,7 @@ async def test_migrated_schema_matches_the_code(store: SQLStore) -> None:
         context = MigrationContext.configure(connection)
         return list(compare_metadata(context, metadata))
 
-    async with store.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    assert await store.read(differences) == []
 
 
 async def test_concurrent_start_on_a_fresh_postgres_database(pg_database: str) -> None:

@@ -203,6 +203,6 @@ async def test_a_store_at_head_is_opened_without_alembic(tmp_path: Path) -> None
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     store = await open_store(url, isolated_upgrade=True)
     try:
-        assert await schema_revision(store.engine) == head_revision()
+        assert await schema_revision(store) == head_revision()
     finally:
         await store.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from chatgpt_api.store.engine import (
     EngineOptions,
-    create_engine,
     default_database_url,
     ensure_sqlite_directory,
     parse_database_url,
@@ -80,10 +79,10 @@ async def open_store(
     """
     parsed = parse_database_url(url)
     ensure_sqlite_directory(parsed)
-    engine = create_engine(parsed, options)
+    store = SQLStore(parsed, options, observe=observe)
     try:
-        await ensure_schema(engine, url, isolated=isolated_upgrade)
+        await ensure_schema(store, url, isolated=isolated_upgrade)
     except BaseException:
-        await engine.dispose()
+        await store.close()
         raise
-    return SQLStore(engine, options, observe=observe)
+    return store

@@ -1,29 +1,31 @@
-"""Database URLs and engines: one async SQLAlchemy engine for SQLite or PostgreSQL.
+"""Database URLs and engines: async SQLAlchemy for PostgreSQL and in-memory SQLite.
 
 URLs: ``sqlite+aiosqlite:///file.db`` (``sqlite:///`` too; no path: in memory) and
 ``postgresql+asyncpg://user:password@host/db`` (``postgresql://``, ``postgres://`` too); anything
 else is a :class:`ConfigurationError` that never shows the password. SQLite connections get
 ``busy_timeout``, WAL, ``synchronous=NORMAL`` and foreign keys, and the engine emits ``BEGIN``
 itself (:func:`writer` takes ``BEGIN IMMEDIATE``); PostgreSQL gets a connect timeout and
-``pool_pre_ping``. :func:`sqlite_thread_engine` is the synchronous twin used by the store's
-own threads on a SQLite file.
+``pool_pre_ping``. A SQLite file gets only :func:`sqlite_thread_engine`'s synchronous engines
+(the store's threads); ``sqlalchemy.ext.asyncio`` is imported only by :func:`create_engine`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from chatgpt_api.errors import ConfigurationError
 from chatgpt_api.store.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 DATABASE_FILENAME: Final = "chatgpt-api.db"
 _WRITE_OPTION: Final = "chatgpt_api_store_write"
@@ -101,6 +103,8 @@ def ensure_sqlite_directory(url: URL) -> None:
 
 def create_engine(url: URL, options: EngineOptions | None = None) -> AsyncEngine:
     """An async engine for ``url`` (already parsed by :func:`parse_database_url`)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     options = options or EngineOptions()
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, options)
@@ -125,6 +129,8 @@ def sync_writer(engine: Engine) -> Engine:
 
 
 def _sqlite_engine(url: URL, options: EngineOptions) -> AsyncEngine:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     pool: dict[str, Any] = {}
     if sqlite_path(url) is None:
         # One connection holds the whole in-memory database; checkouts take turns on it.

@@ -24,17 +24,12 @@ from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatgpt_api.errors import ConfigurationError
-from chatgpt_api.store.engine import (
-    EngineOptions,
-    create_engine,
-    ensure_sqlite_directory,
-    parse_database_url,
-    writer,
-)
-from chatgpt_api.store.errors import StoreUnavailable, translate_errors
+from chatgpt_api.store.engine import EngineOptions, ensure_sqlite_directory, parse_database_url
+from chatgpt_api.store.errors import StoreUnavailable
+from chatgpt_api.store.protocol import Jobs
+from chatgpt_api.store.sql import SQLStore
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -70,27 +65,27 @@ async def upgrade_database(
     if needed); the revisions before and after."""
     parsed = parse_database_url(url)
     ensure_sqlite_directory(parsed)
-    engine = create_engine(parsed, options)
+    store = SQLStore(parsed, options)
     try:
-        before, after = await upgrade_engine(engine)
+        before, after = await upgrade_store(store)
     finally:
-        await engine.dispose()
+        await store.close()
     if after != before:
         log.info("database schema upgraded: %s -> %s", before or "empty", after)
     return before, after
 
 
-async def upgrade_engine(engine: AsyncEngine) -> tuple[str | None, str | None]:
-    """Bring the database of ``engine`` to the newest schema with Alembic, in this process; the
-    revisions before and after. See the module docstring."""
+async def upgrade_store(store: Jobs) -> tuple[str | None, str | None]:
+    """Bring the database of ``store`` to the newest schema with Alembic, in this process (one
+    write job); the revisions before and after. See the module docstring."""
     async with _alembic_turn():
-        with translate_errors():
-            async with writer(engine).begin() as connection:
-                if connection.dialect.name == "postgresql":
-                    await connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
-                    )
-                return await connection.run_sync(_upgrade_to_head)
+        return await store.write(_locked_upgrade)
+
+
+def _locked_upgrade(connection: Connection) -> tuple[str | None, str | None]:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    return _upgrade_to_head(connection)
 
 
 @functools.cache
@@ -107,33 +102,35 @@ def head_revision() -> str:
     return heads.pop()
 
 
-async def schema_revision(engine: AsyncEngine) -> str | None:
-    """The revision the database of ``engine`` is at (``None``: no schema yet); one query."""
-    with translate_errors():
-        async with engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                exists = "SELECT to_regclass('alembic_version') IS NOT NULL"
-            else:
-                exists = (
-                    "SELECT count(*) > 0 FROM sqlite_master "
-                    "WHERE type = 'table' AND name = 'alembic_version'"
-                )
-            if not (await connection.execute(text(exists))).scalar():
-                return None
-            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            return rows.scalar()
+async def schema_revision(store: Jobs) -> str | None:
+    """The revision the database of ``store`` is at (``None``: no schema yet); one read job."""
+    return await store.read(_revision)
 
 
-async def ensure_schema(engine: AsyncEngine, url: str, *, isolated: bool = False) -> None:
-    """Bring the database of ``engine`` (at ``url``) to the newest schema, if it is not there
+def _revision(connection: Connection) -> str | None:
+    if connection.dialect.name == "postgresql":
+        exists = "SELECT to_regclass('alembic_version') IS NOT NULL"
+    else:
+        exists = (
+            "SELECT count(*) > 0 FROM sqlite_master "
+            "WHERE type = 'table' AND name = 'alembic_version'"
+        )
+    if not connection.execute(text(exists)).scalar():
+        return None
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if revision is None else str(revision)
+
+
+async def ensure_schema(store: Jobs, url: str, *, isolated: bool = False) -> None:
+    """Bring the database of ``store`` (at ``url``) to the newest schema, if it is not there
     yet: with Alembic in this process, or with ``isolated`` in a short-lived child process
     (not for a private in-memory SQLite database, which only this process can see)."""
-    if await schema_revision(engine) == head_revision():
+    if await schema_revision(store) == head_revision():
         return
     if isolated and not _in_memory(url):
         before, after = await upgrade_in_child(url)
     else:
-        before, after = await upgrade_engine(engine)
+        before, after = await upgrade_store(store)
     if after != before:
         log.info("database schema upgraded: %s -> %s", before or "empty", after)
 

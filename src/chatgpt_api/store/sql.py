@@ -2,10 +2,10 @@
 
 Every operation is a function of a synchronous connection run by :meth:`SQLStore.read` or
 :meth:`SQLStore.write`; driver failures become :class:`StoreUnavailable`. On a SQLite file,
-every write goes to one writer thread (:mod:`.writer`: batches committed together) and reads
-run in reader threads (WAL). On PostgreSQL and in-memory SQLite both run on the async engine's
-pool. A submitted write runs to its end even if its caller is cancelled. Each operation is
-timed through ``observe(operation, seconds)`` when given.
+every write goes to one writer thread (:mod:`.writer`: batches committed together), reads run
+in reader threads (WAL), and there is no async engine at all. On PostgreSQL and in-memory
+SQLite both run on the async engine's pool. A submitted write runs to its end even if its
+caller is cancelled. Each operation is timed through ``observe(operation, seconds)`` if given.
 """
 
 from __future__ import annotations
@@ -21,13 +21,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Row, Select, delete, func, insert, literal, select, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql import Executable
 
 from chatgpt_api.messages import Usage
 from chatgpt_api.store.attachments import Attachment, extract
-from chatgpt_api.store.engine import EngineOptions, sqlite_thread_engine, sync_writer, writer
+from chatgpt_api.store.engine import (
+    EngineOptions,
+    create_engine,
+    sqlite_thread_engine,
+    sync_writer,
+    writer,
+)
 from chatgpt_api.store.errors import ConversationNotFound, MessageNotFound, translate_errors
 from chatgpt_api.store.protocol import ConversationStore
 from chatgpt_api.store.schema import attachments as attachment_table
@@ -46,6 +51,9 @@ from chatgpt_api.store.values import (
     storable_text,
 )
 from chatgpt_api.store.writer import WriterThread
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -90,40 +98,47 @@ def _forget(task: asyncio.Task[Any]) -> None:
 
 
 class SQLStore:
-    """A conversation store on an async SQLAlchemy engine (made by :func:`open_store`)."""
+    """A conversation store on ``url`` (parsed; made by :func:`open_store`)."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        url: URL,
         options: EngineOptions | None = None,
         *,
         observe: Observe | None = None,
     ) -> None:
-        self._engine = engine
-        self._async_writer = writer(engine)
+        self._url = url
         self._observe = observe
         self._pinging: asyncio.Future[Any] | None = None
         #: SQLite file only: the readers' engine and threads, and the one writer.
         self._read_engine: Engine | None = sqlite_thread_engine(
-            engine.url, options, connections=_READER_THREADS
+            url, options, connections=_READER_THREADS
         )
-        self._write_engine: Engine | None = sqlite_thread_engine(engine.url, options)
+        self._write_engine: Engine | None = sqlite_thread_engine(url, options)
         self._readers: ThreadPoolExecutor | None = None
         self._writer: WriterThread | None = None
+        #: PostgreSQL and in-memory SQLite only: the async engine, and its view for writes.
+        self._engine: AsyncEngine | None = None
+        self._async_writer: AsyncEngine | None = None
         if self._read_engine is not None and self._write_engine is not None:
             self._readers = ThreadPoolExecutor(
                 _READER_THREADS, thread_name_prefix="chatgpt-api-store-reader"
             )
             self._writer = WriterThread(sync_writer(self._write_engine))
+        else:
+            self._engine = create_engine(url, options)
+            self._async_writer = writer(self._engine)
 
     @property
-    def engine(self) -> AsyncEngine:
+    def engine(self) -> AsyncEngine | None:
+        """The async engine; None on a SQLite file (:meth:`read` / :meth:`write` run jobs
+        everywhere)."""
         return self._engine
 
     @property
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
-        return self._engine.dialect.name
+        return self._url.get_backend_name()
 
     # --- running jobs --------------------------------------------------------------------
 
@@ -132,6 +147,7 @@ class SQLStore:
         if self._readers is not None:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._readers, self._read_in_thread, job)
+        assert self._engine is not None
         with translate_errors():
             async with self._engine.connect() as connection:
                 return await connection.run_sync(job)
@@ -155,6 +171,7 @@ class SQLStore:
             raise
 
     async def _write_async(self, job: Callable[[Connection], _T]) -> _T:
+        assert self._async_writer is not None
         with translate_errors():
             async with self._async_writer.begin() as connection:
                 return await connection.run_sync(job)
@@ -425,7 +442,8 @@ class SQLStore:
             if engine is not None:
                 engine.dispose()
         self._readers = None
-        await self._engine.dispose()
+        if self._engine is not None:
+            await self._engine.dispose()
 
 
 _PING = select(literal(1))
