@@ -4,7 +4,9 @@ the rules of ``identify`` (who a request is, what may go upstream)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
@@ -160,6 +162,40 @@ async def test_last_used_written_at_most_once_per_interval(store: SQLStore) -> N
     await keys.verify(key)
     await keys.close()
     assert len(updates) == 2
+
+
+async def test_keys_of_a_sqlite_file_go_through_the_store_threads(tmp_path: Path) -> None:
+    """No second writer beside the store's writer thread: every key write runs there, every
+    read in a reader thread (on a SQLite file the store has no async engine at all)."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}")
+    assert store.engine is None
+    threads: dict[str, set[str]] = {"read": set(), "write": set()}
+
+    def on(kind: str) -> Callable[..., None]:
+        return lambda *_args: threads[kind].add(threading.current_thread().name)
+
+    event.listen(store._read_engine, "before_cursor_execute", on("read"))
+    event.listen(store._write_engine, "before_cursor_execute", on("write"))
+    clock = Clock()
+    keys = KeyStore(store, cache_ttl=0.0, touch_interval=60.0, clock=clock)
+    try:
+        record, key = await keys.create("alice")
+        assert await keys.verify(key) == record  # and last_used_at, in the background
+        assert await keys.policy.required()
+        await keys.policy.set(False)
+        assert await keys.policy.stored() == "off"
+        assert await keys.count_active() == 1
+        assert await keys.revoke("alice")
+        await keys.close()
+        (listed,) = await keys.list()
+        assert listed.last_used_at is not None and listed.revoked_at is not None
+    finally:
+        await keys.close()
+        await store.close()
+    assert threads["write"] == {"chatgpt-api-store-writer"}
+    assert threads["read"] and all(
+        name.startswith("chatgpt-api-store-reader") for name in threads["read"]
+    )
 
 
 async def test_identify_rules(store: SQLStore) -> None:
