@@ -31,3 +31,8 @@ class AppState:
     keys: KeyStore | None = None
     #: Stored Responses API responses; None when the store is off.
     responses: ResponseStore | None = None
+
+    @property
+    def require_api_key(self) -> bool | None:
+        """Whether callers must present a gateway key (None: as the database says)."""
+        return self.settings.require_api_key

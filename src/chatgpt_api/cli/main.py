@@ -166,7 +166,7 @@ def _register_subcommands() -> None:
     from chatgpt_api.cli.accounts import accounts
     from chatgpt_api.cli.chat import ask, chat
     from chatgpt_api.cli.conversations import conversations
-    from chatgpt_api.keys.cli import keys
+    from chatgpt_api.cli.keys import keys
 
     main.add_command(accounts)
     main.add_command(keys)

@@ -15,7 +15,6 @@ from typing import Protocol
 
 from starlette.requests import Request
 
-from chatgpt_api.config import Settings
 from chatgpt_api.errors import ConfigurationError, InvalidAPIKey
 from chatgpt_api.keys.format import looks_like_key
 from chatgpt_api.keys.keystore import ApiKey, KeyStore
@@ -47,7 +46,7 @@ class GateState(Protocol):
     def keys(self) -> KeyStore | None: ...
 
     @property
-    def settings(self) -> Settings: ...
+    def require_api_key(self) -> bool | None: ...
 
 
 def bearer_token(request: Request) -> str | None:
@@ -72,7 +71,7 @@ async def authenticate(request: Request, *, field_value: str | None = None) -> C
     state: GateState = request.app.state.chatgpt
     return await identify(
         state.keys,
-        state.settings.require_api_key,
+        state.require_api_key,
         bearer=presented_credential(request),
         field_value=field_value or None,
     )
