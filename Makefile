@@ -9,6 +9,8 @@ DEV_STAMP := $(VENV)/.dev-stamp
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 ARGS ?=
 PYTEST_ARGS ?=
+# `make test` runs the suite in this many worker processes (pytest-xdist; 0: in this process).
+TEST_WORKERS ?= 3
 
 .PHONY: run demo test lint format venv dev-venv clean bench bench-quick soak docs reliability
 
@@ -31,8 +33,8 @@ run: $(RUNTIME_STAMP)  ## run the service on 127.0.0.1:3000 (ARGS="--host 0.0.0.
 demo: $(RUNTIME_STAMP)  ## run the service with the built-in emulator as its upstream
 	$(BIN)/chatgpt-api serve --demo $(ARGS)
 
-test: $(DEV_STAMP)  ## the whole test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(DEV_STAMP)  ## the whole test suite (TEST_WORKERS=3 processes in parallel)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)  ## ruff (lint + format check), mypy --strict and the import layers (lint-imports)
 	$(BIN)/ruff check src tests bench
