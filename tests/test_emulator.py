@@ -243,7 +243,7 @@ def test_slow_drip(emu: EmulatorThread) -> None:
                 break
     assert FIXTURES["F1"].body.startswith(got)
     assert reads >= 4
-    assert time.monotonic() - start >= 0.03  # 7 gaps of 5 ms between the first 8 bytes
+    assert time.monotonic() - start >= 0.06  # 7 gaps of 10 ms between the first 8 bytes
 
 
 def test_garbage_and_huge_line(emu: EmulatorThread, client: httpx.Client) -> None:

@@ -523,7 +523,7 @@ def _build() -> dict[str, Fixture]:
     fx["stall"] = Fixture(200, sse, (), "stall", description="headers, then nothing")
     fx["stall-headers"] = Fixture(200, sse, (), "stall-headers", description="nothing at all")
     fx["slow-drip"] = Fixture(
-        200, sse, _slow_drip(), delay_ms=5, description="F1, one byte every 5 ms"
+        200, sse, _slow_drip(), delay_ms=10, description="F1, one byte every 10 ms"
     )
     return fx
 
