@@ -188,3 +188,47 @@ def test_a_sqlite_file_service_never_imports_the_async_engine(tmp_path: Path) ->
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_a_service_without_store_never_imports_sqlalchemy(tmp_path: Path) -> None:
+    """``serve --no-store`` follows its whole path (the preflight, the app, its lifespan and a
+    few requests) without loading SQLAlchemy, Alembic or a database driver."""
+    code = (
+        "import asyncio, sys\n"
+        "import httpx\n"
+        "import chatgpt_api.server as server\n"
+        "from chatgpt_api.cli.main import main\n"
+        "statuses = []\n"
+        "def serve_once(settings, workers=1):\n"
+        "    app = server.uvicorn_config(settings).app\n"
+        "    async def run():\n"
+        "        async with app.router.lifespan_context(app):\n"
+        "            transport = httpx.ASGITransport(app=app)\n"
+        "            async with httpx.AsyncClient(transport=transport, base_url='http://t') as c:\n"
+        "                statuses.append((await c.get('/healthz')).status_code)\n"
+        "                statuses.append((await c.get('/v1/models')).status_code)\n"
+        "                body = {'model': 'gpt-3.5-turbo', 'messages': [\n"
+        "                    {'role': 'user', 'content': 'hi'}]}\n"
+        "                reply = await c.post('/v1/chat/completions', json=body)\n"
+        "                statuses.append(reply.status_code)\n"
+        "    asyncio.run(run())\n"
+        "    return 0\n"
+        "server.serve = serve_once\n"
+        "try:\n"
+        f"    main(['serve', '--no-store', '--port', '0', '--home', {str(tmp_path)!r},\n"
+        "          '--reverse-proxy', 'http://127.0.0.1:9/x'], standalone_mode=False)\n"
+        "except SystemExit as stop:\n"
+        "    assert stop.code == 0, stop.code\n"
+        "print(statuses)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'alembic', 'aiosqlite', 'asyncpg')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT_API_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    statuses, modules = result.stdout.strip().splitlines()[-2:]
+    assert statuses == "[200, 200, 502]", result.stderr
+    assert modules == "[]"
+    assert not (tmp_path / "chatgpt-api.db").exists()

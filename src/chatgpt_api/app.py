@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, NamedTuple
 
 import aiohttp
 from starlette.applications import Starlette
@@ -20,7 +21,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from chatgpt_api.accounts.pool import AccountPool, PoolSettings
-from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import load_secret_box
 from chatgpt_api.api.anthropic_messages import count_message_tokens, create_message
 from chatgpt_api.api.conversations import (
@@ -46,7 +46,6 @@ from chatgpt_api.backends.pool import BackendOptions, BackendPool
 from chatgpt_api.config import Settings, missing_upstream_message
 from chatgpt_api.http_session import create_session
 from chatgpt_api.keys.gate import check_key_settings
-from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.large_buffers import keep_large_buffers_unpooled
 from chatgpt_api.limits import AccountLocks, close_limits, create_limits
 from chatgpt_api.observability.health import healthz, readyz, standard_checks
@@ -57,8 +56,12 @@ from chatgpt_api.reference import routes as reference_routes
 from chatgpt_api.registry import ModelRegistry
 from chatgpt_api.service import ChatService, HistoryBudget
 from chatgpt_api.startup import NO_UPSTREAM_HINT, upstream_status
-from chatgpt_api.store import ConversationStore, SQLStore, default_database_url, open_store
-from chatgpt_api.store.responses import ResponseStore
+from chatgpt_api.store import default_database_url, open_store
+
+if TYPE_CHECKING:  # bound to SQLAlchemy: imported by _open_store, when the store is on
+    from chatgpt_api.keys.keystore import KeyStore
+    from chatgpt_api.store import SQLStore
+    from chatgpt_api.store.responses import ResponseStore
 
 log = logging.getLogger("chatgpt_api")
 
@@ -126,19 +129,11 @@ def create_app(
             backends = BackendPool(http, backend_options(effective))
             stack.push_async_callback(backends.close)
             check_key_settings(effective.require_api_key, store=effective.store)
-            store: ConversationStore | None = None
+            store: SQLStore | None = None
             keys: KeyStore | None = None
             responses: ResponseStore | None = None
             if effective.store:
-                sql_store = await open_store(
-                    effective.database_url or default_database_url(effective.home),
-                    observe=store_timer(metrics.store_seconds),
-                )
-                stack.push_async_callback(sql_store.close)
-                store = sql_store
-                keys = KeyStore(sql_store, cache_ttl=effective.api_key_cache_ttl, clock=clock)
-                stack.push_async_callback(keys.close)
-                responses = ResponseStore(sql_store)
+                store, keys, responses = await _open_store(effective, stack, metrics, clock)
             limiter, locks = create_limits(
                 effective.redis_url,
                 failure_mode=effective.redis_failure_mode,
@@ -147,8 +142,8 @@ def create_app(
             )
             stack.push_async_callback(close_limits, limiter, locks)
             pool: AccountPool | None = None
-            if effective.store:
-                pool = await _account_pool(effective, sql_store, http, locks, clock)
+            if store is not None:
+                pool = await _account_pool(effective, store, http, locks, clock)
             app.state.metrics = metrics
             listed = (route.name for route in registry.listed())
             metrics.known_models = frozenset([effective.model, *listed])
@@ -225,6 +220,35 @@ def create_app(
     )
 
 
+class _OnStore(NamedTuple):
+    """What the app keeps when the store is on."""
+
+    store: SQLStore
+    keys: KeyStore
+    responses: ResponseStore
+
+
+async def _open_store(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    metrics: Metrics,
+    clock: Callable[[], float],
+) -> _OnStore:
+    """The open store and what lives on it, each closed by ``stack``. The SQL-bound modules
+    are imported here, so a service with the store off never loads SQLAlchemy."""
+    from chatgpt_api.keys.keystore import KeyStore
+    from chatgpt_api.store.responses import ResponseStore
+
+    store = await open_store(
+        settings.database_url or default_database_url(settings.home),
+        observe=store_timer(metrics.store_seconds),
+    )
+    stack.push_async_callback(store.close)
+    keys = KeyStore(store, cache_ttl=settings.api_key_cache_ttl, clock=clock)
+    stack.push_async_callback(keys.close)
+    return _OnStore(store, keys, ResponseStore(store))
+
+
 async def _account_pool(
     settings: Settings,
     store: SQLStore,
@@ -232,6 +256,8 @@ async def _account_pool(
     locks: AccountLocks,
     clock: Callable[[], float],
 ) -> AccountPool:
+    from chatgpt_api.accounts.repository import AccountRepository
+
     return AccountPool(
         AccountRepository(store),
         load_secret_box(settings.secret_key, settings.home),

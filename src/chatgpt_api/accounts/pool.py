@@ -18,16 +18,18 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
 from chatgpt_api.accounts.records import Account
-from chatgpt_api.accounts.repository import AccountRepository
 from chatgpt_api.accounts.secrets import SecretBox
 from chatgpt_api.errors import AuthenticationError, ServiceError
 from chatgpt_api.jwt_claims import jwt_expiry
 from chatgpt_api.upstream_login import client as login_client
+
+if TYPE_CHECKING:  # the repository is SQL; the pool exists only when the store is on
+    from chatgpt_api.accounts.repository import AccountRepository
 
 REFRESH_MARGIN = timedelta(minutes=5)
 #: An unhealthy account that has a session token is tried again (by refreshing) after this.

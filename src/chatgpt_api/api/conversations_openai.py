@@ -9,7 +9,7 @@ makes a new branch: the messages after it are copied under its parent and the ti
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,7 +30,9 @@ from chatgpt_api.errors import NotFound, RequestError
 from chatgpt_api.http_responses import JSONResponse
 from chatgpt_api.keys.gate import authenticate
 from chatgpt_api.store import Conversation, ConversationStore, NewMessage, StoredMessage
-from chatgpt_api.store.responses import ResponseStore
+
+if TYPE_CHECKING:
+    from chatgpt_api.store.responses import ResponseStore
 
 MAX_ITEMS = 20
 MAX_PAGE = 100

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,7 +37,10 @@ from chatgpt_api.messages import Finished, JSONObject, Message
 from chatgpt_api.registry import ModelRoute
 from chatgpt_api.service import TurnInput, deadline_after
 from chatgpt_api.store import Conversation
-from chatgpt_api.store.responses import ResponseRecord, ResponseStore
+from chatgpt_api.store.response_record import ResponseRecord
+
+if TYPE_CHECKING:
+    from chatgpt_api.store.responses import ResponseStore
 
 MAX_PAGE = 100
 

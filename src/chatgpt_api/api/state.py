@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from chatgpt_api.accounts.pool import AccountPool
 from chatgpt_api.config import Settings
-from chatgpt_api.keys.keystore import KeyStore
 from chatgpt_api.limits import RateLimiter
 from chatgpt_api.service import ChatService
 from chatgpt_api.store import ConversationStore
-from chatgpt_api.store.responses import ResponseStore
 from chatgpt_api.upstream_login.token_cache import TokenCache
+
+if TYPE_CHECKING:  # bound to SQLAlchemy: present only when the store is on
+    from chatgpt_api.keys.keystore import KeyStore
+    from chatgpt_api.store.responses import ResponseStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import ValidationError
 
 from chatgpt_api.config import Settings
-from chatgpt_api.keys.key_policy import StoredRequirement
-from chatgpt_api.keys.keystore import ApiKey, KeyStore
+from chatgpt_api.keys.records import ApiKey, StoredRequirement
+
+if TYPE_CHECKING:
+    from chatgpt_api.keys.keystore import KeyStore
 
 T = TypeVar("T")
 
@@ -50,6 +52,7 @@ def _with_keys(
 ) -> T:
     """Open the store (migrated), run ``action`` on its keys, close; errors as one line."""
     from chatgpt_api.errors import ServiceError
+    from chatgpt_api.keys.keystore import KeyStore
     from chatgpt_api.store import default_database_url, open_store
 
     settings = _settings(database_url, home)

@@ -11,13 +11,16 @@ value passes through as the upstream credential. Without a store every key is re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
 from chatgpt_api.errors import ConfigurationError, InvalidAPIKey
 from chatgpt_api.keys.format import looks_like_key
-from chatgpt_api.keys.keystore import ApiKey, KeyStore
+from chatgpt_api.keys.records import ApiKey
+
+if TYPE_CHECKING:
+    from chatgpt_api.keys.keystore import KeyStore
 
 REQUIRES_STORE = (
     "require_api_key needs the store (API keys are kept in its database): turn the store on "

@@ -14,18 +14,18 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final
 
 from sqlalchemy import exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
+from chatgpt_api.keys.records import StoredRequirement as StoredRequirement
 from chatgpt_api.store.protocol import Jobs
 from chatgpt_api.store.schema import api_keys, gateway_settings
 
 SETTING: Final = "require_api_key"
-StoredRequirement = Literal["on", "off"]
 
 
 def _write(connection: Connection, value: StoredRequirement, *, overwrite: bool) -> Executable:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from typing import Any, Final
 from sqlalchemy import Row, RowMapping, Select, Update, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from chatgpt_api.errors import RequestError
 from chatgpt_api.keys.format import (
     KEY_LENGTH,
     generate_key,
@@ -34,6 +32,11 @@ from chatgpt_api.keys.format import (
     looks_like_key,
 )
 from chatgpt_api.keys.key_policy import KeyPolicy
+from chatgpt_api.keys.records import MAX_NAME_LENGTH as MAX_NAME_LENGTH
+from chatgpt_api.keys.records import ApiKey as ApiKey
+from chatgpt_api.keys.records import InvalidKeyName as InvalidKeyName
+from chatgpt_api.keys.records import KeyNameTaken as KeyNameTaken
+from chatgpt_api.keys.records import check_name
 from chatgpt_api.store.errors import DuplicateId
 from chatgpt_api.store.protocol import Jobs
 from chatgpt_api.store.schema import api_keys
@@ -43,51 +46,13 @@ log = logging.getLogger("chatgpt_api.keys")
 
 DEFAULT_CACHE_TTL: Final = 5.0
 TOUCH_INTERVAL: Final = 60.0
-MAX_NAME_LENGTH: Final = 100
 _MAX_CACHE_ENTRIES: Final = 10_000
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]*")
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A stored key, as listings show it (the hash stays inside the store)."""
-
-    id: str
-    name: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-
-class InvalidKeyName(RequestError):
-    code = "invalid_key_name"
-
-
-class KeyNameTaken(RequestError):
-    status = 409
-    code = "duplicate_key_name"
 
 
 @dataclass(slots=True)
 class _Cached:
     record: ApiKey | None
     expires: float
-
-
-def check_name(name: str) -> str:
-    """A usable key name, or :class:`InvalidKeyName` saying why not."""
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-        raise InvalidKeyName(
-            f"invalid key name {name[:MAX_NAME_LENGTH]!r}: use 1 to {MAX_NAME_LENGTH} letters, "
-            "digits and . _ @ : + - (starting with a letter or digit)"
-        )
-    return name
 
 
 def utcnow() -> datetime:

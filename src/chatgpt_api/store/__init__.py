@@ -1,22 +1,18 @@
 """The conversation store: every conversation kept server-side as a tree of messages.
 
-``store = await open_store(url)`` creates a SQLite file's directory, applies the schema
-migrations if behind (:mod:`.migrate`) and opens the store; :func:`upgrade_database` only
-migrates (``chatgpt-api db upgrade``). The service's one write per turn is
-``store.record_turn(conv_id, owner=..., create=NewConversation(...), parent_id=...,
-messages=[NewMessage(...), ...])``: get-or-create, check the parent, insert, move the tip, in
-one transaction. The seam is :class:`ConversationStore` (:mod:`.protocol`); :class:`SQLStore`
-implements it for SQLite (default) and PostgreSQL. Errors are in :mod:`.errors`.
+``store = await open_store(url)`` opens it (directory created, schema migrated if behind:
+:mod:`.migrate`); :func:`upgrade_database` only migrates (``chatgpt-api db upgrade``). The seam
+is :class:`ConversationStore` (:mod:`.protocol`); :class:`SQLStore` implements it for SQLite
+(default) and PostgreSQL; values are in :mod:`.values`, errors in :mod:`.errors`. The names
+bound to SQLAlchemy (:class:`SQLStore`, :class:`EngineOptions`, :func:`upgrade_database`) load
+on first use, so a service with the store off never imports SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from chatgpt_api.store.engine import (
-    EngineOptions,
-    default_database_url,
-    ensure_sqlite_directory,
-    parse_database_url,
-)
+import importlib
+from typing import TYPE_CHECKING
+
 from chatgpt_api.store.errors import (
     ConversationNotFound,
     DuplicateId,
@@ -24,9 +20,8 @@ from chatgpt_api.store.errors import (
     MessageNotFound,
     StoreUnavailable,
 )
-from chatgpt_api.store.migrate import ensure_schema, upgrade_database
-from chatgpt_api.store.protocol import OPERATIONS, ConversationStore
-from chatgpt_api.store.sql import Observe, SQLStore
+from chatgpt_api.store.location import default_database_url
+from chatgpt_api.store.protocol import OPERATIONS, ConversationStore, Observe
 from chatgpt_api.store.values import (
     Conversation,
     MessageStatus,
@@ -36,6 +31,11 @@ from chatgpt_api.store.values import (
     StoredMessage,
     StoredRole,
 )
+
+if TYPE_CHECKING:
+    from chatgpt_api.store.engine import EngineOptions
+    from chatgpt_api.store.migrate import upgrade_database
+    from chatgpt_api.store.sql import SQLStore
 
 __all__ = [
     "OPERATIONS",
@@ -60,6 +60,22 @@ __all__ = [
     "upgrade_database",
 ]
 
+#: The SQLAlchemy-bound names, by the module that defines them (imported on first access).
+_LAZY = {
+    "EngineOptions": "chatgpt_api.store.engine",
+    "SQLStore": "chatgpt_api.store.sql",
+    "upgrade_database": "chatgpt_api.store.migrate",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 async def open_store(
     url: str,
@@ -77,6 +93,10 @@ async def open_store(
     Raises :class:`StoreUnavailable` if the database cannot be reached or written, and
     :class:`chatgpt_api.errors.ConfigurationError` for an unsupported URL.
     """
+    from chatgpt_api.store.engine import ensure_sqlite_directory, parse_database_url
+    from chatgpt_api.store.migrate import ensure_schema
+    from chatgpt_api.store.sql import SQLStore
+
     parsed = parse_database_url(url)
     ensure_sqlite_directory(parsed)
     store = SQLStore(parsed, options, observe=observe)

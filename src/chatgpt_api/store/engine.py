@@ -23,13 +23,14 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from chatgpt_api.errors import ConfigurationError
 from chatgpt_api.store.errors import StoreUnavailable
+from chatgpt_api.store.location import DATABASE_FILENAME as DATABASE_FILENAME
+from chatgpt_api.store.location import SQLITE_DRIVER as _SQLITE_DRIVER
+from chatgpt_api.store.location import default_database_url as default_database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-DATABASE_FILENAME: Final = "chatgpt-api.db"
 _WRITE_OPTION: Final = "chatgpt_api_store_write"
-_SQLITE_DRIVER: Final = "sqlite+aiosqlite"
 _SQLITE_SYNC_DRIVER: Final = "sqlite+pysqlite"
 _POSTGRES_DRIVER: Final = "postgresql+asyncpg"
 
@@ -40,12 +41,6 @@ class EngineOptions:
 
     busy_timeout: float = 5.0
     connect_timeout: float = 10.0
-
-
-def default_database_url(home: Path) -> str:
-    """The SQLite database under the data directory: ``sqlite+aiosqlite:///<home>/chatgpt-api.db``."""
-    path = home.expanduser() / DATABASE_FILENAME
-    return f"{_SQLITE_DRIVER}:///{path}"
 
 
 def parse_database_url(url: str) -> URL:

@@ -5,7 +5,8 @@ Every store error is a :class:`~chatgpt_api.errors.ServiceError`: :class:`StoreU
 (:class:`InvalidParent` 400, :class:`ConversationNotFound` / :class:`MessageNotFound` 404,
 :class:`DuplicateId` 409). :func:`translate_errors` turns driver and OS errors that mean "the
 database cannot serve us now" into :class:`StoreUnavailable` with a short redacted reason (never
-a URL); anything else (a bug) propagates unchanged.
+a URL); anything else (a bug) propagates unchanged. The classifiers load ``sqlalchemy.exc``
+when first called (only where a store is open), so importing this module loads no SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlalchemy import exc as sa_exc
+from typing import TYPE_CHECKING
 
 from chatgpt_api.errors import RequestError, ServiceError
 from chatgpt_api.redact import redact_text
+
+if TYPE_CHECKING:
+    from sqlalchemy import exc as sa_exc
 
 
 class StoreUnavailable(ServiceError):
@@ -106,6 +109,8 @@ def _sqlstate(error: BaseException | None) -> str | None:
 
 
 def _dbapi_reason(error: sa_exc.DBAPIError) -> str | None:
+    from sqlalchemy import exc as sa_exc
+
     orig: BaseException = error.orig if error.orig is not None else error
     if error.connection_invalidated:
         return "connection lost"
@@ -130,6 +135,8 @@ def _sqlite_reason(error: sqlite3.Error) -> str | None:
 def unavailable_reason(error: BaseException) -> str | None:
     """A short reason if ``error`` means the database is unavailable, else None (a SQLAlchemy
     error, or a plain ``sqlite3`` one from the writer thread's fast path)."""
+    from sqlalchemy import exc as sa_exc
+
     if isinstance(error, sa_exc.DBAPIError):
         return _dbapi_reason(error)
     if isinstance(error, sqlite3.Error):
@@ -150,6 +157,8 @@ def unavailable_reason(error: BaseException) -> str | None:
 
 
 def is_unique_violation(error: BaseException) -> bool:
+    from sqlalchemy import exc as sa_exc
+
     if isinstance(error, sqlite3.IntegrityError):
         orig: BaseException | None = error
     elif isinstance(error, sa_exc.IntegrityError):

@@ -48,6 +48,9 @@ OPERATIONS: Final = (
     "attachments",
 )
 
+#: Times one operation: ``observe(operation, seconds)``.
+Observe = Callable[[str, float], None]
+
 
 class Jobs(Protocol):
     """Runs jobs (functions of a synchronous connection) the store's one way (:class:`SQLStore`):

@@ -11,28 +11,16 @@ tree alone. Metadata is read and written for a conversation whose ownership the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC
 
 from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.engine import Connection
 
+from chatgpt_api.store.response_record import ResponseRecord as ResponseRecord
 from chatgpt_api.store.schema import conversation_metadata
 from chatgpt_api.store.schema import responses as table
 from chatgpt_api.store.sql import SQLStore
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseRecord:
-    id: str
-    owner: str | None
-    conversation_id: str
-    message_id: str
-    body: Mapping[str, Any]
-    input_items: Sequence[Mapping[str, Any]]
-    created_at: datetime
 
 
 def _owned_by(owner: str | None) -> ColumnElement[bool]:

@@ -34,7 +34,7 @@ from chatgpt_api.store.engine import (
     writer,
 )
 from chatgpt_api.store.errors import ConversationNotFound, MessageNotFound, translate_errors
-from chatgpt_api.store.protocol import ConversationStore
+from chatgpt_api.store.protocol import ConversationStore, Observe
 from chatgpt_api.store.schema import attachments as attachment_table
 from chatgpt_api.store.schema import conversations as conv_table
 from chatgpt_api.store.schema import messages as msg_table
@@ -64,8 +64,6 @@ _UNFINISHED: set[asyncio.Task[Any]] = set()
 #: Reader threads on a SQLite file (reads run concurrently in WAL mode).
 _READER_THREADS = 2
 
-#: Times one operation: ``observe(operation, seconds)``.
-Observe = Callable[[str, float], None]
 _Method = Callable[Concatenate["SQLStore", _P], Coroutine[Any, Any, _T]]
 
 
