@@ -63,6 +63,7 @@ class _Conn(asyncio.Protocol):
             self.lost.set_result(None)
         if self.done is not None and not self.done.done():
             self.done.set_exception(ConnectionError("connection lost"))
+            self.done.exception()  # marked seen: a held stream closed at the end has no waiter
 
     def send(self, request: bytes) -> asyncio.Future[None]:
         self._reset()
