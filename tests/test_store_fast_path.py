@@ -1,0 +1,135 @@
+"""The SQLite writer's fast path stores exactly what SQLAlchemy Core would: timestamps, usage
+JSON and the ``BEGIN`` it emits on plain ``sqlite3``; a lock held elsewhere still fails as a
+clear :class:`StoreUnavailable`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, insert, select
+
+from chatgpt_api.messages import Usage
+from chatgpt_api.store import NewConversation, NewMessage, StoreUnavailable, open_store
+from chatgpt_api.store.engine import EngineOptions, parse_database_url, sqlite_thread_engine
+from chatgpt_api.store.schema import messages as msg_table
+from chatgpt_api.store.schema import metadata
+from chatgpt_api.store.turns import _sqlite_usage, sqlite_time
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture()
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 12, 5, 7, 30, 0, 123456, tzinfo=UTC),
+        datetime(2026, 12, 5, 7, 30, 0, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # a short year is padded
+        datetime(2026, 12, 5, 9, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 12, 5, 7, 30, 0, 5, tzinfo=timezone.utc),  # noqa: UP017 (same object)
+    ],
+)
+def test_sqlite_time_is_what_sqlalchemy_stores(value: datetime) -> None:
+    engine = create_engine("sqlite://")
+    table = metadata.tables["conversations"]
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+            row = {"id": "c", "backend": "b", "model": "m", "created_at": value}
+            connection.execute(insert(table).values(**row, updated_at=value))
+            stored = connection.exec_driver_sql("SELECT created_at FROM conversations").scalar()
+    finally:
+        engine.dispose()
+    assert sqlite_time(value) == stored
+
+
+def test_sqlite_time_refuses_naive_datetimes() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_time(datetime(2026, 12, 5, 7, 30))
+
+
+@pytest.mark.parametrize("usage", [None, Usage(0, 0), Usage(5, 9), Usage(123456, 7)])
+def test_sqlite_usage_is_what_json_makes(usage: Usage | None) -> None:
+    expected = None
+    if usage is not None:
+        expected = json.dumps(
+            {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+        )
+    assert _sqlite_usage(usage) == expected
+
+
+async def test_a_turn_reads_back_as_written(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    try:
+        turn = await store.record_turn(
+            None,
+            owner="me",
+            create=NewConversation(backend="openai", model="m", title="t"),
+            parent_id=None,
+            messages=[
+                NewMessage("user", "hi"),
+                NewMessage("assistant", "hello", usage=Usage(5, 9), latency_ms=3),
+            ],
+        )
+        stored = await store.messages_of(turn.conversation_id)
+        conversation = await store.get_conversation(turn.conversation_id, owner="me")
+    finally:
+        await store.close()
+    assert stored == turn.messages
+    assert stored[1].usage == Usage(5, 9)
+    assert conversation is not None
+    assert conversation.created_at == stored[0].created_at
+    assert conversation.created_at.tzinfo is UTC
+
+
+async def test_a_write_lock_held_elsewhere_is_store_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = await open_store(
+        f"sqlite+aiosqlite:///{path}", options=EngineOptions(busy_timeout=0.05)
+    )
+    other = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreUnavailable, match="locked"):
+            await store.record_turn(
+                None,
+                owner=None,
+                create=NewConversation(backend="openai", model="m"),
+                parent_id=None,
+                messages=[NewMessage("user", "hi")],
+            )
+        other.execute("ROLLBACK")
+        turn = await store.record_turn(
+            None,
+            owner=None,
+            create=NewConversation(backend="openai", model="m"),
+            parent_id=None,
+            messages=[NewMessage("user", "hi")],
+        )
+        assert [m.content for m in await store.messages_of(turn.conversation_id)] == ["hi"]
+    finally:
+        other.close()
+        await store.close()
+
+
+def test_the_thread_engine_begins_on_plain_sqlite3(tmp_path: Path) -> None:
+    engine = sqlite_thread_engine(parse_database_url(f"sqlite:///{tmp_path / 'e.db'}"))
+    assert engine is not None
+    try:
+        with engine.begin() as connection:
+            metadata.create_all(connection)
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            assert raw.in_transaction
+        with engine.connect() as connection:
+            assert connection.execute(select(msg_table.c.id)).all() == []
+    finally:
+        engine.dispose()
