@@ -1,10 +1,11 @@
 """The SQLite writer's fast path stores exactly what SQLAlchemy Core would: timestamps, usage
 JSON and the ``BEGIN`` it emits on plain ``sqlite3``; a lock held elsewhere still fails as a
-clear :class:`StoreUnavailable`."""
+clear :class:`StoreUnavailable`; the writer thread's wake-ups do not preempt the event loop."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,10 +15,16 @@ from sqlalchemy import create_engine, insert, select
 
 from chatgpt_api.messages import Usage
 from chatgpt_api.store import NewConversation, NewMessage, StoreUnavailable, open_store
-from chatgpt_api.store.engine import EngineOptions, parse_database_url, sqlite_thread_engine
+from chatgpt_api.store.engine import (
+    EngineOptions,
+    parse_database_url,
+    sqlite_thread_engine,
+    sync_writer,
+)
 from chatgpt_api.store.schema import messages as msg_table
 from chatgpt_api.store.schema import metadata
 from chatgpt_api.store.turns import _sqlite_usage, sqlite_time
+from chatgpt_api.store.writer import WriterThread
 
 pytestmark = pytest.mark.anyio
 
@@ -133,3 +140,16 @@ def test_the_thread_engine_begins_on_plain_sqlite3(tmp_path: Path) -> None:
             assert connection.execute(select(msg_table.c.id)).all() == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+async def test_the_writer_thread_does_not_preempt_the_event_loop(tmp_path: Path) -> None:
+    engine = sqlite_thread_engine(parse_database_url(f"sqlite:///{tmp_path / 'p.db'}"))
+    assert engine is not None
+    writer = WriterThread(sync_writer(engine))
+    try:
+        policy = await writer.submit(lambda _connection: os.sched_getscheduler(0))
+    finally:
+        await writer.close()
+        engine.dispose()
+    assert policy == os.SCHED_BATCH

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -84,6 +85,7 @@ class WriterThread:
                 self._thread = thread
 
     def _run(self) -> None:
+        _batch_scheduling()
         connection: Connection | None = None
         try:
             while True:
@@ -124,6 +126,17 @@ class WriterThread:
                 except Exception:
                     log.debug("closing a failed store connection", exc_info=True)
             return None, [job_error(error)] * len(jobs)
+
+
+def _batch_scheduling() -> None:
+    """Let this thread's wake-ups not preempt the event loop (Linux ``SCHED_BATCH``)."""
+    setter = getattr(os, "sched_setscheduler", None)
+    if setter is None:
+        return
+    try:
+        setter(0, os.SCHED_BATCH, os.sched_param(0))
+    except OSError:
+        log.debug("SCHED_BATCH refused for the store writer", exc_info=True)
 
 
 def _write_batch(connection: Connection, jobs: Sequence[Job[Any]]) -> list[Any]:
