@@ -45,7 +45,7 @@ from chatgpt_api.store.values import (
     new_id,
     storable_text,
 )
-from chatgpt_api.store.writer import WriterThread
+from chatgpt_api.store.writer import PlainJob, WriterThread
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class SQLStore:
             attachments=tuple(found),
             any_owner=True,
         )
-        recorded = await self.write(functools.partial(write_turn, turn=turn))
+        recorded = await self.write(PlainJob(functools.partial(write_turn, turn=turn)))
         return recorded.messages
 
     @_timed
@@ -344,7 +344,7 @@ class SQLStore:
             attachments=tuple(found),
             alternatives=others,
         )
-        return await self.write(functools.partial(write_turn, turn=turn))
+        return await self.write(PlainJob(functools.partial(write_turn, turn=turn)))
 
     @_timed
     async def get_message(self, message_id: str, *, conversation_id: str) -> StoredMessage | None:
