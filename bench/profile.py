@@ -1,10 +1,11 @@
-"""``python -m bench.profile ROUTE [SECONDS] [default]``: where the service spends its CPU.
+"""``python -m bench.profile ROUTE [SECONDS] [MODE] [CONCURRENCY]``: where the service spends CPU.
 
 Starts the fast emulator and the service (as ``make bench`` does), drives ROUTE (send,
-send-stream, chat or chat-stream, streams against the fast emulator too) at concurrency 64 with
+send-stream, chat or chat-stream, streams against the fast emulator too) at CONCURRENCY (64) with
 the asyncio client while py-spy (installed into ``bench/.work/tools-venv``) samples the service,
 then prints the functions with the most samples, by own time and by inclusive time.
-``default``: profile the default configuration (``service-default``) instead of ``--no-store``.
+MODE ``default``: the default configuration (``service-default``); ``store``: the store-on
+service of ``python -m bench store``; anything else (``off``): ``--no-store``.
 """
 
 from __future__ import annotations
@@ -56,15 +57,19 @@ def main() -> None:
     svc = None
     try:
         up = systems.Upstreams(url, url)
-        default = sys.argv[3:4] == ["default"]
-        svc = systems.start_service_default(up) if default else systems.start_service(up)
+        mode = sys.argv[3] if len(sys.argv) > 3 else ""
+        concurrency = int(sys.argv[4]) if len(sys.argv) > 4 else 64
+        if mode == "default":
+            svc = systems.start_service_default(up)
+        else:
+            svc = systems.start_service(up, store=mode == "store")
         kind, stream = route.split("-")[0], route.endswith("stream")
         load = systems.load_for(svc.name, systems.base_url(svc), up, kind, stream)
         out = WORK / f"profile-{route}.txt"
         rec = [str(spy), "record", "-p", str(svc.pid), "-d", str(int(seconds)), "-r", "250"]
         rec += ["--nonblocking", "-f", "raw", "-o", str(out)]
         driver = threading.Thread(
-            target=_loadgen, args=(load, _body_file(load.body), 64, seconds + 1)
+            target=_loadgen, args=(load, _body_file(load.body), concurrency, seconds + 1)
         )
         driver.start()
         subprocess.run(rec, check=True, capture_output=True, timeout=seconds + 60)

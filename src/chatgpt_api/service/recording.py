@@ -69,7 +69,7 @@ class TurnRecorder:
             model=plan.route.name,
             id=answer.message_id if plan.stateful else None,
             upstream_message_id=answer.message_id,
-            usage=_usage_dict(answer),
+            usage=answer.usage,
             latency_ms=latency_ms,
             payload=_structured(first.message),
         )
@@ -175,7 +175,7 @@ class TurnRecorder:
             )
             for i, m in enumerate(plan.new_messages)
         ]
-        answer = assistant if keep_ids else replace(assistant, id=None)
+        answer = assistant if keep_ids or assistant.id is None else replace(assistant, id=None)
         # One store call, one transaction (batched with other requests' turns on SQLite):
         # append to the owner's conversation, or create it with this turn as its first (under
         # the upstream's id when keeping ids) — a crash or an outage can never leave an empty
@@ -205,15 +205,6 @@ def _structured(message: JSONObject) -> JSONObject | None:
     if message.keys() <= {"role", "content"} and isinstance(message.get("content"), str):
         return None
     return message
-
-
-def _usage_dict(answer: Finished) -> dict[str, int] | None:
-    if answer.usage is None:
-        return None
-    return {
-        "prompt_tokens": answer.usage.prompt_tokens,
-        "completion_tokens": answer.usage.completion_tokens,
-    }
 
 
 def _title(messages: tuple[Message, ...]) -> str:

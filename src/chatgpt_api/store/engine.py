@@ -170,8 +170,17 @@ def _configure_sqlite(engine: Engine, options: EngineOptions) -> None:
             cursor.close()
 
     def on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        statement = (
+            "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
+        )
+        if connection.dialect.driver != "pysqlite":
+            connection.exec_driver_sql(statement)
+            return
+        # The store's own threads: straight on sqlite3 (its errors are classified like
+        # SQLAlchemy's), as a statement through SQLAlchemy costs as much as a small turn.
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute(statement).close()
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)

@@ -50,7 +50,7 @@ from chatgpt_api.store.values import (
     new_id,
     storable_text,
 )
-from chatgpt_api.store.writer import WriterThread
+from chatgpt_api.store.writer import PlainJob, WriterThread
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -321,7 +321,7 @@ class SQLStore:
             attachments=tuple(found),
             any_owner=True,
         )
-        recorded = await self.write(functools.partial(write_turn, turn=turn))
+        recorded = await self.write(PlainJob(functools.partial(write_turn, turn=turn)))
         return recorded.messages
 
     @_timed
@@ -341,7 +341,13 @@ class SQLStore:
         if create is not None:
             # The id of a conversation to create is chosen now, so the chain is built in it.
             title = None if create.title is None else storable_text(create.title)
-            create = dataclasses.replace(create, title=title, id=create.id or new_id())
+            create = NewConversation(
+                backend=create.backend,
+                model=create.model,
+                title=title,
+                upstream_conversation_id=create.upstream_conversation_id,
+                id=create.id or new_id(),
+            )
         home = conversation_id or (create.id if create is not None else None) or ""
         now = utcnow()
         found: list[Attachment] = []
@@ -359,7 +365,7 @@ class SQLStore:
             attachments=tuple(found),
             alternatives=others,
         )
-        return await self.write(functools.partial(write_turn, turn=turn))
+        return await self.write(PlainJob(functools.partial(write_turn, turn=turn)))
 
     @_timed
     async def get_message(self, message_id: str, *, conversation_id: str) -> StoredMessage | None:

@@ -224,25 +224,36 @@ _SQLITE_INSERT_ATTACHMENT: Final = (
 
 def sqlite_time(value: datetime) -> str:
     """A datetime as :class:`.schema.UTCDateTime` stores it on SQLite (naive UTC text)."""
+    if value.tzinfo is UTC:  # the common case: "YYYY-MM-DD HH:MM:SS.ffffff+00:00", cut
+        return value.isoformat(" ", "microseconds")[:26]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store: use timezone-aware UTC")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_usage(usage: Usage | None) -> str | None:
+    """What ``json.dumps`` makes of the usage object (token counts are integers)."""
     if usage is None:
         return None
-    return json.dumps(
-        {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
-    )
+    prompt, completion = int(usage.prompt_tokens), int(usage.completion_tokens)
+    return f'{{"prompt_tokens": {prompt}, "completion_tokens": {completion}}}'
 
 
 class _SQLite:
     def __init__(self, connection: Any) -> None:
         self._connection = connection
+        self._last_time: tuple[datetime | None, str] = (None, "")
+
+    def _time(self, value: datetime) -> str:
+        """:func:`sqlite_time`, once for the timestamp a turn's rows share."""
+        last, text = self._last_time
+        if value is not last:
+            text = sqlite_time(value)
+            self._last_time = (value, text)
+        return text
 
     def touch(self, conversation_id: str, owner: object, tip: str, now: datetime) -> bool:
-        when = sqlite_time(now)
+        when = self._time(now)
         if owner is _ANY_OWNER:
             cursor = self._connection.execute(_SQLITE_TOUCH_ANY, (tip, when, conversation_id))
         else:
@@ -256,7 +267,7 @@ class _SQLite:
 
     def insert_conversation(self, row: dict[str, Any]) -> None:
         values = [row[name] for name in _CONVERSATION_COLUMNS]
-        values[-2:] = [sqlite_time(row["created_at"]), sqlite_time(row["updated_at"])]
+        values[-2:] = [self._time(row["created_at"]), self._time(row["updated_at"])]
         self._connection.execute(_SQLITE_INSERT_CONVERSATION, values)
 
     def insert_messages(self, messages: Sequence[StoredMessage], start: int) -> None:
@@ -273,7 +284,7 @@ class _SQLite:
                 m.upstream_message_id,
                 _sqlite_usage(m.usage),
                 m.latency_ms,
-                sqlite_time(m.created_at),
+                self._time(m.created_at),
                 None if m.payload is None else json.dumps(m.payload),
                 start + n,
             )
@@ -282,7 +293,7 @@ class _SQLite:
         self._connection.executemany(_SQLITE_INSERT_MESSAGE, rows)
 
     def insert_attachments(self, attachments: Sequence[Attachment], now: datetime) -> None:
-        when = sqlite_time(now)
+        when = self._time(now)
         unique = {a.sha256: a for a in attachments}
         rows = [(a.sha256, a.media_type, a.size, a.data, when) for a in unique.values()]
         self._connection.executemany(_SQLITE_INSERT_ATTACHMENT, rows)

@@ -34,6 +34,8 @@ def storable_text(text: str) -> str:
     (not encodable as UTF-8) become U+FFFD; anything else is kept as is."""
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
+    if text.isascii():  # no surrogates: skip the copy that encoding makes
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

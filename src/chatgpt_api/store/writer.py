@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -39,6 +41,38 @@ class _Abort(Exception):
         super().__init__(str(error))
         self.index = index
         self.error = error
+
+
+class PlainJob(Generic[T]):
+    """A job that writes through the plain ``sqlite3`` connection only (never a statement run by
+    SQLAlchemy): a batch of such jobs is begun and committed on ``sqlite3`` itself, with none of
+    SQLAlchemy's transaction machinery (the hot path: recording turns)."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: Job[T]) -> None:
+        self.run = run
+
+    def __call__(self, connection: Connection) -> T:
+        return self.run(connection)
+
+
+class _PlainTransaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an error) on a ``sqlite3`` connection."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    def __enter__(self) -> None:
+        self.raw.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.raw.commit()
+        elif self.raw.in_transaction:
+            self.raw.rollback()
 
 
 class WriterThread:
@@ -84,6 +118,7 @@ class WriterThread:
                 self._thread = thread
 
     def _run(self) -> None:
+        _batch_scheduling()
         connection: Connection | None = None
         try:
             while True:
@@ -126,6 +161,17 @@ class WriterThread:
             return None, [job_error(error)] * len(jobs)
 
 
+def _batch_scheduling() -> None:
+    """Let this thread's wake-ups not preempt the event loop (Linux ``SCHED_BATCH``)."""
+    setter = getattr(os, "sched_setscheduler", None)
+    if setter is None:
+        return
+    try:
+        setter(0, os.SCHED_BATCH, os.sched_param(0))
+    except OSError:
+        log.debug("SCHED_BATCH refused for the store writer", exc_info=True)
+
+
 def _write_batch(connection: Connection, jobs: Sequence[Job[Any]]) -> list[Any]:
     """As few transactions as the jobs' errors allow; one outcome (result or error) per job.
 
@@ -154,7 +200,8 @@ def _attempt(
     done: dict[int, Any] = {}
     raw = connection.connection.driver_connection
     assert raw is not None
-    with connection.begin():
+    plain = isinstance(raw, sqlite3.Connection) and all(type(jobs[i]) is PlainJob for i in todo)
+    with _PlainTransaction(raw) if plain else connection.begin():
         for i in todo:
             if not savepoints:
                 try:
