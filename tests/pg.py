@@ -7,6 +7,7 @@ is unreachable (:func:`tests.services.unavailable`)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import os
@@ -90,9 +91,11 @@ async def allow_connections(name: str, allowed: bool) -> None:
 
 @functools.cache
 def _postgres_problem() -> str | None:
-    """Probed once per session; also drops what killed runs left behind."""
+    """Probed once per session; also drops what killed runs left behind. The probe runs in a
+    thread of its own: the first caller may be an async test, inside a running event loop."""
     try:
-        asyncio.run(drop_stale_pg_databases())
+        with concurrent.futures.ThreadPoolExecutor(1) as probe:
+            probe.submit(asyncio.run, drop_stale_pg_databases()).result()
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         return f"PostgreSQL at {PG_HOST}:{PG_PORT} is unreachable ({error!r})"
     return None

@@ -307,21 +307,9 @@ class SQLStore:
     ) -> list[StoredMessage]:
         if not messages:
             raise ValueError("add_turn needs at least one message")
-        now = utcnow()
-        found: list[Attachment] = []
-        chain = tuple(_chain(conversation_id, parent_id, messages, now, found))
-        turn = TurnWrite(
-            conversation_id=conversation_id,
-            owner=None,
-            create=None,
-            parent_id=parent_id,
-            unknown_parent_is_root=False,
-            chain=chain,
-            now=now,
-            attachments=tuple(found),
-            any_owner=True,
+        recorded = await self._write_turn(
+            conversation_id, None, None, parent_id, messages, any_owner=True
         )
-        recorded = await self.write(PlainJob(functools.partial(write_turn, turn=turn)))
         return recorded.messages
 
     @_timed
@@ -348,6 +336,29 @@ class SQLStore:
                 upstream_conversation_id=create.upstream_conversation_id,
                 id=create.id or new_id(),
             )
+        return await self._write_turn(
+            conversation_id,
+            owner,
+            create,
+            parent_id,
+            messages,
+            unknown_parent_is_root=unknown_parent_is_root,
+            alternatives=alternatives,
+        )
+
+    async def _write_turn(
+        self,
+        conversation_id: str | None,
+        owner: str | None,
+        create: NewConversation | None,
+        parent_id: str | None,
+        messages: Sequence[NewMessage],
+        *,
+        unknown_parent_is_root: bool = False,
+        alternatives: Sequence[NewMessage] = (),
+        any_owner: bool = False,
+    ) -> RecordedTurn:
+        """The chain of ``messages`` (and other choices) under ``parent_id``, in one write."""
         home = conversation_id or (create.id if create is not None else None) or ""
         now = utcnow()
         found: list[Attachment] = []
@@ -364,6 +375,7 @@ class SQLStore:
             now=now,
             attachments=tuple(found),
             alternatives=others,
+            any_owner=any_owner,
         )
         return await self.write(PlainJob(functools.partial(write_turn, turn=turn)))
 
