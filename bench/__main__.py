@@ -1,9 +1,10 @@
 """``python -m bench full`` (``make bench``, < 10 min) or ``python -m bench quick`` (< 1 min, CI).
 
 ``python -m bench open-streams`` runs the open-streams memory check alone; ``python -m bench
-store`` measures the conversation store's CPU cost alone (store on vs off, see
-:mod:`bench.store_ab`); ``python -m bench rss-256`` the peak RSS of one service process (store
-on, as by default) holding 256 open streams, then streaming ``send-stream`` at c=256.
+store`` the conversation store's CPU cost (store on vs off) and ``python -m bench default`` the
+default configuration against the reference proxy, both as interleaved runs (:mod:`bench.store_ab`);
+``python -m bench rss-256`` the peak RSS of one service process, store on and off, holding 256
+open streams, then streaming ``send-stream`` at c=256.
 
 Full: every system × route × concurrency in :data:`FULL`, each point run three times, plus the
 10,000-open-streams memory check; results to ``bench/results/<date>.json`` and a Markdown
@@ -29,7 +30,7 @@ from bench import report, systems
 from bench.measure import WORK, Run, have_wrk, run_once, wait_idle, warm_up
 from bench.open_streams import open_streams_check
 from bench.procs import Proc
-from bench.store_ab import run_store_ab
+from bench.store_ab import run_default_ab, run_store_ab
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROUTES = {"send": ("send", False), "send-stream": ("send", True)}
@@ -390,7 +391,9 @@ def run_rss_256() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("mode", choices=["full", "quick", "open-streams", "store", "rss-256"])
+    parser.add_argument(
+        "mode", choices=["full", "quick", "open-streams", "store", "default", "rss-256"]
+    )
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
@@ -401,6 +404,8 @@ def main() -> None:
         sys.exit(run_rss_256())
     if args.mode == "store":
         sys.exit(run_store_ab(args.runs))
+    if args.mode == "default":
+        sys.exit(run_default_ab(args.runs))
     sys.exit(run_full(args.runs) if args.mode == "full" else run_quick())
 
 
