@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -38,6 +37,7 @@ from chatgpt_api.store.schema import messages as msg_table
 from chatgpt_api.store.schema import metadata
 from chatgpt_api.store.turns import _sqlite_usage, sqlite_time
 from chatgpt_api.store.writer import PlainJob, WriterThread
+from tests.writer_gate import Gate, queued_behind_a_gate, stored
 
 pytestmark = pytest.mark.anyio
 
@@ -191,39 +191,6 @@ def plain_insert(*numbers: int) -> PlainJob[int]:
     return PlainJob(job)
 
 
-def committed(engine: Engine) -> list[int]:
-    connection = sqlite3.connect(str(engine.url.database))
-    try:
-        return [row[0] for row in connection.execute("SELECT n FROM t ORDER BY n")]
-    finally:
-        connection.close()
-
-
-class Gate:
-    """A first job that holds the writer until released (so the next ones queue up)."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, connection: Connection) -> None:
-        self.entered.set()
-        self.release.wait(30)
-
-
-async def queued_behind_a_gate(writer: WriterThread, jobs: list[Any]) -> list[Any]:
-    """Run ``jobs`` as one batch (queued while the writer is held); each one's outcome."""
-    gate = Gate()
-    held = asyncio.create_task(writer.submit(gate))
-    await asyncio.to_thread(gate.entered.wait, 30)
-    tasks = [asyncio.create_task(writer.submit(job)) for job in jobs]
-    await asyncio.sleep(0)  # every task has queued its job
-    gate.release.set()
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    await held
-    return outcomes
-
-
 async def test_a_batch_of_plain_jobs_commits_on_sqlite3_alone(table_engine: Engine) -> None:
     events: list[str] = []
     for name in ("begin", "commit", "rollback"):
@@ -233,14 +200,14 @@ async def test_a_batch_of_plain_jobs_commits_on_sqlite3_alone(table_engine: Engi
         outcomes = await queued_behind_a_gate(writer, [plain_insert(n) for n in range(10)])
         assert events == ["begin", "commit"]  # the gate's batch only (SQLAlchemy's)
         assert outcomes == list(range(10))  # every caller its own result
-        assert committed(table_engine) == list(range(10))
+        assert stored(table_engine) == list(range(10))
         events.clear()
         mixed = [plain_insert(10), insert_through_sqlalchemy(11), plain_insert(12)]
         assert await queued_behind_a_gate(writer, mixed) == [10, 11, 12]
         assert events == ["begin", "commit"] * 2  # with any other job: SQLAlchemy's
     finally:
         await writer.close()
-    assert committed(table_engine) == list(range(13))
+    assert stored(table_engine) == list(range(13))
 
 
 def insert_through_sqlalchemy(n: int) -> Any:
@@ -263,7 +230,7 @@ async def test_a_failing_plain_job_fails_alone_and_leaves_nothing(table_engine: 
     failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, BaseException)]
     assert failed == [2, 5]
     assert all(isinstance(outcomes[n], DuplicateId) for n in failed)
-    assert committed(table_engine) == [0, 1, 3, 4, 6, 7]  # the others, each once; no 20 or 21
+    assert stored(table_engine) == [0, 1, 3, 4, 6, 7]  # the others, each once; no 20 or 21
 
 
 async def test_a_cancelled_callers_plain_job_runs_exactly_once(table_engine: Engine) -> None:
@@ -276,8 +243,7 @@ async def test_a_cancelled_callers_plain_job_runs_exactly_once(table_engine: Eng
 
     try:
         gate = Gate()
-        held = asyncio.create_task(writer.submit(gate))
-        await asyncio.to_thread(gate.entered.wait, 30)
+        held = await gate.held(writer)
         task = asyncio.create_task(writer.submit(PlainJob(counted)))
         await asyncio.sleep(0)
         task.cancel()
@@ -289,4 +255,4 @@ async def test_a_cancelled_callers_plain_job_runs_exactly_once(table_engine: Eng
     finally:
         await writer.close()
     assert runs == [1]
-    assert committed(table_engine) == [42, 43]
+    assert stored(table_engine) == [42, 43]

@@ -5,7 +5,6 @@ asserted: the writer is held with an event so that jobs queue up deterministical
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ from chatgpt_api.store import (
 from chatgpt_api.store.engine import parse_database_url, sqlite_thread_engine, sync_writer
 from chatgpt_api.store.values import new_id
 from chatgpt_api.store.writer import WriterThread
+from tests.writer_gate import Gate, stored
 
 pytestmark = pytest.mark.anyio
 
@@ -65,32 +65,6 @@ def insert(n: int) -> Any:
         return n
 
     return job
-
-
-def stored(engine: Engine) -> list[int]:
-    """What is committed, read on a connection of its own (the writer holds the engine's)."""
-    connection = sqlite3.connect(str(engine.url.database))
-    try:
-        return [row[0] for row in connection.execute("SELECT n FROM t ORDER BY n")]
-    finally:
-        connection.close()
-
-
-class Gate:
-    """A first job that holds the writer until :meth:`open` (so the next ones queue up)."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, connection: Connection) -> None:
-        self.entered.set()
-        self.release.wait(30)
-
-    async def held(self, writer: WriterThread) -> asyncio.Task[None]:
-        task = asyncio.create_task(writer.submit(self))
-        await asyncio.to_thread(self.entered.wait, 30)
-        return task
 
 
 async def test_jobs_queued_during_a_commit_share_the_next_one(
