@@ -329,13 +329,7 @@ class SQLStore:
         if create is not None:
             # The id of a conversation to create is chosen now, so the chain is built in it.
             title = None if create.title is None else storable_text(create.title)
-            create = NewConversation(
-                backend=create.backend,
-                model=create.model,
-                title=title,
-                upstream_conversation_id=create.upstream_conversation_id,
-                id=create.id or new_id(),
-            )
+            create = dataclasses.replace(create, title=title, id=create.id or new_id())
         return await self._write_turn(
             conversation_id,
             owner,
