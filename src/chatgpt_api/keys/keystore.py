@@ -15,12 +15,12 @@ import asyncio
 import builtins
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Row, RowMapping, Select, Update, func, insert, or_, select, update
+from sqlalchemy import RowMapping, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from chatgpt_api.keys.format import (
@@ -118,7 +118,7 @@ class KeyStore:
     async def list(self) -> builtins.list[ApiKey]:
         """Every key, revoked ones included, oldest first."""
         query = select(*_PUBLIC).order_by(api_keys.c.created_at, api_keys.c.name)
-        rows = await self._store.read(lambda connection: _all(connection, query))
+        rows = await self._store.rows(query)
         return [_record(row._mapping) for row in rows]
 
     async def revoke(self, name_or_id: str) -> bool:
@@ -131,7 +131,7 @@ class KeyStore:
             )
             .values(revoked_at=utcnow())
         )
-        revoked = await self._store.write(lambda connection: _rowcount(connection, query)) > 0
+        revoked = await self._store.execute(query) > 0
         self._forget()
         return revoked
 
@@ -168,7 +168,7 @@ class KeyStore:
 
     async def _lookup(self, digest: str, prefix: str) -> ApiKey | None:
         query = select(*_PUBLIC, api_keys.c.hash).where(api_keys.c.prefix == prefix)
-        rows = await self._store.read(lambda connection: _all(connection, query))
+        rows = await self._store.rows(query)
         found: ApiKey | None = None
         for row in rows:
             if hashes_equal(row.hash, digest) and row.revoked_at is None:
@@ -216,7 +216,7 @@ class KeyStore:
             )
             .values(last_used_at=now)
         )
-        await self._store.write(lambda connection: _rowcount(connection, query))
+        await self._store.execute(query)
 
     def _touch_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -237,14 +237,6 @@ _PUBLIC = (
     api_keys.c.revoked_at,
     api_keys.c.last_used_at,
 )
-
-
-def _all(connection: Connection, query: Select[Any]) -> Sequence[Row[Any]]:
-    return connection.execute(query).all()
-
-
-def _rowcount(connection: Connection, statement: Update) -> int:
-    return int(connection.execute(statement).rowcount)
 
 
 def _record(row: RowMapping) -> ApiKey:

@@ -12,7 +12,7 @@ after commit. ``updated_at`` tracks new turns only. Database failures raise
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from chatgpt_api.store.attachments import Attachment
 from chatgpt_api.store.values import (
@@ -24,7 +24,8 @@ from chatgpt_api.store.values import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Row
+    from sqlalchemy.sql import Executable
 
 _T = TypeVar("_T")
 
@@ -60,6 +61,14 @@ class Jobs(Protocol):
 
     async def write(self, job: Callable[[Connection], _T]) -> _T:
         """``job`` in one write transaction, finished even if the caller is cancelled."""
+        ...
+
+    async def rows(self, query: Executable) -> Sequence[Row[Any]]:
+        """The rows of a read query (one read job)."""
+        ...
+
+    async def execute(self, statement: Executable) -> int:
+        """One write statement in its own transaction; the number of rows it touched."""
         ...
 
 
