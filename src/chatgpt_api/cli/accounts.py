@@ -15,14 +15,10 @@ from typing import Any, TypeVar
 
 import click
 
+from chatgpt_api.cli.setting_options import database_option, home_option, store_settings
 from chatgpt_api.config import Settings
 
 T = TypeVar("T")
-
-
-def _settings(database_url: str | None, home: Path | None) -> Settings:
-    options: dict[str, Any] = {"database_url": database_url, "home": home}
-    return Settings(**{k: v for k, v in options.items() if v})
 
 
 def _run(settings: Settings, action: Callable[[Any, Any], Awaitable[T]]) -> T:
@@ -52,14 +48,6 @@ def _secret(value: str | None) -> str | None:
     return value
 
 
-_database = click.option(
-    "--database-url", help="Database URL.  [env var: CHATGPT_API_DATABASE_URL]"
-)
-_home = click.option(
-    "--home", type=click.Path(path_type=Path), help="Data directory.  [env var: CHATGPT_API_HOME]"
-)
-
-
 @click.group(short_help="Pooled upstream accounts: add, list, remove, check.")
 def accounts() -> None:
     """Upstream accounts used when a request brings no credential of its own."""
@@ -77,8 +65,8 @@ def accounts() -> None:
 @click.option("--access-token", help="ChatGPT access token ('-' reads it from stdin).")
 @click.option("--session-token", help="Session cookie value, used to refresh ('-': stdin).")
 @click.option("--api-key", help="API key for an OpenAI-style backend ('-': stdin).")
-@_database
-@_home
+@database_option
+@home_option
 def add(
     name: str,
     backend: str,
@@ -116,13 +104,13 @@ def add(
             expires_at=jwt_expiry(access_token) if access_token else None,
         )
 
-    _run(_settings(database_url, home), action)
+    _run(store_settings(database_url, home), action)
     click.echo(f"account {name!r} added ({backend}, {kind.replace('_', ' ')})")
 
 
 @accounts.command("list")
-@_database
-@_home
+@database_option
+@home_option
 def list_accounts(database_url: str | None, home: Path | None) -> None:
     """List accounts: health, expiry, cooldown (secrets masked)."""
     from chatgpt_api.accounts.secrets import mask
@@ -145,30 +133,30 @@ def list_accounts(database_url: str | None, home: Path | None) -> None:
             )
         return rows
 
-    rows = _run(_settings(database_url, home), action)
+    rows = _run(store_settings(database_url, home), action)
     header = ("NAME", "BACKEND", "KIND", "SECRET", "EXPIRES", "STATUS", "COOLDOWN", "REASON")
     _table([header, *rows])
 
 
 @accounts.command("remove")
 @click.argument("name_or_id")
-@_database
-@_home
+@database_option
+@home_option
 def remove(name_or_id: str, database_url: str | None, home: Path | None) -> None:
     """Remove an account (its conversations can no longer be continued)."""
 
     async def action(repository: Any, box: Any) -> bool:
         return bool(await repository.remove(name_or_id))
 
-    if not _run(_settings(database_url, home), action):
+    if not _run(store_settings(database_url, home), action):
         raise click.ClickException(f"no account named {name_or_id!r}")
     click.echo(f"account {name_or_id!r} removed")
 
 
 @accounts.command("check", short_help="Check every account; refresh expiring tokens.")
 @click.option("--session-url", help="/api/auth/session endpoint used to refresh tokens.")
-@_database
-@_home
+@database_option
+@home_option
 def check(session_url: str | None, database_url: str | None, home: Path | None) -> None:
     """Check every account: refresh tokens that are about to expire, report health."""
     import aiohttp
@@ -176,7 +164,7 @@ def check(session_url: str | None, database_url: str | None, home: Path | None) 
     from chatgpt_api.accounts.pool import AccountPool
     from chatgpt_api.errors import ServiceError
 
-    settings = _settings(database_url, home)
+    settings = store_settings(database_url, home)
     url = session_url or settings.session_url
 
     class _NoLocks:

@@ -13,12 +13,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from pydantic import ValidationError
 
-from chatgpt_api.config import Settings
+from chatgpt_api.cli.setting_options import database_option, home_option, store_settings
 from chatgpt_api.keys.records import ApiKey, StoredRequirement
 
 if TYPE_CHECKING:
@@ -31,21 +30,6 @@ STORE_WARNING = (
     "Send it as 'Authorization: Bearer <key>' (or the api_key field on the seed routes)."
 )
 
-_database = click.option(
-    "--database-url", help="Database URL.  [env var: CHATGPT_API_DATABASE_URL]"
-)
-_home = click.option(
-    "--home", type=click.Path(path_type=Path), help="Data directory.  [env var: CHATGPT_API_HOME]"
-)
-
-
-def _settings(database_url: str | None, home: Path | None) -> Settings:
-    options: dict[str, Any] = {"database_url": database_url, "home": home}
-    try:
-        return Settings(**{k: v for k, v in options.items() if v})
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid settings: {exc.errors()[0]['msg']}") from None
-
 
 def _with_keys(
     database_url: str | None, home: Path | None, action: Callable[[KeyStore], Awaitable[T]]
@@ -55,7 +39,7 @@ def _with_keys(
     from chatgpt_api.keys.keystore import KeyStore
     from chatgpt_api.store import default_database_url, open_store
 
-    settings = _settings(database_url, home)
+    settings = store_settings(database_url, home)
 
     async def run() -> T:
         store = await open_store(settings.database_url or default_database_url(settings.home))
@@ -114,8 +98,8 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--name", required=True, help="A unique name (letters, digits, . _ @ : + -).")
-@_database
-@_home
+@database_option
+@home_option
 def create(name: str, database_url: str | None, home: Path | None) -> None:
     """Create a key and print it, once.
 
@@ -141,8 +125,8 @@ def create(name: str, database_url: str | None, home: Path | None) -> None:
 
 
 @keys.command("list", short_help="List keys (prefixes only, never a whole key).")
-@_database
-@_home
+@database_option
+@home_option
 def list_keys(database_url: str | None, home: Path | None) -> None:
     """List keys: name, id, prefix, created, last used, revoked (never the key itself)."""
     records = _with_keys(database_url, home, lambda store: store.list())
@@ -155,8 +139,8 @@ def list_keys(database_url: str | None, home: Path | None) -> None:
 
 @keys.command("revoke", short_help="Revoke a key by name or id.")
 @click.argument("name_or_id")
-@_database
-@_home
+@database_option
+@home_option
 def revoke(name_or_id: str, database_url: str | None, home: Path | None) -> None:
     """Revoke a key by name or id (running services stop accepting it within the cache TTL).
 
@@ -179,8 +163,8 @@ _STATES = {
 
 @keys.command("require")
 @click.argument("state", required=False, type=click.Choice(["on", "off"]))
-@_database
-@_home
+@database_option
+@home_option
 def require(state: str | None, database_url: str | None, home: Path | None) -> None:
     """Show, or set (on|off), whether every API route needs a key.
 
@@ -204,7 +188,7 @@ def require(state: str | None, database_url: str | None, home: Path | None) -> N
 
     stored = _with_keys(database_url, home, apply)
     click.echo(_STATES[stored])
-    override = _settings(database_url, home).require_api_key
+    override = store_settings(database_url, home).require_api_key
     if override is not None:
         click.echo(
             f"note: CHATGPT_API_REQUIRE_API_KEY={str(override).lower()} is set here: a service "

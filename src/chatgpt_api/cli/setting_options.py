@@ -1,7 +1,8 @@
 """Give every setting a ``serve`` flag, generated from the Settings model (name, type, help
 from the field's description, environment variable and default), so a new setting can never
 lack its flag and the help can never disagree with the model. A command may still declare an
-option by hand; the generator then leaves that field alone.
+option by hand; the generator then leaves that field alone. The store commands (``keys``,
+``accounts``) share :data:`database_option`, :data:`home_option` and :func:`store_settings`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ def load_settings(options: dict[str, Any]) -> Settings:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise click.ClickException(f"invalid settings: {problems}") from None
+
+
+#: ``--database-url`` and ``--home``: which database a store command (keys, accounts) opens.
+database_option = click.option(
+    "--database-url", help="Database URL.  [env var: CHATGPT_API_DATABASE_URL]"
+)
+home_option = click.option(
+    "--home", type=click.Path(path_type=Path), help="Data directory.  [env var: CHATGPT_API_HOME]"
+)
+
+
+def store_settings(database_url: str | None, home: Path | None) -> Settings:
+    """The settings of a store command: its ``--database-url`` / ``--home`` over the environment."""
+    given = {"database_url": database_url, "home": home}
+    return load_settings({name: value for name, value in given.items() if value})
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:
